@@ -1,0 +1,69 @@
+"""Input checks for the public entry points.
+
+Every check raises ``TypeError`` (wrong kind of array) or ``ValueError`` (wrong
+shape or option) with a message that names the argument and says what was
+expected and what was received. They use only static information (shapes and
+dtypes), so they also run under ``jax.jit``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import jax.numpy as jnp
+
+MODES = ("auto", "recurrent", "parallel", "attention")
+
+
+def dtype_of(name: str, x) -> np.dtype:
+    """Return the dtype of ``x``; raise TypeError unless it is float or complex."""
+    try:
+        dt = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+    except TypeError as e:  # pragma: no cover - exotic objects
+        raise TypeError(f"{name}: expected a float or complex array, got {type(x).__name__}") from e
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.complexfloating)):
+        raise TypeError(
+            f"{name}: expected a float or complex dtype (float32, float64, complex64, "
+            f"complex128, bfloat16), got {dt}"
+        )
+    return dt
+
+
+def shape_of(name: str, x, min_ndim: int) -> tuple[int, ...]:
+    shape = tuple(np.shape(x))
+    if len(shape) < min_ndim:
+        raise ValueError(
+            f"{name}: expected at least {min_ndim} dimensions, got shape {shape}"
+        )
+    return shape
+
+
+def check_gate_loop_inputs(q, k, v, a, h0=None, mode: str = "auto"):
+    """Validate the arguments of :func:`gl.gate_loop`; return the result dtype.
+
+    Shapes (eq. 7-8): ``q, k, a``: ``(..., L, H, d_k)``; ``v``: ``(..., L, H, d_v)``;
+    ``h0``: ``(..., H, d_k, d_v)``.
+    """
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    dts = [dtype_of(n, x) for n, x in (("q", q), ("k", k), ("v", v), ("a", a))]
+    sq = shape_of("q", q, 3)
+    for name, x in (("k", k), ("a", a)):
+        s = shape_of(name, x, 3)
+        if s != sq:
+            raise ValueError(
+                f"{name}: expected the shape of q (..., L, H, d_k) = {sq}, got {s}"
+            )
+    sv = shape_of("v", v, 3)
+    if sv[:-1] != sq[:-1]:
+        raise ValueError(
+            f"v: expected shape (..., L, H, d_v) = {sq[:-1] + ('d_v',)} to match q's "
+            f"leading (..., L, H) = {sq[:-1]}, got {sv}"
+        )
+    if h0 is not None:
+        dts.append(dtype_of("h0", h0))
+        want = sq[:-3] + (sq[-2], sq[-1], sv[-1])
+        sh = tuple(np.shape(h0))
+        if sh != want:
+            raise ValueError(
+                f"h0: expected shape (..., H, d_k, d_v) = {want}, got {sh}"
+            )
+    return jnp.result_type(*dts)

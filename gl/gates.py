@@ -1,0 +1,57 @@
+"""State transitions in polar form (eq. 24): ``a_n = f(α_n) exp(i g(β_n))``.
+
+The magnitude activations ``f`` and the phase activations ``g`` the paper compares,
+and :func:`transition` that puts them together. Arrays of any shape; float in,
+complex out (``complex64`` for ``float32``).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def sigmoid_magnitude(alpha):
+    """``γ = σ(α)`` (the paper's choice, section 4): values in (0, 1), no bias towards 1."""
+    return jax.nn.sigmoid(alpha)
+
+
+def stable_exp_magnitude(alpha):
+    """``γ = exp(-exp(α))``, LRU's stable exponential (section 2.2, Figure 4): biased towards 1."""
+    return jnp.exp(-jnp.exp(alpha))
+
+
+def identity_phase(beta):
+    """``θ = β`` (the paper's choice: no phase activation)."""
+    return beta
+
+
+def exp_phase(beta):
+    """``θ = exp(β)``, LRU's phase parameterization."""
+    return jnp.exp(beta)
+
+
+def zero_phase(beta):
+    """``θ = 0``: a real, non-negative transition (the ``"real"`` ablation)."""
+    return jnp.zeros_like(beta)
+
+
+MAGNITUDES = {"sigmoid": sigmoid_magnitude, "stable-exp": stable_exp_magnitude}
+PHASES = {"identity": identity_phase, "exp": exp_phase, "zero": zero_phase}
+
+
+def transition(alpha, beta, magnitude="sigmoid", phase="identity"):
+    """Eq. 24: ``a = f(α) exp(i g(β))`` with ``f``, ``g`` named by ``magnitude`` and ``phase``.
+
+    ``alpha``, ``beta``: real arrays of one shape. Returns a complex array of that shape.
+    """
+    try:
+        f, g = MAGNITUDES[magnitude], PHASES[phase]
+    except KeyError as e:
+        raise ValueError(
+            f"magnitude/phase: expected magnitude in {sorted(MAGNITUDES)} and phase in "
+            f"{sorted(PHASES)}, got {magnitude!r}, {phase!r}"
+        ) from e
+    alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
+    if alpha.shape != beta.shape:
+        raise ValueError(f"beta: expected the shape of alpha {alpha.shape}, got {beta.shape}")
+    return jax.lax.complex(f(alpha), jnp.zeros_like(alpha)) * jnp.exp(1j * g(beta))
