@@ -21,11 +21,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
-## book-student: the same book with every solution hidden, into _build/student/html
+## book-student: the same book with every solution hidden, into _build/student/_build/html
 book-student: $(STAMP)
-	rm -rf _build/student
+	$(BIN)/python tools/student_config.py _build/_config_student.yml
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/student \
-	  --config _config_student.yml
+	  --config _build/_config_student.yml
 	@echo "Open $(CURDIR)/_build/student/_build/html/index.html"
 
 ## test: unit and property tests, every notebook under nbval, the strict build, the browser check
@@ -43,7 +43,10 @@ notebooks: $(STAMP)
 
 browser: $(STAMP)
 	bash tools/install-chromium.sh
-	$(BIN)/python -m pytest tests -m browser -q
+	bash tools/fetch-mathjax.sh
+	test -d _build/html || $(MAKE) book
+	$(MAKE) book-student
+	$(BIN)/python -m pytest tests -m browser -q -p no:cacheprovider
 
 ## lab: JupyterLab on the notebooks
 lab: $(STAMP)

@@ -31,12 +31,14 @@ def segment_sum(x):
 
 
 def _log_polar(a):
-    """``(log|a|, phase)`` of ``a``, finite (and with finite gradients) at ``a = 0``."""
+    """``(log|a|, phase)`` of ``a``: ``log|0| = -inf``, phase 0 there, gradients finite."""
     real = jnp.real(a) if jnp.iscomplexobj(a) else a
     tiny = jnp.finfo(real.dtype).tiny
     sq = jnp.real(a * jnp.conj(a)) if jnp.iscomplexobj(a) else a * a
     nonzero = sq > tiny
-    log_mag = 0.5 * jnp.log(jnp.where(nonzero, sq, tiny))
+    # log|a| = -inf where a = 0: exp of any segment sum through it is exactly 0.
+    # The inner where keeps the log's gradient finite there.
+    log_mag = jnp.where(nonzero, 0.5 * jnp.log(jnp.where(nonzero, sq, 1)), -jnp.inf)
     if jnp.iscomplexobj(a):
         phase = jnp.angle(jnp.where(nonzero, a, 1))
     else:

@@ -44,8 +44,10 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
     when given (e.g. ``np.complex128`` for a ground truth). Returns ``y`` ``(..., L, H, d_v)``,
     and the final state too when ``return_state``.
     """
-    dt = check_gate_loop_inputs(q, k, v, a, h0, "auto")
-    dt = np.dtype(dtype or dt)
+    check_gate_loop_inputs(q, k, v, a, h0, "auto")
+    # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64.
+    dt = np.dtype(dtype or np.result_type(*(np.asarray(x).dtype for x in (q, k, v, a, h0)
+                                            if x is not None)))
     if dt not in (np.float32, np.float64, np.complex64, np.complex128):
         dt = np.dtype(np.complex64 if np.issubdtype(dt, np.complexfloating) else np.float32)
     q, k, v, a = (np.asarray(x).astype(dt) for x in (q, k, v, a))

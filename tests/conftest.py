@@ -1,0 +1,50 @@
+"""Shared helpers for the tests: random GateLoop inputs and the error measure."""
+from __future__ import annotations
+
+import os
+import zlib
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
+settings.register_profile("dev", deadline=None, max_examples=60)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def random_inputs(rng, batch=(2,), L=16, H=3, d_k=2, d_v=3, mag=(0.5, 1.0), complex_a=True,
+                  dtype=np.float32, h0=False):
+    """Random ``q, k, v, a`` (and ``h0``) of the shapes of :func:`gl.gate_loop`.
+
+    ``|a|`` is uniform in ``mag``; with ``complex_a`` its phase is uniform in (-π, π).
+    """
+    cdtype = np.result_type(dtype, np.complex64)
+    shape = batch + (L, H, d_k)
+    q, k = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    v = rng.standard_normal(batch + (L, H, d_v)).astype(dtype)
+    r = rng.uniform(*mag, size=shape)
+    if complex_a:
+        a = (r * np.exp(1j * rng.uniform(-np.pi, np.pi, size=shape))).astype(cdtype)
+    else:
+        a = (r * rng.choice([-1.0, 1.0], size=shape)).astype(dtype)
+    out = [q, k, v, a]
+    if h0:
+        hd = cdtype if complex_a else dtype
+        out.append((rng.standard_normal(batch + (H, d_k, d_v))).astype(hd))
+    return out
+
+
+def rel_err(x, ref):
+    """``‖x − ref‖ / ‖ref‖`` over all elements (the error measure the tolerances refer to)."""
+    x, ref = np.asarray(x), np.asarray(ref)
+    return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy generator seeded from the test's name: each test has its own fixed stream."""
+    seed = zlib.crc32(request.node.nodeid.encode())
+    return np.random.default_rng(seed)

@@ -1,0 +1,114 @@
+"""Surrogate attention (eq. 14-23): the stable relative decay, the naive Π⁻¹ form and its overflow,
+and the softmax generalization.
+
+Tolerances: complex128 products, relative 1e-12; float32/complex64 against a complex128
+reference, relative 2e-5.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gl
+from gl.attention import causal_mask, segment_sum
+from conftest import random_inputs, rel_err
+
+
+def test_segment_sum_matches_definition(rng):
+    x = rng.standard_normal(7)
+    S = np.asarray(segment_sum(jnp.asarray(x)))
+    for n in range(7):
+        for m in range(7):
+            want = x[m + 1:n + 1].sum() if n >= m else 0.0
+            assert abs(S[n, m] - want) < 1e-5, (n, m)
+
+
+@pytest.mark.parametrize("complex_a", [True, False])
+def test_relative_decay_is_the_product(rng, complex_a):
+    """D[n, m] = prod_{j=m+1..n} a_j for n >= m and 0 above the diagonal, real a with signs too."""
+    with jax.enable_x64(True):
+        _, _, _, a = random_inputs(rng, (), 9, 1, 2, 1, mag=(0.1, 1.0), complex_a=complex_a,
+                                   dtype=np.float64)
+        D = np.asarray(gl.relative_decay(a))  # (H, d_k, L, L)
+    for c in range(2):
+        for n in range(9):
+            for m in range(9):
+                want = np.prod(a[m + 1:n + 1, 0, c]) if n >= m else 0.0
+                assert abs(D[0, c, n, m] - want) < 1e-12, (c, n, m)
+
+
+def test_relative_decay_handles_zero_transitions():
+    """a_j = 0 (a full reset) cuts every product that spans j and nothing else."""
+    a = jnp.asarray([0.5, 0.0, 0.5, 0.5], jnp.complex64)[:, None, None]
+    D = np.asarray(gl.relative_decay(a))[0, 0]
+    assert D[3, 0] == 0 and D[3, 1] == 0.25 and D[1, 0] == 0 and D[2, 1] == 0.5
+    assert np.all(np.isfinite(D))
+
+
+def _overflow_length(mag, dtype):
+    """The first L at which the naive form returns a non-finite value."""
+    for L in (2 ** p for p in range(3, 14)):
+        q, k, v = (jnp.ones((L, 1, 1), dtype) for _ in range(3))
+        a = jnp.full((L, 1, 1), mag, dtype)
+        if not np.all(np.isfinite(np.asarray(gl.surrogate_attention_naive(q, k, v, a)))):
+            return L
+    return None
+
+
+def test_naive_form_overflows_and_stable_form_does_not(rng):
+    """With |a| = 0.9, Π_n = 0.9^n underflows in float32 near n ≈ 830 (0.9^n < 1e-45), so Π⁻¹ = inf.
+
+    The test finds the length where the literal eq. 16-21 first breaks and checks that the
+    stable form (and every mode) is finite and correct there.
+    """
+    L_bad = _overflow_length(0.9, jnp.float32)
+    assert L_bad is not None and 512 <= L_bad <= 2048, L_bad
+    q, k, v, _ = random_inputs(rng, (), L_bad, 1, 1, 1, complex_a=False)
+    a = np.full((L_bad, 1, 1), 0.9, np.float32)
+    y_naive = np.asarray(gl.surrogate_attention_naive(q, k, v, a))
+    assert not np.all(np.isfinite(y_naive))
+    y_ref = gl.gate_loop_reference(q, k, v, a, dtype=np.float64)
+    for mode in ("attention", "parallel", "recurrent"):
+        y = np.asarray(gl.gate_loop(q, k, v, a, mode=mode))
+        assert np.all(np.isfinite(y)), mode
+        assert rel_err(y, y_ref) < 2e-5, mode
+
+
+def test_naive_form_agrees_while_it_is_finite(rng):
+    q, k, v, a = random_inputs(rng, (2,), 24, 2, 3, 2, mag=(0.7, 1.0))
+    y_ref = gl.gate_loop_reference(q, k, v, a, dtype=np.complex128)
+    assert rel_err(gl.surrogate_attention_naive(q, k, v, a), y_ref) < 1e-4
+
+
+def test_causal_mask():
+    M = np.asarray(causal_mask(4, jnp.float32))
+    np.testing.assert_array_equal(M, np.tril(np.ones((4, 4))))
+
+
+def test_softmax_form_matches_direct_computation(rng):
+    """Eq. 22-23 against a direct loop: scores_nm = Re(sum_k q_nk Π_nk/Π_mk k_mk) / sqrt(d_k)."""
+    with jax.enable_x64(True):
+        q, k, v, a = random_inputs(rng, (), 8, 2, 3, 2, mag=(0.5, 1.0), dtype=np.float64)
+        y = np.asarray(gl.surrogate_softmax_attention(q, k, v, a))
+    L, H, d_k = q.shape
+    want = np.zeros((L, H, 2))
+    for h in range(H):
+        for n in range(L):
+            s = np.array([np.real(np.sum(q[n, h] * np.prod(a[m + 1:n + 1, h], axis=0) * k[m, h]))
+                          for m in range(n + 1)]) / np.sqrt(d_k)
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            want[n, h] = p @ v[: n + 1, h]
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-12)
+
+
+def test_softmax_form_is_causal(rng):
+    q, k, v, a = random_inputs(rng, (1,), 16, 2, 2, 2)
+    y = np.asarray(gl.surrogate_softmax_attention(q, k, v, a))
+    v2 = v.copy()
+    v2[:, 9] += 5
+    y2 = np.asarray(gl.surrogate_softmax_attention(q, k, v2, a))
+    np.testing.assert_allclose(y2[:, :9], y[:, :9], rtol=1e-6, atol=1e-6)
+    assert np.abs(y2[:, 9:] - y[:, 9:]).max() > 1e-3

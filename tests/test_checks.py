@@ -1,0 +1,70 @@
+"""Each documented bad input of gl.gate_loop (and the reference) gives its documented error,
+naming the argument and the expected vs received shape or dtype."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gl
+from conftest import random_inputs
+
+ENTRY_POINTS = {
+    "gate_loop": lambda *x, **kw: gl.gate_loop(*x, **kw),
+    "reference": lambda *x, **kw: gl.gate_loop_reference(*x, **kw),
+}
+
+
+@pytest.fixture
+def good(rng):
+    return random_inputs(rng, (2,), 5, 3, 4, 2, h0=True)
+
+
+@pytest.mark.parametrize("fn", ENTRY_POINTS)
+@pytest.mark.parametrize("which, bad_shape, match", [
+    (1, (2, 5, 3, 3), r"k: expected the shape of q .* got \(2, 5, 3, 3\)"),  # d_k
+    (3, (2, 6, 3, 4), r"a: expected the shape of q .* got \(2, 6, 3, 4\)"),  # L
+    (2, (2, 5, 2, 2), r"v: expected shape .* got \(2, 5, 2, 2\)"),  # H
+    (2, (2, 4, 3, 2), r"v: expected shape .* got \(2, 4, 3, 2\)"),  # L
+    (0, (5, 3), r"q: expected at least 3 dimensions, got shape \(5, 3\)"),
+])
+def test_shape_errors(fn, good, which, bad_shape, match):
+    args = list(good[:4])
+    args[which] = np.zeros(bad_shape, args[which].dtype)
+    with pytest.raises(ValueError, match=match):
+        ENTRY_POINTS[fn](*args)
+
+
+@pytest.mark.parametrize("fn", ENTRY_POINTS)
+def test_h0_shape_error(fn, good):
+    q, k, v, a, h0 = good
+    with pytest.raises(ValueError, match=r"h0: expected shape \(\.\.\., H, d_k, d_v\) = \(2, 3, 4, 2\), got \(2, 3, 2, 4\)"):
+        ENTRY_POINTS[fn](q, k, v, a, h0=np.swapaxes(h0, -1, -2))
+
+
+@pytest.mark.parametrize("fn", ENTRY_POINTS)
+@pytest.mark.parametrize("bad", [np.int32, np.bool_, object, str])
+def test_non_numeric_dtype(fn, good, bad):
+    q, k, v, a, _ = good
+    with pytest.raises(TypeError, match=r"v: expected a float or complex dtype"):
+        ENTRY_POINTS[fn](q, k, v.astype(bad), a)
+
+
+@pytest.mark.parametrize("mode", ["fast", "Parallel", None, 3])
+def test_unknown_mode(good, mode):
+    q, k, v, a, _ = good
+    with pytest.raises(ValueError, match=r"mode: expected one of .*got"):
+        gl.gate_loop(q, k, v, a, mode=mode)
+
+
+def test_real_a_is_accepted(good):
+    """A real a where a complex one could be used is fine: the output stays real."""
+    q, k, v, a, _ = good
+    y = gl.gate_loop(q, k, v, np.abs(a))
+    assert not np.iscomplexobj(y)
+
+
+def test_errors_also_under_jit(good):
+    import jax
+    q, k, v, a, _ = good
+    with pytest.raises(ValueError, match="k: expected the shape of q"):
+        jax.jit(lambda *x: gl.gate_loop(*x))(q, k[..., :2], v, a)
