@@ -94,7 +94,7 @@ MathJax.startup.promise.then(() => done('ok')).catch(e => done('error: ' + e));
 CHECK_JS = """
 const mathNodes = Array.from(document.querySelectorAll('span.math, div.math'));
 const untypeset = mathNodes.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60));
-const mjxErrors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]')).map(e => e.textContent.slice(0, 80));
+const mjxErrors = Array.from(document.querySelectorAll('mjx-merror')).map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 120) + ' in: ' + (e.closest('.math')?.getAttribute('data-tex') || e.closest('mjx-container')?.parentElement?.textContent || '').slice(0, 80));
 const badImages = Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
 const tracebacks = Array.from(document.querySelectorAll('.cell')).filter(c =>
     !c.className.includes('tag_raises-exception') &&
