@@ -1,0 +1,73 @@
+"""The book's structure: every chapter in the table of contents, stored without outputs, with
+objectives, prerequisites, at least three exercises each with a solution, and every exercise
+listed in the instructors' guide."""
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = [nb for nb in NOTEBOOKS if not nb.name.startswith("00_")]
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def cells(nb):
+    return json.loads(nb.read_text())["cells"]
+
+
+def text(nb):
+    return "\n".join("".join(c["source"]) for c in cells(nb))
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(toc_files())
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
+    for f in listed:
+        assert list(ROOT.glob(f + ".*")), f"_toc.yml lists {f}, which does not exist"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(nb):
+    for i, c in enumerate(cells(nb)):
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and c.get("execution_count") is None, \
+                f"{nb.name}: cell {i} has outputs; run `jupyter nbconvert --clear-output --inplace`"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_shape(nb):
+    t = text(nb)
+    assert re.search(r"learning objectives", t, re.I), f"{nb.name}: no learning objectives"
+    assert re.search(r"prerequisites", t, re.I), f"{nb.name}: no prerequisites"
+    exercises = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", t)
+    assert len(exercises) >= 3, f"{nb.name}: {len(exercises)} exercises, expected at least 3"
+    solutions = set(re.findall(r"```\{solution(?:-start)?\} (\S+)", t))
+    assert set(exercises) <= solutions, f"{nb.name}: exercises without a solution: {set(exercises) - solutions}"
+    assert "gl.exercises.check_" in t or "exercises import" in t, f"{nb.name}: no coding exercise with a checker"
+    assert "{cite}" in t or "{cite:" in t, f"{nb.name}: cites nothing"
+    assert re.search(r"\bassert\b|assert_allclose", t), f"{nb.name}: no visible check"
+
+
+def test_instructors_guide_lists_every_exercise():
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    for nb in CHAPTERS:
+        for label in re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text(nb)):
+            assert f"{{ref}}`{label}`" in guide, f"book/instructors.md does not list {label} ({nb.name})"
+
+
+def test_requirements_keep_jupyter_book_1():
+    req = (ROOT / "requirements.txt").read_text()
+    assert re.search(r"^jupyter-book>=1[^\n]*<2", req, re.M), "jupyter-book must stay <2"
