@@ -13,9 +13,11 @@ from .attention import (
 from .operator import gate_loop
 from .reference import gate_loop_reference
 from .scan import binary_operator, paper_gate_loop_operator
+from . import exercises  # noqa: E402  (checkers: gl.exercises.check_...)
 
 __all__ = [
     "gates",
+    "exercises",
     "gate_loop",
     "gate_loop_reference",
     "binary_operator",
