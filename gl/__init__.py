@@ -13,7 +13,6 @@ from .attention import (
 from .operator import gate_loop
 from .reference import gate_loop_reference
 from .scan import binary_operator, paper_gate_loop_operator
-from . import exercises  # noqa: E402  (checkers: gl.exercises.check_...)
 
 __all__ = [
     "gates",
@@ -28,3 +27,12 @@ __all__ = [
     "surrogate_softmax_attention",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``gl.exercises`` (the checkers) is imported on first use, keeping ``import gl`` light."""
+    if name == "exercises":
+        import importlib
+
+        return importlib.import_module(".exercises", __name__)
+    raise AttributeError(f"module 'gl' has no attribute {name!r}")
