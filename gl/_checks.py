@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import jax.numpy as jnp
 
-MODES = ("auto", "recurrent", "parallel", "attention")
+MODES = ("auto", "recurrent", "parallel", "attention", "chunked", "parallel_vjp")
 
 
 def dtype_of(name: str, x) -> np.dtype:
@@ -67,3 +67,16 @@ def check_gate_loop_inputs(q, k, v, a, h0=None, mode: str = "auto"):
                 f"h0: expected shape (..., H, d_k, d_v) = {want}, got {sh}"
             )
     return jnp.result_type(*dts)
+
+
+def compute_dtype(dt) -> np.dtype:
+    """The dtype arithmetic runs in: ``dt``, except that bfloat16/float16 compute in float32.
+
+    Low-precision inputs are accepted but never accumulated in low precision: a long
+    recurrence in bfloat16 (8 mantissa bits) loses the state within a few hundred steps.
+    So ``gl.gate_loop`` returns float32 (or complex64) for bfloat16 inputs.
+    """
+    dt = np.dtype(dt)
+    if jnp.issubdtype(dt, jnp.floating) and jnp.finfo(dt).bits < 32:
+        return np.dtype(np.float32)
+    return dt

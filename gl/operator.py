@@ -1,16 +1,70 @@
-"""The GateLoop operator: one entry point, four modes (eq. 7-21)."""
+"""The GateLoop operator: one entry point, six modes (eq. 7-21)."""
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ._checks import check_gate_loop_inputs
+from ._checks import check_gate_loop_inputs, compute_dtype
 from .attention import surrogate_attention
+from .chunked import gate_loop_chunked
 from .scan import gate_loop_parallel, gate_loop_recurrent
+from .vjp import gate_loop_parallel_vjp, with_scan_vjp
+
+#: ``d_k * d_v`` from which ``"auto"`` uses the chunked mode: the associative scan then carries
+#: a ``(d_k, d_v)`` state per step, the chunked mode one per chunk.
+CHUNKED_MIN_STATE = 16
 
 
-def _pick_mode(q, v) -> str:
-    """The mode ``"auto"`` runs. For now the associative scan everywhere."""
-    return "parallel"
+def pallas_available() -> bool:
+    """Whether F1's Pallas SISO kernel (:mod:`gl.pallas_scan`) can be imported."""
+    try:
+        from . import pallas_scan  # noqa: F401
+    except Exception:  # ImportError, or a Pallas/Triton version mismatch
+        return False
+    return hasattr(pallas_scan, "gate_loop_siso")
+
+
+def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pallas: bool) -> str:
+    """The mode ``"auto"`` runs: a pure function of the backend, the shapes and the dtype.
+
+    * ``"pallas"``: GPU, SISO (``d_k = d_v = 1``), real float32 inputs and the Pallas kernel
+      importable: the kernel returns the real ``y`` (``Re(q h)``), which equals
+      :func:`gate_loop`'s output only when ``a`` is real too.
+    * ``"chunked"``: a state of ``d_k · d_v >= CHUNKED_MIN_STATE`` entries (multi-head): the
+      associative scan would materialise that state at every step.
+    * ``"parallel_vjp"`` otherwise: the associative scan with the hand-written backward pass.
+
+    Args:
+      backend: ``jax.default_backend()`` (``"cpu"``, ``"gpu"``, ``"tpu"``).
+      q_shape, v_shape: ``(..., L, H, d_k)`` and ``(..., L, H, d_v)``.
+      dtype: the compute dtype; a_complex: whether ``a`` (or ``h0``) is complex.
+      has_pallas: :func:`pallas_available`.
+    """
+    d_k, d_v = q_shape[-1], v_shape[-1]
+    real32 = np.dtype(dtype) == np.float32 and not a_complex
+    if backend == "gpu" and has_pallas and d_k == 1 and d_v == 1 and real32:
+        return "pallas"
+    if d_k * d_v >= CHUNKED_MIN_STATE:
+        return "chunked"
+    return "parallel_vjp"
+
+
+def _pallas(q, k, v, a, h0, dtype, interpret=False):
+    """F1's SISO kernel on real float32 inputs, differentiable through :func:`gl.vjp.with_scan_vjp`.
+
+    Returns ``(y, h_L)`` in ``dtype`` (real).
+    """
+    from . import pallas_scan
+
+    def forward(q, k, v, a, h0):
+        y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0.astype(jnp.complex64), interpret=interpret)
+        return y.astype(dtype), jnp.real(h).astype(dtype).reshape(h0.shape)
+
+    q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
+    batch, (H, d_k), d_v = q.shape[:-3], q.shape[-2:], v.shape[-1]
+    h0 = jnp.zeros(batch + (H, d_k, d_v), dtype) if h0 is None else h0.astype(dtype)
+    return with_scan_vjp(forward)(q, k, v, a, h0)
 
 
 def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
@@ -21,27 +75,39 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
       v: values, ``(..., L, H, d_v)``.
       a: state transitions, ``(..., L, H, d_k)``; diagonal over ``d_k``, broadcast over ``d_v``.
       mode: ``"recurrent"`` (``lax.scan``, eq. 7-8), ``"parallel"`` (associative scan,
-        eq. 12-13), ``"attention"`` (stable surrogate attention, eq. 17-21) or ``"auto"``.
+        eq. 12-13), ``"attention"`` (stable surrogate attention, eq. 17-21), ``"chunked"``
+        (surrogate attention inside chunks of 16 steps, eq. 7 between them: for multi-head
+        states), ``"parallel_vjp"`` (the associative scan with a hand-written backward pass:
+        reverse mode only, no ``jax.jvp``) or ``"auto"`` (:func:`pick_mode`).
       h0: initial state ``(..., H, d_k, d_v)``; zeros when omitted.
       return_state: also return the final state ``h_L`` ``(..., H, d_k, d_v)``.
 
     Leading ``...`` are batch dimensions. ``y`` is ``(..., L, H, d_v)``, complex when any
     input is complex (take ``.real`` as the paper's model does), real otherwise.
+    bfloat16/float16 inputs are computed and returned in float32 (complex64 with a complex input).
     The SISO ("max-headed") case of the paper is ``d_k = d_v = 1``.
 
     Raises:
       TypeError: an input is not a float or complex array.
       ValueError: shapes disagree, or ``mode`` is unknown.
     """
-    dtype = check_gate_loop_inputs(q, k, v, a, h0, mode)
+    dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0, mode))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))
     h0 = None if h0 is None else jnp.asarray(h0)
     if mode == "auto":
-        mode = _pick_mode(q, v)
+        mode = pick_mode(jax.default_backend(), q.shape, v.shape, dtype,
+                         a_complex=jnp.issubdtype(dtype, jnp.complexfloating),
+                         has_pallas=pallas_available())
     if mode == "recurrent":
         y, h = gate_loop_recurrent(q, k, v, a, h0, dtype)
     elif mode == "parallel":
         y, h = gate_loop_parallel(q, k, v, a, h0, dtype)
+    elif mode == "chunked":
+        y, h = gate_loop_chunked(q, k, v, a, h0, dtype)
+    elif mode == "parallel_vjp":
+        y, h = gate_loop_parallel_vjp(q, k, v, a, h0, dtype)
+    elif mode == "pallas":
+        y, h = _pallas(q, k, v, a, h0, dtype)
     else:
         y, h = surrogate_attention(q, k, v, a, h0, dtype)
     return (y, h) if return_state else y

@@ -40,7 +40,7 @@ def random_inputs(rng, batch=(2,), L=16, H=3, d_k=2, d_v=3, mag=(0.5, 1.0), comp
 def rel_err(x, ref):
     """``‖x − ref‖ / ‖ref‖`` over all elements (the error measure the tolerances refer to)."""
     x, ref = np.asarray(x), np.asarray(ref)
-    return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
+    return float(np.linalg.norm((x - ref).ravel())) / max(float(np.linalg.norm(ref.ravel())), 1e-300)
 
 
 @pytest.fixture

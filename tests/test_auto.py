@@ -1,0 +1,109 @@
+"""mode="auto": the decision (a pure function, every branch) and the paths it picks.
+
+Tolerances: 2e-5 relative to the complex128 Numba reference (float32/complex64);
+gradients of the Pallas path 1e-4 relative to autodiff through the associative scan.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gl
+from gl import operator
+from conftest import random_inputs, rel_err
+
+F32, C64 = np.dtype(np.float32), np.dtype(np.complex64)
+SISO = ((4, 100, 8, 1), (4, 100, 8, 1))
+MULTI = ((4, 100, 8, 64), (4, 100, 8, 64))
+
+
+@pytest.mark.parametrize(
+    "backend, shapes, dtype, a_complex, has_pallas, want",
+    [
+        ("gpu", SISO, F32, False, True, "pallas"),  # the GPU kernel for real SISO
+        ("gpu", SISO, F32, False, False, "parallel_vjp"),  # kernel not importable
+        ("gpu", SISO, C64, True, True, "parallel_vjp"),  # complex y: the kernel returns Re(y) only
+        ("gpu", SISO, np.dtype(np.float64), False, True, "parallel_vjp"),  # the kernel is float32
+        ("cpu", SISO, F32, False, True, "parallel_vjp"),  # no Triton on a CPU
+        ("gpu", MULTI, C64, True, True, "chunked"),
+        ("cpu", MULTI, F32, False, False, "chunked"),
+        ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, True, False, "chunked"),  # d_k d_v = 16
+        ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, True, False, "parallel_vjp"),  # d_k d_v = 8
+    ],
+)
+def test_pick_mode(backend, shapes, dtype, a_complex, has_pallas, want):
+    got = operator.pick_mode(backend, *shapes, dtype, a_complex=a_complex, has_pallas=has_pallas)
+    assert got == want
+
+
+@pytest.mark.parametrize("dims", [(1, 1), (4, 4)])
+@pytest.mark.parametrize("complex_a", [True, False])
+def test_auto_matches_reference(rng, dims, complex_a):
+    q, k, v, a, h0 = random_inputs(rng, (2,), 37, 3, *dims, complex_a=complex_a, h0=True)
+    y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
+    y, h = gl.gate_loop(q, k, v, a, h0=h0, return_state=True)
+    assert jnp.iscomplexobj(y) == complex_a
+    assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
+
+
+def test_auto_accepts_bfloat16(rng):
+    """bfloat16 in, float32 out (accumulated in float32), equal to the reference on the rounded inputs."""
+    q, k, v, a = random_inputs(rng, (2,), 50, 3, 1, 1, complex_a=False)
+    xb = [jnp.asarray(x, jnp.bfloat16) for x in (q, k, v, a)]
+    y = gl.gate_loop(*xb)
+    assert y.dtype == jnp.float32
+    ref = gl.gate_loop_reference(*(np.asarray(x, np.float32) for x in xb))
+    assert rel_err(y, ref) < 2e-5
+    yc = gl.gate_loop(*xb[:3], jnp.asarray(a, jnp.complex64))  # bf16 gates, complex a
+    assert yc.dtype == jnp.complex64
+
+
+@pytest.mark.skipif(not operator.pallas_available(), reason="gl.pallas_scan not importable")
+def test_pallas_branch_in_interpret_mode(rng):
+    """The path auto takes on a GPU for real SISO inputs, run by the Pallas interpreter on the CPU."""
+    q, k, v, a, h0 = (jnp.asarray(x) for x in random_inputs(rng, (2,), 20, 3, 1, 1, complex_a=False, h0=True))
+    y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
+    y, h = operator._pallas(q, k, v, a, h0, F32, interpret=True)
+    assert y.dtype == jnp.float32 and h.shape == h0.shape
+    assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
+
+    def loss(f):
+        return lambda *x: jnp.sum(f(*x)[0] ** 2) + jnp.sum(f(*x)[1])
+    pallas = lambda *x: operator._pallas(*x, F32, interpret=True)
+    scan = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode="parallel", return_state=True)
+    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
+    g_ref = jax.grad(loss(scan), argnums=range(5))(q, k, v, a, h0)
+    for x, x_ref in zip(g, g_ref):
+        assert rel_err(x, x_ref) < 1e-4
+
+
+def test_pallas_falls_back_on_cpu():
+    """On a CPU, auto never picks the GPU kernel, whatever is importable."""
+    assert jax.default_backend() == "cpu"
+    rng = np.random.default_rng(0)
+    q, k, v, a = random_inputs(rng, (1,), 8, 2, 1, 1, complex_a=False)
+    y = gl.gate_loop(q, k, v, a, mode="auto")
+    np.testing.assert_allclose(y, gl.gate_loop_reference(q, k, v, a), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("complex_a", [True, False])
+@pytest.mark.parametrize("L, H", [(30, 5), (64, 300)])  # one and several channel blocks
+def test_reference_siso_loop_equals_general_loop(complex_a, L, H):
+    """The CPU fast path: gl.reference's SISO loop (channels innermost) and its serial twin give
+    bit-identical results to the general (d_k, d_v) loop: same arithmetic, same order."""
+    from gl import reference as R
+
+    rng = np.random.default_rng(1)
+    q, k, v, a, h0 = random_inputs(rng, (3,), L, H, 1, 1, complex_a=complex_a, h0=True)
+    y, h = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True)
+    hh, yy = h0.astype(y.dtype), np.empty_like(y)
+    R._loop(q, k, v, a, hh, yy)
+    np.testing.assert_array_equal(y, yy)
+    np.testing.assert_array_equal(h, hh)
+    sq = lambda x: np.ascontiguousarray(x[..., 0])
+    hs, ys = h0[..., 0, 0].astype(y.dtype), np.empty(y.shape[:-1], y.dtype)
+    R._loop_siso(*(sq(x) for x in (q, k, v, a)), hs, ys)
+    np.testing.assert_array_equal(ys, y[..., 0])
+    np.testing.assert_array_equal(hs, h[..., 0, 0])
