@@ -7,6 +7,8 @@ dtypes), so they also run under ``jax.jit``.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import jax.numpy as jnp
 
@@ -66,7 +68,11 @@ def check_gate_loop_inputs(q, k, v, a, h0=None, mode: str = "auto"):
             raise ValueError(
                 f"h0: expected shape (..., H, d_k, d_v) = {want}, got {sh}"
             )
-    return jnp.result_type(*dts)
+    with warnings.catch_warnings():
+        # Without jax x64, float64 inputs run in float32, as everywhere in JAX; the
+        # "dtype truncated" warning would fire on every call with NumPy float64 arrays.
+        warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
+        return jnp.result_type(*dts)
 
 
 def compute_dtype(dt) -> np.dtype:
