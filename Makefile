@@ -21,11 +21,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
-## book-student: the same book with every solution hidden, into _build/student/_build/html
+## book-student: the book with every solution removed, into _build/student/_build/html
+## (the solution-free notebooks to hand out are in _build/student/notebooks)
 book-student: $(STAMP)
-	$(BIN)/python tools/student_config.py _build/_config_student.yml
-	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/student \
-	  --config _build/_config_student.yml
+	$(BIN)/python tools/student_edition.py _build/student
+	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/student/_build/html/index.html"
 
 ## test: unit and property tests, every notebook under nbval, the strict build, the browser check
