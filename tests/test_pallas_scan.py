@@ -1,0 +1,93 @@
+"""The Pallas SISO kernel, run by the Pallas interpreter on the CPU, against the Numba loop."""
+from __future__ import annotations
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+import pytest
+
+from gl import gate_loop_reference, pallas_scan
+
+
+def siso(rng, B, L, D, mag=(0.8, 1.0)):
+    q, k, v = (rng.standard_normal((B, L, D)).astype(np.float32) for _ in range(3))
+    a = rng.uniform(*mag, (B, L, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (B, L, D)))
+    h0 = (rng.standard_normal((B, D)) + 1j * rng.standard_normal((B, D))).astype(np.complex64)
+    return q, k, v, a.astype(np.complex64), h0
+
+
+def reference(q, k, v, a, h0=None):
+    e = lambda x: x[..., None]
+    y, h = gate_loop_reference(e(q), e(k), e(v), e(a), h0=None if h0 is None else h0[..., None, None],
+                               return_state=True, dtype=np.complex128)
+    return y[..., 0].real, h[..., 0, 0]
+
+
+def rel(x, ref):
+    return np.linalg.norm(np.asarray(x) - ref) / np.linalg.norm(ref)
+
+
+# L and D not multiples of the tiles: the masks (padding in interpret mode) are exercised.
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(block_d=16, chunk=4, segments=1, prefetch=True),
+        dict(block_d=16, chunk=4, segments=3, prefetch=True),
+        dict(block_d=32, chunk=2, segments=4, prefetch=False),
+    ],
+)
+def test_matches_reference(rng, cfg):
+    q, k, v, a, h0 = siso(rng, 2, 37, 21)
+    y_ref, h_ref = reference(q, k, v, a, h0)
+    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, **cfg)
+    assert y.shape == q.shape and y.dtype == jnp.float32 and h.shape == (2, 21)
+    assert rel(y, y_ref) < 1e-5, rel(y, y_ref)  # float32 accumulation over 37 steps
+    assert rel(h, h_ref) < 1e-5, rel(h, h_ref)
+
+
+def test_head_layout_planar_and_no_h0(rng):
+    """``(..., L, H, 1)`` inputs, ``a`` as ``(a_re, a_im)``, zero initial state."""
+    q, k, v, a, _ = siso(rng, 3, 20, 8)
+    y_ref, h_ref = reference(q, k, v, a)
+    e = lambda x: x[..., None]
+    y, h = pallas_scan.gate_loop_siso(e(q), e(k), e(v), (e(a.real), e(a.imag)), interpret=True,
+                                      block_d=8, chunk=4, segments=2)
+    assert y.shape == (3, 20, 8, 1) and h.shape == (3, 8, 1, 1)
+    assert rel(y[..., 0], y_ref) < 1e-5
+    assert rel(h[..., 0, 0], h_ref) < 1e-5
+
+
+def test_bf16_inputs_fp32_accumulation(rng):
+    """bfloat16 inputs (8-bit mantissa): the error is the inputs' rounding, not growing with L."""
+    q, k, v, a, _ = siso(rng, 1, 64, 16)
+    bf = lambda x: jnp.asarray(x, jnp.bfloat16)
+    y, _ = pallas_scan.gate_loop_siso(bf(q), bf(k), bf(v), (bf(a.real), bf(a.imag)), interpret=True,
+                                      block_d=16, chunk=8, segments=2)
+    assert y.dtype == jnp.bfloat16
+    err = rel(np.asarray(y, np.float32), reference(q, k, v, a)[0])
+    assert 1e-4 < err < 3e-2, err  # above float32 error, within a few bf16 ulps (2^-8 = 3.9e-3)
+
+
+def test_no_gpu_raises_clear_error(rng):
+    if jax.default_backend() == "gpu":
+        pytest.skip("runs the kernel on a GPU")
+    q, k, v, a, _ = siso(rng, 1, 8, 4)
+    with pytest.raises(RuntimeError, match="interpret=True"):
+        pallas_scan.gate_loop_siso(q, k, v, a)
+
+
+def test_bad_input(rng):
+    q, k, v, a, _ = siso(rng, 1, 8, 4)
+    with pytest.raises(ValueError, match="k: expected the shape of q"):
+        pallas_scan.gate_loop_siso(q, k[:, :4], v, a, interpret=True)
+    with pytest.raises(TypeError, match="q: expected a real float"):
+        pallas_scan.gate_loop_siso(q.astype(np.complex64), k, v, a, interpret=True)
+    with pytest.raises(ValueError, match="pair"):
+        pallas_scan.gate_loop_siso(q, k, v, (a.real,), interpret=True)
+
+
+def test_default_config_fills_the_gpu():
+    """Few channels (B·D = 512) split time into segments; many channels need none."""
+    assert pallas_scan.default_config(8, 65536, 64)["segments"] == 256
+    assert pallas_scan.default_config(32, 2048, 1024)["segments"] == 1
+    assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
