@@ -36,10 +36,10 @@ test: $(STAMP)
 	$(MAKE) browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not browser" -q
+	$(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=300 notebooks -q -p no:cacheprovider
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=300 notebooks -q -p no:cacheprovider -n 2 --dist loadfile
 
 browser: $(STAMP)
 	bash tools/install-chromium.sh
