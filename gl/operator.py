@@ -17,7 +17,7 @@ CHUNKED_MIN_STATE = 16
 
 
 def pallas_available() -> bool:
-    """Whether F1's Pallas SISO kernel (:mod:`gl.pallas_scan`) can be imported."""
+    """Whether the Pallas SISO kernel (:mod:`gl.pallas_scan`) can be imported."""
     try:
         from . import pallas_scan  # noqa: F401
     except Exception:  # ImportError, or a Pallas/Triton version mismatch
@@ -51,7 +51,7 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pal
 
 
 def _pallas(q, k, v, a, h0, dtype, interpret=False):
-    """F1's SISO kernel on real float32 inputs, differentiable through :func:`gl.vjp.with_scan_vjp`.
+    """The Pallas SISO kernel on real float32 inputs, differentiable through :func:`gl.vjp.with_scan_vjp`.
 
     Returns ``(y, h_L)`` in ``dtype`` (real).
     """
