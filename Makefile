@@ -52,6 +52,21 @@ browser: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
+## reproduce: the 8 Memory Horizon runs behind gl/assets/checkpoints (needs a GPU; ~5 min on an H200)
+RUN_GPU := env -u JAX_PLATFORMS XLA_PYTHON_CLIENT_PREALLOCATE=false $(BIN)/python
+reproduce: $(STAMP)
+	$(RUN_GPU) -c "import jax, sys; sys.exit(None if jax.default_backend() == 'gpu' else \
+	  'make reproduce trains 8 models for 16 800 steps each: it needs JAX on a GPU (see README)')"
+	for t in data fixed; do for s in 0 1 2; do \
+	  $(RUN_GPU) -m gl.train memory-horizon --transition $$t --seed $$s --out runs/$$t-s$$s & \
+	done; done; \
+	for t in real stable-exp; do \
+	  $(RUN_GPU) -m gl.train memory-horizon --transition $$t --seed 0 --out runs/$$t-s0 & \
+	done; wait
+	for d in runs/*/; do n=$$(basename $$d); mkdir -p gl/assets/checkpoints/$$n; \
+	  cp $$d/checkpoint.npz $$d/metrics.jsonl gl/assets/checkpoints/$$n/; done
+	$(RUN_GPU) -m gl.evaluate data-s0 --seed 1000 --samples 200
+
 ## bench: speed ratios of every mode in one run (small shapes on a CPU)
 bench: $(STAMP)
 	$(BIN)/python -m gl.bench
