@@ -57,7 +57,7 @@ RUN_GPU := env -u JAX_PLATFORMS XLA_PYTHON_CLIENT_PREALLOCATE=false $(BIN)/pytho
 reproduce: $(STAMP)
 	$(RUN_GPU) -c "import jax, sys; sys.exit(None if jax.default_backend() == 'gpu' else \
 	  'make reproduce trains 8 models for 16 800 steps each: it needs JAX on a GPU (see README)')"
-	for t in data fixed; do for s in 0 1 2; do \
+	for t in data fixed; do for s in 0 1 2 3 4; do \
 	  $(RUN_GPU) -m gl.train memory-horizon --transition $$t --seed $$s --out runs/$$t-s$$s & \
 	done; done; \
 	for t in real stable-exp; do \

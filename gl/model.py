@@ -99,7 +99,7 @@ def init(key, config: Config):
     """Initial parameters: normal weights with std ``1/sqrt(fan_in)``, zero biases.
 
     ``α`` starts at 0 (``|a| = σ(0) = 0.5``; ``exp(-1) ≈ 0.37`` for ``"stable-exp"``) and
-    ``β`` at 0 for ``"fixed"``; data-controlled ``α, β`` start as random projections.
+    ``β`` as ``N(0, 1)`` for ``"fixed"``; data-controlled ``α, β`` start as random projections.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config: expected gl.model.Config, got {type(config).__name__}")
@@ -124,7 +124,11 @@ def init(key, config: Config):
             layer["beta"] = _dense(k[7], c.d_model, c.d_qk)
         else:
             layer["alpha"] = {"b": jnp.zeros((c.d_qk,), jnp.float32)}
-            layer["beta"] = {"b": jnp.zeros((c.d_qk,), jnp.float32)}
+            # β must not start at 0: with real q, k, v the loss is symmetric under β -> -β
+            # (a -> conj a gives conj y, the same Re y), so its gradient at β = 0 is exactly 0
+            # and a fixed transition that starts real stays real. N(0, 1) matches the spread
+            # of the data-controlled β = W x at initialization.
+            layer["beta"] = {"b": jax.random.normal(k[7], (c.d_qk,), jnp.float32)}
         layers.append(layer)
     return {
         "embed": jax.random.normal(keys[0], (c.vocab_in, c.d_model), jnp.float32),

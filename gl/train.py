@@ -56,6 +56,9 @@ def make_optimizer(params, *, lr=0.0025, warmup_steps=10000, total_steps=16800, 
     Returns ``(optimizer, warmup_steps_used)``; the warm-up is cut to ``total_steps // 2``
     (with a warning) when it would not fit in ``total_steps``.
     """
+    if total_steps < 2:
+        raise ValueError(f"total_steps: expected at least 2 optimizer steps (raise --epochs or "
+                         f"--samples), got {total_steps}")
     if warmup_steps >= total_steps:
         used = max(total_steps // 2, 1)
         warnings.warn(f"warmup_steps={warmup_steps} >= total_steps={total_steps}: using {used}")
