@@ -28,7 +28,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .attention import _log_polar, relative_decay
+from .attention import _prefix_product, relative_decay
 
 HIGHEST = lax.Precision.HIGHEST
 DEFAULT_CHUNK = 16
@@ -43,15 +43,6 @@ def _mm(x, y):
     if yc and not xc:
         return lax.complex(mm(x, y.real), mm(x, y.imag))
     return mm(x, y)
-
-
-def _chunk_prefix(a):
-    """``P[..., n, :, :] = prod_{j<=n} a_j`` along axis -3 (chunk-local), from cumulative log-polar sums."""
-    log_mag, phase = _log_polar(a)
-    mag = jnp.exp(jnp.cumsum(log_mag, axis=-3))
-    if phase is not None:
-        return mag * jnp.exp(1j * jnp.cumsum(phase, axis=-3))
-    return mag * (1 - 2 * jnp.mod(jnp.cumsum((a < 0).astype(a.dtype), axis=-3), 2))
 
 
 def _pad_chunks(x, C, fill):
@@ -93,7 +84,7 @@ def gate_loop_chunked(q, k, v, a, h0=None, dtype=None, chunk_size=DEFAULT_CHUNK)
 
     R = D[..., -1, :]  # (..., N, H, d_k, C): decay from step m to the chunk's end
     U = _mm(R * kt, vt)  # (..., N, H, d_k, d_v): chunk's own contribution to its end state
-    P = jnp.moveaxis(_chunk_prefix(ac), -3, -1)  # (..., N, H, d_k, C): decay from chunk start
+    P = jnp.moveaxis(_prefix_product(ac), -3, -1)  # (..., N, H, d_k, C): decay from chunk start
     A = P[..., -1]  # (..., N, H, d_k): the chunk's total decay
 
     sdt = jnp.result_type(U, A) if h0 is None else jnp.result_type(U, A, dtype)
