@@ -18,6 +18,7 @@ import http.server
 import pathlib
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -112,8 +113,14 @@ return {nMath: mathNodes.length, untypeset, mjxErrors, badImages, tracebacks,
 def test_page(page, server, browser):
     assert not page.startswith("<"), page
     browser.get(f"{server}/{page}")
-    state = browser.execute_script("return document.readyState")
-    assert state == "complete", f"{page}: did not finish loading ({state})"
+    # Poll: a page may redirect (index.html -> the root page), and the new document starts over.
+    deadline, state = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = browser.execute_script("return document.readyState")
+        if state == "complete":
+            break
+    assert state == "complete", f"{page}: did not finish loading within 30 s ({state})"
     status = browser.execute_async_script(WAIT_MATHJAX_JS)
     r = browser.execute_script(CHECK_JS)
     SHOTS.mkdir(parents=True, exist_ok=True)
