@@ -52,7 +52,8 @@ browser: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
-## reproduce: the 8 Memory Horizon runs behind gl/assets/checkpoints (needs a GPU; ~5 min on an H200)
+## reproduce: the 12 Memory Horizon runs behind gl/assets/checkpoints (needs a GPU; the shipped ones took
+## 2-4 min each on one H200, 3 to 8 at a time)
 RUN_GPU := env -u JAX_PLATFORMS XLA_PYTHON_CLIENT_PREALLOCATE=false $(BIN)/python
 reproduce: $(STAMP)
 	$(RUN_GPU) -c "import jax, sys; sys.exit(None if jax.default_backend() == 'gpu' else \
