@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import jax.numpy as jnp
 
-MODES = ("auto", "recurrent", "parallel", "attention", "chunked", "parallel_vjp")
+MODES = ("auto", "recurrent", "parallel", "attention", "chunked", "parallel_vjp", "pallas")
 
 
 def dtype_of(name: str, x) -> np.dtype:

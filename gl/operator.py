@@ -1,4 +1,4 @@
-"""The GateLoop operator: one entry point, six modes (eq. 7-21)."""
+"""The GateLoop operator: one entry point, seven modes (eq. 7-21)."""
 from __future__ import annotations
 
 import jax
@@ -9,7 +9,7 @@ from ._checks import check_gate_loop_inputs, compute_dtype
 from .attention import surrogate_attention
 from .chunked import gate_loop_chunked
 from .scan import gate_loop_parallel, gate_loop_recurrent
-from .vjp import gate_loop_parallel_vjp, with_scan_vjp
+from .vjp import gate_loop_parallel_vjp
 
 #: ``d_k * d_v`` from which ``"auto"`` uses the chunked mode: the associative scan then carries
 #: a ``(d_k, d_v)`` state per step, the chunked mode one per chunk.
@@ -25,12 +25,14 @@ def pallas_available() -> bool:
     return hasattr(pallas_scan, "gate_loop_siso")
 
 
-def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pallas: bool) -> str:
-    """The mode ``"auto"`` runs: a pure function of the backend, the shapes and the dtype.
+def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pallas: bool,
+              qkv_complex: bool = False) -> str:
+    """The mode ``"auto"`` runs: a pure function of the backend, the shapes and the dtypes.
 
-    * ``"pallas"``: GPU, SISO (``d_k = d_v = 1``), real float32 inputs and the Pallas kernel
-      importable: the kernel returns the real ``y`` (``Re(q h)``), which equals
-      :func:`gate_loop`'s output only when ``a`` is real too.
+    * ``"pallas"``: GPU, SISO (``d_k = d_v = 1``), real ``q, k, v``, ``a`` float32 or complex64
+      (compute dtype float32 or complex64) and the Pallas kernels importable
+      (:mod:`gl.pallas_scan`: a streaming forward scan and a streaming reverse scan for the
+      gradient).
     * ``"chunked"``: a state of ``d_k · d_v >= CHUNKED_MIN_STATE`` entries (multi-head): the
       associative scan would materialise that state at every step.
     * ``"parallel_vjp"`` otherwise: the associative scan with the hand-written backward pass.
@@ -38,12 +40,13 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pal
     Args:
       backend: ``jax.default_backend()`` (``"cpu"``, ``"gpu"``, ``"tpu"``).
       q_shape, v_shape: ``(..., L, H, d_k)`` and ``(..., L, H, d_v)``.
-      dtype: the compute dtype; a_complex: whether ``a`` (or ``h0``) is complex.
+      dtype: the compute dtype; a_complex: whether ``a`` (or ``h0``) is complex;
+      qkv_complex: whether any of ``q, k, v`` is complex.
       has_pallas: :func:`pallas_available`.
     """
     d_k, d_v = q_shape[-1], v_shape[-1]
-    real32 = np.dtype(dtype) == np.float32 and not a_complex
-    if backend == "gpu" and has_pallas and d_k == 1 and d_v == 1 and real32:
+    single = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.complex64))
+    if backend == "gpu" and has_pallas and d_k == 1 and d_v == 1 and single and not qkv_complex:
         return "pallas"
     if d_k * d_v >= CHUNKED_MIN_STATE:
         return "chunked"
@@ -51,20 +54,37 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pal
 
 
 def _pallas(q, k, v, a, h0, dtype, interpret=False):
-    """The Pallas SISO kernel on real float32 inputs, differentiable through :func:`gl.vjp.with_scan_vjp`.
+    """The Pallas SISO kernels (:func:`gl.pallas_scan.gate_loop_siso`, differentiable).
 
-    Returns ``(y, h_L)`` in ``dtype`` (real).
+    ``q, k, v`` real; ``a`` real or complex; ``d_k = d_v = 1``. Returns ``(y, h_L)`` in ``dtype``
+    (complex64 when ``a`` or ``h0`` is complex, else float32). A complex ``a`` is split into its
+    planes by XLA (one pass over ``a``) before the kernel reads them.
     """
     from . import pallas_scan
 
-    def forward(q, k, v, a, h0):
-        y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0.astype(jnp.complex64), interpret=interpret)
-        return y.astype(dtype), jnp.real(h).astype(dtype).reshape(h0.shape)
+    cplx = jnp.issubdtype(dtype, jnp.complexfloating)
+    q, k, v = (jnp.real(x).astype(jnp.float32) for x in (q, k, v))
+    a = a.astype(dtype)
+    if h0 is not None:
+        h0 = h0.astype(jnp.complex64)
+    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, complex_y=bool(cplx))
+    if not cplx:
+        h = jnp.real(h)
+    return y.astype(dtype), h.astype(dtype)
 
-    q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
-    batch, (H, d_k), d_v = q.shape[:-3], q.shape[-2:], v.shape[-1]
-    h0 = jnp.zeros(batch + (H, d_k, d_v), dtype) if h0 is None else h0.astype(dtype)
-    return with_scan_vjp(forward)(q, k, v, a, h0)
+
+def _check_pallas(q, k, v, dtype):
+    """``mode="pallas"`` needs a GPU, ``d_k = d_v = 1``, real ``q, k, v`` and single precision."""
+    if q.shape[-1] != 1 or v.shape[-1] != 1:
+        raise ValueError(f"mode='pallas': expected d_k = d_v = 1 (SISO), got q {q.shape} and v {v.shape}")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if jnp.iscomplexobj(x):
+            raise TypeError(f"mode='pallas': expected a real {name}, got {x.dtype}")
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.complex64)):
+        raise TypeError(f"mode='pallas': expected float32/complex64 computation, got {np.dtype(dtype)}")
+    if jax.default_backend() != "gpu":
+        raise RuntimeError(f"mode='pallas': the Pallas Triton kernels need a GPU, got backend "
+                           f"{jax.default_backend()!r}; use mode='auto'")
 
 
 def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
@@ -76,9 +96,11 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
       a: state transitions, ``(..., L, H, d_k)``; diagonal over ``d_k``, broadcast over ``d_v``.
       mode: ``"recurrent"`` (``lax.scan``, eq. 7-8), ``"parallel"`` (associative scan,
         eq. 12-13), ``"attention"`` (stable surrogate attention, eq. 17-21), ``"chunked"``
-        (surrogate attention inside chunks of 16 steps, eq. 7 between them: for multi-head
-        states), ``"parallel_vjp"`` (the associative scan with a hand-written backward pass:
-        reverse mode only, no ``jax.jvp``) or ``"auto"`` (:func:`pick_mode`).
+        (surrogate attention inside chunks, eq. 7 between them: for multi-head states),
+        ``"parallel_vjp"`` (the associative scan with a hand-written backward pass:
+        reverse mode only, no ``jax.jvp``), ``"pallas"`` (GPU only, SISO with real ``q, k, v``:
+        streaming Pallas kernels for the scan and its reverse-mode gradient) or ``"auto"``
+        (:func:`pick_mode`).
       h0: initial state ``(..., H, d_k, d_v)``; zeros when omitted.
       return_state: also return the final state ``h_L`` ``(..., H, d_k, d_v)``.
 
@@ -90,6 +112,7 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
     Raises:
       TypeError: an input is not a float or complex array.
       ValueError: shapes disagree, or ``mode`` is unknown.
+      RuntimeError: ``mode="pallas"`` without a GPU.
     """
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0, mode))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))
@@ -97,7 +120,8 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
     if mode == "auto":
         mode = pick_mode(jax.default_backend(), q.shape, v.shape, dtype,
                          a_complex=jnp.issubdtype(dtype, jnp.complexfloating),
-                         has_pallas=pallas_available())
+                         has_pallas=pallas_available(),
+                         qkv_complex=any(jnp.iscomplexobj(x) for x in (q, k, v)))
     if mode == "recurrent":
         y, h = gate_loop_recurrent(q, k, v, a, h0, dtype)
     elif mode == "parallel":
@@ -107,6 +131,7 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
     elif mode == "parallel_vjp":
         y, h = gate_loop_parallel_vjp(q, k, v, a, h0, dtype)
     elif mode == "pallas":
+        _check_pallas(q, k, v, dtype)
         y, h = _pallas(q, k, v, a, h0, dtype)
     else:
         y, h = surrogate_attention(q, k, v, a, h0, dtype)

@@ -1,8 +1,8 @@
-"""A fast GPU SISO GateLoop scan (eq. 7-8 with ``d_k = d_v = 1``) in Pallas (Triton backend).
+"""A fast GPU SISO GateLoop scan (eq. 7-8 with ``d_k = d_v = 1``) and its backward pass, in Pallas.
 
-The recurrence ``h_n = a_n h_{n-1} + k_n v_n``, ``y_n = Re(q_n h_n)`` reads 20 bytes and
-writes 4 per channel and step (float32 ``q, k, v``, complex64 ``a``, real float32 ``y``): it is
-memory-bound, so the kernel is built to stream its inputs once at full bandwidth:
+The recurrence ``h_n = a_n h_{n-1} + k_n v_n``, ``y_n = q_n h_n`` reads 20 bytes and writes 4 per
+channel and step (float32 ``q, k, v``, complex ``a`` as two float32 planes, real ``y = Re(q h)``):
+it is memory-bound, so the kernels are built to stream their inputs once at full bandwidth:
 
 * each program owns a block of ``block_d`` contiguous channels of one batch row and walks
   time in chunks of ``chunk`` steps; every row load is a wide, coalesced vector load;
@@ -14,9 +14,23 @@ memory-bound, so the kernel is built to stream its inputs once at full bandwidth
   summaries of earlier segments (eq. 13 again) into its initial state and writes ``y``.
   This costs one extra read of ``k, v, a`` (16 bytes per element) in exchange for parallelism.
 
+The backward pass (:func:`siso_scan`, a ``jax.custom_vjp``) is the same machinery run backwards
+in time. The kernels see only real planes, so cotangents are plane gradients: for a complex
+quantity ``z`` write ``z̄ = ∂ℓ/∂Re z + i ∂ℓ/∂Im z``. Multiplication by ``c`` pulls back as
+multiplication by ``conj(c)``, so the state's cotangent obeys the reversed recurrence
+``g_n = conj(a_{n+1}) g_{n+1} + q_n ȳ_n`` with ``g_L = h̄_L``, and
+
+    q̄_n = Re(conj(h_n) ȳ_n),  k̄_n = v_n Re g_n,  v̄_n = k_n Re g_n,
+    ā_n = conj(h_{n-1}) g_n,  h̄_0 = conj(a_1) g_1.
+
+The forward kernel saves the state entering each chunk (8 bytes per ``chunk`` steps); the
+backward kernel recomputes the ``chunk`` states of a chunk in registers from it, then walks
+the chunk backwards. Backward segments use reverse summaries ``(Π a_{n+1}, g from zero)``.
+
 ``a`` may be complex or given in planar form ``(a_re, a_im)`` (two real arrays): a complex
 array is split by XLA first (one extra pass over ``a``); planar and bfloat16 inputs avoid it.
-Arithmetic is always in ``accumulate_dtype`` (float32).
+Arithmetic is always in ``accumulate_dtype`` (float32). On a CPU the kernels run in the Pallas
+interpreter (``interpret=True``): slow, for tests.
 """
 from __future__ import annotations
 
@@ -28,13 +42,13 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-__all__ = ["gate_loop_siso", "default_config"]
+__all__ = ["gate_loop_siso", "siso_scan", "default_config"]
 
 
 def default_config(batch: int, L: int, D: int, itemsize: int = 4) -> dict:
     """Tile options for a ``(batch, L, D)`` problem with inputs of ``itemsize`` bytes.
 
-    Chosen from a sweep on an H200 (``gl/assets/bench/NOTES.md``): with at least 16384 channels
+    Chosen from sweeps on an H200 (``gl/assets/bench/NOTES.md``): with at least 16384 channels
     (``batch * D``) one pass over time (``segments = 1``), 256 (float32) or 512 (bfloat16)
     channels per program, two per thread; with fewer, time is split into ``segments`` (a power
     of two) until ``batch * D * segments >= 131072`` independent scans, keeping >= 256 steps
@@ -55,94 +69,400 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4) -> dict:
     return dict(block_d=block_d, chunk=16, segments=segments, prefetch=True, num_warps=num_warps)
 
 
-def _rows(refs, b, n0, d0, dmask, chunk, L, others, ctype):
-    """Load ``chunk`` rows (time steps n0 .. n0+chunk-1) of every ref; masked past L and D."""
+# ----------------------------------------------------------------------------- kernel helpers
+
+def _row(ref, b, n, d0, dmask, L, other, ctype):
+    """Row ``n`` (a time step) of ``ref[b, :, d0:d0+block_d]`` in ``ctype``; ``other`` past L and D."""
+    m = dmask & (n < L)
+    return plgpu.load(ref.at[b, jnp.minimum(n, L - 1), pl.ds(d0, dmask.shape[0])], mask=m,
+                      other=other).astype(ctype)
+
+
+def _put(ref, b, n, d0, dmask, L, x):
+    plgpu.store(ref.at[b, jnp.minimum(n, L - 1), pl.ds(d0, dmask.shape[0])], x.astype(ref.dtype),
+                mask=dmask & (n < L))
+
+
+def _conj(xi):
+    return None if xi is None else -xi
+
+
+def _cmul(ar, ai, br, bi):
+    """Complex product in planes; ``ai`` or ``bi`` may be ``None`` (real)."""
+    if ai is None and bi is None:
+        return ar * br, None
+    if ai is None:
+        return ar * br, ar * bi
+    if bi is None:
+        return ar * br, ai * br
+    return ar * br - ai * bi, ar * bi + ai * br
+
+
+def _chunks(n_chunks, load, compute, state, prefetch, reverse=False):
+    """``state = compute(c, load(c), state)`` for chunks ``c = 0 .. n_chunks - 1`` (or reversed).
+
+    With ``prefetch`` the loads of the next chunk are issued before the current one is computed.
+    """
+    order = (lambda i: n_chunks - 1 - i) if reverse else (lambda i: i)
+    if not prefetch:
+        return jax.lax.fori_loop(0, n_chunks, lambda i, s: compute(order(i), load(order(i)), s), state)
+
+    def body(i, carry):
+        s, rows = carry
+        nxt = load(order(jnp.minimum(i + 1, n_chunks - 1)))  # in flight during compute
+        return compute(order(i), rows, s), nxt
+
+    return jax.lax.fori_loop(0, n_chunks, body, (state, load(order(0))))[0]
+
+
+class _Refs:
+    """Named access to a kernel's refs, in the order given by ``names`` (``None`` entries skipped)."""
+
+    def __init__(self, names, refs):
+        names = [n for n in names if n]
+        assert len(names) == len(refs), (names, len(refs))
+        self.__dict__.update(zip(names, refs))
+
+    def get(self, name):
+        return self.__dict__.get(name)
+
+
+def _ids(block_d, D):
+    b, j, g = pl.program_id(0), pl.program_id(1), pl.program_id(2)
+    d0 = j * block_d
+    dmask = (d0 + jnp.arange(block_d)) < D
+    return b, g, d0, dmask
+
+
+# ----------------------------------------------------------------------------- forward kernels
+
+def _fwd_names(has_a_im, has_h0, complex_y, save_ck):
+    ins = ["q", "k", "v", "ar", "ai" if has_a_im else None, "h0r" if has_h0 else None,
+           "h0i" if has_h0 else None, "Ar", "Ai", "Sr", "Si"]
+    outs = ["yr", "yi" if complex_y else None, "hr", "hi", "ckr" if save_ck else None,
+            "cki" if save_ck else None]
+    return ins + outs
+
+
+def _fwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, ctype):
+    """Segment ``g``'s summary from a zero state: ``A = Π a_n``, ``S = h_end`` (eq. 13's leaves)."""
+    r = _Refs(["k", "v", "ar", "ai" if has_a_im else None, "Ar", "Ai", "Sr", "Si"], refs)
+    D = r.k.shape[-1]
+    b, g, d0, dmask = _ids(block_d, D)
+    ins = [(r.k, 0.0), (r.v, 0.0), (r.ar, 1.0)] + ([(r.ai, 0.0)] if has_a_im else [])
+    n_start = g * Ls
+
+    def load(c):
+        return [[_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins]
+                for t in range(chunk)]
+
+    def compute(c, rows, s):
+        hr, hi, Ar, Ai = s
+        for row in rows:
+            k, v, ar = row[:3]
+            ai = row[3] if has_a_im else None
+            Ar, Ai = _cmul(ar, ai, Ar, Ai)
+            hr, hi = _cmul(ar, ai, hr, hi)
+            hr = hr + k * v  # eq. 7
+        return hr, hi, Ar, Ai
+
+    zero = jnp.zeros((block_d,), ctype)
+    hr, hi, Ar, Ai = _chunks(Ls // chunk, load, compute, (zero, zero, zero + 1, zero), prefetch)
+    for ref, x in ((r.Ar, Ar), (r.Ai, Ai), (r.Sr, hr), (r.Si, hi)):
+        plgpu.store(ref.at[b, g, pl.ds(d0, block_d)], x.astype(ref.dtype), mask=dmask)
+
+
+def _fwd_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_h0, complex_y, save_ck, ctype):
+    """Segment ``g`` of one batch row and channel block: fold earlier summaries, scan, write ``y``."""
+    r = _Refs(_fwd_names(has_a_im, has_h0, complex_y, save_ck), refs)
+    D = r.q.shape[-1]
+    b, g, d0, dmask = _ids(block_d, D)
+    dsl = pl.ds(d0, block_d)
+    zero = jnp.zeros((block_d,), ctype)
+    if has_h0:
+        h = tuple(plgpu.load(x.at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.h0r, r.h0i))
+    else:
+        h = (zero, zero)
+
+    def fold(s, h):  # eq. 13: the summary of earlier segment s acts on the state
+        A = [plgpu.load(x.at[b, s, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.Ar, r.Ai, r.Sr, r.Si)]
+        hr, hi = _cmul(A[0], A[1], *h)
+        return hr + A[2], hi + A[3]
+
+    h = jax.lax.fori_loop(0, g, fold, h)
+    ins = [(r.q, 0.0), (r.k, 0.0), (r.v, 0.0), (r.ar, 1.0)] + ([(r.ai, 0.0)] if has_a_im else [])
+    n_start, n_chunks = g * Ls, Ls // chunk
+
+    def load(c):
+        return [[_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins]
+                for t in range(chunk)]
+
+    def compute(c, rows, h):
+        hr, hi = h
+        if save_ck:  # the state entering this chunk, for the backward pass
+            for ref, x in ((r.ckr, hr), (r.cki, hi)):
+                plgpu.store(ref.at[b, g * n_chunks + c, dsl], x.astype(ref.dtype), mask=dmask)
+        for t, row in enumerate(rows):
+            q, k, v, ar = row[:4]
+            ai = row[4] if has_a_im else None
+            hr, hi = _cmul(ar, ai, hr, hi)
+            hr = hr + k * v  # eq. 7
+            n = n_start + c * chunk + t
+            _put(r.yr, b, n, d0, dmask, L, q * hr)  # eq. 8
+            if complex_y:
+                _put(r.yi, b, n, d0, dmask, L, q * hi)
+        return hr, hi
+
+    hr, hi = _chunks(n_chunks, load, compute, h, prefetch)
+    for ref, x in ((r.hr, hr), (r.hi, hi)):
+        plgpu.store(ref.at[b, g, dsl], x.astype(ref.dtype), mask=dmask)
+
+
+# ----------------------------------------------------------------------------- backward kernels
+
+def _bwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_yb_im, ctype):
+    """Segment ``g``'s reverse summary from a zero cotangent: ``B = Π conj(a_{n+1})``, ``G = g_start``."""
+    r = _Refs(["q", "ar", "ai" if has_a_im else None, "ybr", "ybi" if has_yb_im else None,
+               "Br", "Bi", "Gr", "Gi"], refs)
+    D = r.q.shape[-1]
+    b, g, d0, dmask = _ids(block_d, D)
+    n_start = g * Ls
+
+    def load(c):
+        rows = []
+        for t in range(chunk):
+            n = n_start + c * chunk + t
+            row = [_row(r.q, b, n, d0, dmask, L, 0.0, ctype), _row(r.ybr, b, n, d0, dmask, L, 0.0, ctype),
+                   _row(r.ybi, b, n, d0, dmask, L, 0.0, ctype) if has_yb_im else None,
+                   _row(r.ar, b, n + 1, d0, dmask, L, 1.0, ctype),  # a_{n+1}: 1 past the end
+                   _row(r.ai, b, n + 1, d0, dmask, L, 0.0, ctype) if has_a_im else None]
+            rows.append(row)
+        return rows
+
+    def compute(c, rows, s):
+        gr, gi, Br, Bi = s
+        for q, ybr, ybi, br, bi in reversed(rows):
+            Br, Bi = _cmul(br, _conj(bi), Br, Bi)
+            gr, gi = _cmul(br, _conj(bi), gr, gi)
+            gr = gr + q * ybr
+            gi = gi + q * ybi if ybi is not None else gi
+        return gr, gi, Br, Bi
+
+    zero = jnp.zeros((block_d,), ctype)
+    gr, gi, Br, Bi = _chunks(Ls // chunk, load, compute, (zero, zero, zero + 1, zero), prefetch, reverse=True)
+    for ref, x in ((r.Br, Br), (r.Bi, Bi), (r.Gr, gr), (r.Gi, gi)):
+        plgpu.store(ref.at[b, g, pl.ds(d0, block_d)], x.astype(ref.dtype), mask=dmask)
+
+
+def _bwd_names(has_a_im, has_yb_im):
+    return ["q", "k", "v", "ar", "ai" if has_a_im else None, "ybr", "ybi" if has_yb_im else None,
+            "ckr", "cki", "hLr", "hLi", "Br", "Bi", "Gr", "Gi",
+            "qb", "kb", "vb", "abr", "abi" if has_a_im else None, "h0br", "h0bi"]
+
+
+def _bwd_kernel(*refs, L, Ls, G, chunk, block_d, prefetch, has_a_im, has_yb_im, ctype):
+    """Segment ``g`` backwards: fold later reverse summaries into ``g``, recompute ``h``, write grads."""
+    r = _Refs(_bwd_names(has_a_im, has_yb_im), refs)
+    D = r.q.shape[-1]
+    b, g, d0, dmask = _ids(block_d, D)
+    dsl = pl.ds(d0, block_d)
+    ld = lambda x, i: plgpu.load(x.at[b, i, dsl], mask=dmask, other=0.0).astype(ctype)
+    gc = tuple(plgpu.load(x.at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.hLr, r.hLi))
+
+    def fold(i, gc):  # later segments first: s = G-1, G-2, ..., g+1
+        s = G - 1 - i
+        gr, gi = _cmul(ld(r.Br, s), ld(r.Bi, s), *gc)
+        return gr + ld(r.Gr, s), gi + ld(r.Gi, s)
+
+    gc = jax.lax.fori_loop(0, G - 1 - g, fold, gc)
+    n_start, n_chunks = g * Ls, Ls // chunk
+    names = ["q", "k", "v", "ar", "ai", "ybr", "ybi"]
+    others = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+
+    def load(c):
+        n0 = n_start + c * chunk
+        rows = [{nm: _row(r.get(nm), b, n0 + t, d0, dmask, L, o, ctype) for nm, o in zip(names, others)
+                 if r.get(nm) is not None} for t in range(chunk)]
+        nxt = {"ar": _row(r.ar, b, n0 + chunk, d0, dmask, L, 1.0, ctype)}  # a_{n0+chunk}: 1 past the end
+        if has_a_im:
+            nxt["ai"] = _row(r.ai, b, n0 + chunk, d0, dmask, L, 0.0, ctype)
+        ck = (ld(r.ckr, g * n_chunks + c), ld(r.cki, g * n_chunks + c))
+        return rows, nxt, ck
+
+    def compute(c, data, s):
+        rows, nxt, ck = data
+        gr, gi, _, _ = s
+        hs = [ck]  # hs[t + 1] = h at step t of the chunk, hs[0] = h entering it
+        for row in rows:
+            hr, hi = _cmul(row["ar"], row.get("ai"), *hs[-1])
+            hs.append((hr + row["k"] * row["v"], hi))
+        n0 = n_start + c * chunk
+        for t in reversed(range(chunk)):
+            row, after = rows[t], (rows[t + 1] if t + 1 < chunk else nxt)
+            gr, gi = _cmul(after["ar"], _conj(after.get("ai")), gr, gi)  # conj(a_{n+1}) g_{n+1}
+            ybr, ybi = row["ybr"], row.get("ybi")
+            gr = gr + row["q"] * ybr
+            if ybi is not None:
+                gi = gi + row["q"] * ybi
+            (hr, hi), (pr, pi) = hs[t + 1], hs[t]
+            n = n0 + t
+            _put(r.qb, b, n, d0, dmask, L, ybr * hr + (ybi * hi if ybi is not None else 0.0))
+            _put(r.kb, b, n, d0, dmask, L, row["v"] * gr)
+            _put(r.vb, b, n, d0, dmask, L, row["k"] * gr)
+            _put(r.abr, b, n, d0, dmask, L, gr * pr + gi * pi)  # ā_n = conj(h_{n-1}) g_n
+            if has_a_im:
+                _put(r.abi, b, n, d0, dmask, L, gi * pr - gr * pi)
+        # conj(a_{n0}) g_{n0}: h̄_0 when n0 = 0
+        h0br, h0bi = _cmul(rows[0]["ar"], _conj(rows[0].get("ai")), gr, gi)
+        return gr, gi, h0br, (gi * 0 if h0bi is None else h0bi)
+
+    zero = jnp.zeros((block_d,), ctype)
+    _, _, h0br, h0bi = _chunks(n_chunks, load, compute, gc + (zero, zero), prefetch, reverse=True)
+    for ref, x in ((r.h0br, h0br), (r.h0bi, h0bi)):
+        plgpu.store(ref.at[b, g, dsl], x.astype(ref.dtype), mask=dmask)
+
+
+# ----------------------------------------------------------------------------- launchers
+
+def _geometry(L, chunk, segments):
+    seg = -(-L // segments)
+    Ls = -(-seg // chunk) * chunk  # steps per segment, a multiple of chunk
+    return Ls, -(-L // Ls)  # (Ls, G)
+
+
+def _params(interpret, block_d, num_warps):
+    if interpret:
+        return dict(interpret=True)
+    return dict(compiler_params=plgpu.CompilerParams(num_warps=num_warps or max(1, block_d // 32), num_stages=1))
+
+
+def _pad_for_interpreter(arrays, fills, Lp, Dp):
+    """The interpreter clamps out-of-range slices: pad ``(B, L, D)`` arrays instead of masking."""
     out = []
-    for t in range(chunk):
-        n = n0 + t
-        m = dmask & (n < L)
-        nn = jnp.minimum(n, L - 1)
-        out.append(
-            tuple(
-                plgpu.load(r.at[b, nn, pl.ds(d0, dmask.shape[0])], mask=m, other=o).astype(ctype)
-                for r, o in zip(refs, others)
-            )
-        )
+    for x, c in zip(arrays, fills):
+        if x is None or x.ndim != 3:
+            out.append(x if x is None or x.ndim != 2 else jnp.pad(x, ((0, 0), (0, Dp - x.shape[1]))))
+        else:
+            out.append(jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, Dp - x.shape[2])), constant_values=c))
     return out
 
 
-def _kernel(*refs, L, Ls, chunk, block_d, summary, prefetch, has_h0, ctype):
-    """One program: batch row ``b``, channels ``d0 .. d0+block_d``, time segment ``g``."""
-    b, j, g = pl.program_id(0), pl.program_id(1), pl.program_id(2)
-    d0 = j * block_d
-    D = refs[0].shape[-1]
-    dmask = (d0 + jnp.arange(block_d)) < D
-    dsl = pl.ds(d0, block_d)
-    zero = jnp.zeros((block_d,), ctype)
-    if summary:  # inputs k, v, a_re, a_im; outputs A_re, A_im, S_re, S_im (B, G, D)
-        k_ref, v_ref, ar_ref, ai_ref, Ar_ref, Ai_ref, Sr_ref, Si_ref = refs
-        ins, others = (k_ref, v_ref, ar_ref, ai_ref), (0.0, 0.0, 1.0, 0.0)
-        h_re, h_im = zero, zero
-    else:  # inputs q, k, v, a_re, a_im, [h0_re, h0_im (B, D)], A/S summaries; outputs y, hL
-        q_ref, k_ref, v_ref, ar_ref, ai_ref, *rest = refs
-        if has_h0:
-            h0r_ref, h0i_ref, *rest = rest
-        Ar_ref, Ai_ref, Sr_ref, Si_ref, y_ref, hr_ref, hi_ref = rest
-        ins, others = (q_ref, k_ref, v_ref, ar_ref, ai_ref), (0.0, 0.0, 0.0, 1.0, 0.0)
-        if has_h0:
-            h_re = plgpu.load(h0r_ref.at[b, dsl], mask=dmask, other=0.0).astype(ctype)
-            h_im = plgpu.load(h0i_ref.at[b, dsl], mask=dmask, other=0.0).astype(ctype)
-        else:
-            h_re, h_im = zero, zero
-
-        def fold(s, h):  # eq. 13: the summary of earlier segment s acts on the state
-            hr, hi = h
-            load = lambda r: plgpu.load(r.at[b, s, dsl], mask=dmask, other=0.0).astype(ctype)
-            Ar, Ai, Sr, Si = load(Ar_ref), load(Ai_ref), load(Sr_ref), load(Si_ref)
-            return Ar * hr - Ai * hi + Sr, Ar * hi + Ai * hr + Si
-
-        h_re, h_im = jax.lax.fori_loop(0, g, fold, (h_re, h_im))
-
-    n_start = g * Ls
-    n_chunks = Ls // chunk
-    load_chunk = lambda c: _rows(ins, b, n_start + c * chunk, d0, dmask, chunk, L, others, ctype)
-
-    def compute(c, rows, state):
-        h_re, h_im, A_re, A_im = state
-        for t, row in enumerate(rows):
-            if summary:
-                k, v, ar, ai = row
-                A_re, A_im = ar * A_re - ai * A_im, ar * A_im + ai * A_re
-            else:
-                q, k, v, ar, ai = row
-            h_re, h_im = ar * h_re - ai * h_im + k * v, ar * h_im + ai * h_re  # eq. 7
-            if not summary:
-                n = n_start + c * chunk + t
-                plgpu.store(
-                    y_ref.at[b, jnp.minimum(n, L - 1), dsl],
-                    (q * h_re).astype(y_ref.dtype),  # eq. 8, real part
-                    mask=dmask & (n < L),
-                )
-        return h_re, h_im, A_re, A_im
-
-    state = (h_re, h_im, zero + 1, zero)
-    if prefetch:
-        def body(c, carry):
-            state, rows = carry
-            nxt = load_chunk(jnp.minimum(c + 1, n_chunks - 1))  # in flight during compute
-            return compute(c, rows, state), nxt
-
-        state, _ = jax.lax.fori_loop(0, n_chunks, body, (state, load_chunk(0)))
+@functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
+                                             "prefetch", "num_warps", "complex_y", "save_ck"))
+def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk, segments, prefetch,
+             num_warps, complex_y, save_ck):
+    """``(B, L, D)`` planes in; ``(y_re, y_im or None, hL_re, hL_im, checkpoints or None)`` out."""
+    B, L, D = q.shape
+    Ls, G = _geometry(L, chunk, segments)
+    has_a_im, has_h0 = a_im is not None, h0r is not None
+    ydt = jnp.result_type(q, k, v)
+    if interpret:
+        Dp = -(-D // block_d) * block_d
+        q, k, v, a_re, a_im, h0r, h0i = _pad_for_interpreter(
+            (q, k, v, a_re, a_im, h0r, h0i), (0, 0, 0, 1, 0, 0, 0), G * Ls, Dp)
+        L_run, D_run = G * Ls, Dp
     else:
-        state = jax.lax.fori_loop(0, n_chunks, lambda c, s: compute(c, load_chunk(c), s), state)
-    h_re, h_im, A_re, A_im = state
-    if summary:
-        outs = (Ar_ref, A_re), (Ai_ref, A_im), (Sr_ref, h_re), (Si_ref, h_im)
+        L_run, D_run = L, D
+    grid = (B, -(-D_run // block_d), G)
+    params = _params(interpret, block_d, num_warps)
+    kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, has_a_im=has_a_im, ctype=ctype)
+    summ = jax.ShapeDtypeStruct((B, G, D_run), ctype)
+    a_planes = (a_re,) + ((a_im,) if has_a_im else ())
+    if G > 1:
+        A = pl.pallas_call(functools.partial(_fwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
+                           **params)(k, v, *a_planes)
     else:
-        outs = (hr_ref, h_re), (hi_ref, h_im)
-    for r, x in outs:
-        plgpu.store(r.at[b, g, dsl], x.astype(r.dtype), mask=dmask)
+        A = (jnp.zeros((B, 1, D_run), ctype),) * 4
+    plane = jax.ShapeDtypeStruct((B, L_run, D_run), ydt)
+    n_ck = G * (Ls // chunk)
+    out_shape = [plane] + ([plane] if complex_y else []) + [summ, summ]
+    if save_ck:
+        out_shape += [jax.ShapeDtypeStruct((B, n_ck, D_run), ctype)] * 2
+    h0 = (h0r.astype(ctype), h0i.astype(ctype)) if has_h0 else ()
+    outs = pl.pallas_call(
+        functools.partial(_fwd_kernel, has_h0=has_h0, complex_y=complex_y, save_ck=save_ck, **kw),
+        out_shape=tuple(out_shape), grid=grid, **params,
+    )(q, k, v, *a_planes, *h0, *A)
+    outs = list(outs)
+    y_re = outs.pop(0)[:, :L, :D]
+    y_im = outs.pop(0)[:, :L, :D] if complex_y else None
+    h_re, h_im = outs.pop(0), outs.pop(0)
+    ck = (outs[0], outs[1]) if save_ck else None
+    return y_re, y_im, h_re[:, -1, :D], h_im[:, -1, :D], ck
 
+
+@functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
+                                             "prefetch", "num_warps"))
+def _backward(q, k, v, a_re, a_im, ybr, ybi, ckr, cki, hLr, hLi, *, ctype, interpret, block_d, chunk,
+              segments, prefetch, num_warps):
+    """Cotangents ``(q̄, k̄, v̄, ā_re, ā_im or None, h̄0_re, h̄0_im)`` of :func:`_forward`."""
+    B, L, D = q.shape
+    Ls, G = _geometry(L, chunk, segments)
+    has_a_im, has_yb_im = a_im is not None, ybi is not None
+    if interpret:
+        Dp = -(-D // block_d) * block_d
+        q, k, v, a_re, a_im, ybr, ybi, hLr, hLi = _pad_for_interpreter(
+            (q, k, v, a_re, a_im, ybr, ybi, hLr, hLi), (0, 0, 0, 1, 0, 0, 0, 0, 0), G * Ls, Dp)
+        L_run, D_run = G * Ls, Dp
+    else:
+        L_run, D_run = L, D
+    grid = (B, -(-D_run // block_d), G)
+    params = _params(interpret, block_d, num_warps)
+    kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, has_a_im=has_a_im,
+              has_yb_im=has_yb_im, ctype=ctype)
+    summ = jax.ShapeDtypeStruct((B, G, D_run), ctype)
+    a_planes = (a_re,) + ((a_im,) if has_a_im else ())
+    yb = (ybr,) + ((ybi,) if has_yb_im else ())
+    if G > 1:
+        S = pl.pallas_call(functools.partial(_bwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
+                           **params)(q, *a_planes, *yb)
+    else:
+        S = (jnp.zeros((B, 1, D_run), ctype),) * 4
+    hL = (hLr.astype(ctype), hLi.astype(ctype))
+    grads = [jax.ShapeDtypeStruct((B, L_run, D_run), x.dtype) for x in (q, k, v)]
+    grads += [jax.ShapeDtypeStruct((B, L_run, D_run), x.dtype) for x in a_planes]
+    outs = pl.pallas_call(functools.partial(_bwd_kernel, G=G, **kw), out_shape=tuple(grads) + (summ, summ),
+                          grid=grid, **params)(q, k, v, *a_planes, *yb, ckr, cki, *hL, *S)
+    outs = list(outs)
+    crop = lambda x: x[:, :L, :D]
+    qb, kb, vb, abr = (crop(outs.pop(0)) for _ in range(4))
+    abi = crop(outs.pop(0)) if has_a_im else None
+    h0br, h0bi = outs[0][:, 0, :D], outs[1][:, 0, :D]
+    return qb, kb, vb, abr, abi, h0br, h0bi
+
+
+# ----------------------------------------------------------------------------- differentiable scan
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def siso_scan(q, k, v, a_re, a_im, h0r, h0i, opts):
+    """Eq. 7-8 for SISO channels on ``(B, L, D)`` planes, differentiable (reverse mode).
+
+    ``q, k, v, a_re``: real ``(B, L, D)``; ``a_im``: ``(B, L, D)`` or ``None`` (real ``a``);
+    ``h0r, h0i``: ``(B, D)``. ``opts``: a hashable tuple of :func:`_forward` options
+    (``(("block_d", 64), ...)``, with ``complex_y``). Returns ``(y_re, y_im, hL_re, hL_im)``,
+    ``y_im`` ``None`` unless ``complex_y``.
+    """
+    y_re, y_im, hr, hi, _ = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=False, **dict(opts))
+    return y_re, y_im, hr, hi
+
+
+def _siso_fwd(q, k, v, a_re, a_im, h0r, h0i, opts):
+    y_re, y_im, hr, hi, ck = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=True, **dict(opts))
+    return (y_re, y_im, hr, hi), (q, k, v, a_re, a_im, h0r, ck)
+
+
+def _siso_bwd(opts, res, cts):
+    q, k, v, a_re, a_im, h0r, ck = res
+    ybr, ybi, hLr, hLi = cts
+    o = {key: val for key, val in opts if key != "complex_y"}
+    qb, kb, vb, abr, abi, h0br, h0bi = _backward(q, k, v, a_re, a_im, ybr, ybi, *ck, hLr, hLi, **o)
+    return qb, kb, vb, abr, abi, h0br.astype(h0r.dtype), h0bi.astype(h0r.dtype)
+
+
+siso_scan.defvjp(_siso_fwd, _siso_bwd)
+
+
+# ----------------------------------------------------------------------------- public forward
 
 def _as_siso(name, x):
     x = jnp.asarray(x)
@@ -151,71 +471,37 @@ def _as_siso(name, x):
     return x
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=("accumulate_dtype", "interpret", "block_d", "chunk", "segments", "prefetch",
-                     "num_warps"),
-)
-def _siso(q, k, v, a_re, a_im, h0, *, accumulate_dtype, interpret, block_d, chunk, segments, prefetch,
-          num_warps=None):
-    B, L, D = q.shape
-    ctype = np.dtype(accumulate_dtype)
-    seg = -(-L // segments)
-    Ls = -(-seg // chunk) * chunk  # steps per segment, a multiple of chunk
-    G = -(-L // Ls)
-    ydt = jnp.result_type(q, k, v)
-    if interpret:  # the interpreter clamps out-of-range slices: pad instead of masking
-        Dp, Lp = -(-D // block_d) * block_d, G * Ls
-        pad = lambda x, c=0.0: jnp.pad(x, ((0, 0), (0, Lp - L), (0, Dp - D)), constant_values=c)
-        q, k, v, a_im = pad(q), pad(k), pad(v), pad(a_im)
-        a_re = pad(a_re, 1.0)
-        if h0 is not None:
-            h0 = jnp.pad(h0, ((0, 0), (0, Dp - D)))
-        L_run, D_run = Lp, Dp
-    else:
-        L_run, D_run = L, D
-    grid = (B, -(-D_run // block_d), G)
-    params = dict(interpret=interpret)
-    if not interpret:
-        params["compiler_params"] = plgpu.CompilerParams(
-            num_warps=num_warps or max(1, block_d // 32), num_stages=1)
-    kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, ctype=ctype)
-    summ_shape = jax.ShapeDtypeStruct((B, G, D_run), ctype)
-    if G > 1:
-        A_re, A_im, S_re, S_im = pl.pallas_call(
-            functools.partial(_kernel, summary=True, has_h0=False, **kw),
-            out_shape=(summ_shape,) * 4, grid=grid, **params,
-        )(k, v, a_re, a_im)
-    else:
-        A_re = A_im = S_re = S_im = jnp.zeros((B, 1, D_run), ctype)
-    h0_args = () if h0 is None else (jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype))
-    y, h_re, h_im = pl.pallas_call(
-        functools.partial(_kernel, summary=False, has_h0=h0 is not None, **kw),
-        out_shape=(jax.ShapeDtypeStruct((B, L_run, D_run), ydt), summ_shape, summ_shape),
-        grid=grid, **params,
-    )(q, k, v, a_re, a_im, *h0_args, A_re, A_im, S_re, S_im)
-    hL = jax.lax.complex(h_re[:, -1, :D], h_im[:, -1, :D])
-    return y[:, :L, :D], hL
+def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float32, **overrides):
+    """The static options of :func:`siso_scan` for a ``(batch, L, D)`` problem, as a hashable tuple."""
+    cfg = default_config(batch, L, D, itemsize)
+    cfg.update({key: val for key, val in overrides.items() if val is not None})
+    cfg.update(ctype=np.dtype(accumulate_dtype).name, interpret=bool(interpret))
+    cfg.setdefault("complex_y", False)
+    if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1:
+        raise ValueError(f"chunk, block_d, segments: expected positive integers, got {cfg}")
+    return tuple(sorted(cfg.items()))
 
 
-def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpret=False,
+def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpret=False, complex_y=False,
                    block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None):
     """SISO GateLoop (eq. 7-8, ``d_k = d_v = 1``) by a chunked Pallas scan; returns ``(y, h_L)``.
 
     Args:
       q, k, v: real gates and values, ``(..., L, D)`` or ``(..., L, H, 1)``; float32 or bfloat16.
       a: state transitions of the same shape: a complex array, or a pair ``(a_re, a_im)`` of real
-        arrays (planar form: saves XLA's extra pass that splits a complex ``a``).
+        arrays (planar form: saves XLA's extra pass that splits a complex ``a``), or a real array.
       h0: initial state ``(..., D)`` (or ``(..., H, 1, 1)``), complex; zeros when omitted.
       accumulate_dtype: dtype of the state arithmetic (float32).
       interpret: run the Pallas interpreter (CPU; for tests). On a non-GPU backend without it,
         raises ``RuntimeError``.
+      complex_y: return the complex ``y = q h`` (one more plane written) instead of ``Re(q h)``.
       block_d, chunk, segments, prefetch, num_warps: tile options (:func:`default_config` when
         omitted; ``num_warps`` defaults to ``block_d // 32``).
 
     Returns:
-      ``y = Re(q_n h_n)`` real, in the dtype of ``q, k, v``, shaped like ``q``; and ``h_L``
-      complex ``(..., D)`` (``(..., H, 1, 1)`` for the head layout).
+      ``y = Re(q_n h_n)`` real in the dtype of ``q, k, v`` (complex64 ``q_n h_n`` with
+      ``complex_y``), shaped like ``q``; and ``h_L`` complex ``(..., D)`` (``(..., H, 1, 1)`` for
+      the head layout). Differentiable in reverse mode (:func:`siso_scan`).
     """
     if isinstance(a, (tuple, list)):
         if len(a) != 2:
@@ -223,17 +509,17 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         a_re, a_im = (_as_siso("a", x) for x in a)
     else:
         a = _as_siso("a", a)
-        if not jnp.issubdtype(a.dtype, jnp.complexfloating):
-            a_re, a_im = a, jnp.zeros_like(a)
-        else:
+        if jnp.issubdtype(a.dtype, jnp.complexfloating):
             a_re, a_im = jnp.real(a), jnp.imag(a)
+        else:
+            a_re, a_im = a, None
     q, k, v = (_as_siso(n, x) for n, x in (("q", q), ("k", k), ("v", v)))
     for name, x in (("q", q), ("k", k), ("v", v), ("a", a_re)):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise TypeError(f"{name}: expected a real float array (float32/bfloat16), got {x.dtype}")
         if x.shape != q.shape:
             raise ValueError(f"{name}: expected the shape of q {q.shape}, got {x.shape}")
-    if a_im.shape != q.shape:
+    if a_im is not None and a_im.shape != q.shape:
         raise ValueError(f"a: expected imaginary part of shape {q.shape}, got {a_im.shape}")
     heads = q.ndim >= 3 and q.shape[-1] == 1
     if heads and v.shape[-1] != 1:
@@ -246,16 +532,21 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
             f"{jax.default_backend()!r}; pass interpret=True (slow) or use gl.gate_loop"
         )
     Bf = int(np.prod(batch, dtype=np.int64))
-    flat = lambda x: x.reshape((Bf, L, D))
-    if h0 is not None:
-        h0 = jnp.asarray(h0).reshape((Bf, D))
-    cfg = default_config(Bf, L, D, np.dtype(q.dtype).itemsize)
-    for key, val in (("block_d", block_d), ("chunk", chunk), ("segments", segments), ("prefetch", prefetch),
-                     ("num_warps", num_warps)):
-        if val is not None:
-            cfg[key] = val
-    y, hL = _siso(flat(q), flat(k), flat(v), flat(a_re), flat(a_im), h0,
-                  accumulate_dtype=np.dtype(accumulate_dtype).name, interpret=bool(interpret), **cfg)
+    flat = lambda x: None if x is None else x.reshape((Bf, L, D))
+    ctype = np.dtype(accumulate_dtype)
+    if h0 is None:
+        h0r = h0i = jnp.zeros((Bf, D), ctype)
+    else:
+        h0 = jnp.asarray(h0)
+        if h0.size != Bf * D:
+            raise ValueError(f"h0: expected {batch + (D,)} or {batch + (D, 1, 1)} elements, got shape {h0.shape}")
+        h0 = h0.reshape((Bf, D))
+        h0r, h0i = jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype)
+    opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype, block_d=block_d,
+                   chunk=chunk, segments=segments, prefetch=prefetch, num_warps=num_warps,
+                   complex_y=bool(complex_y))
+    y_re, y_im, hr, hi = siso_scan(flat(q), flat(k), flat(v), flat(a_re), flat(a_im), h0r, h0i, opts)
+    y = jax.lax.complex(y_re.astype(jnp.float32), y_im.astype(jnp.float32)) if complex_y else y_re
     y = y.reshape(q.shape)
-    hL = hL.reshape(batch + ((D, 1, 1) if heads else (D,)))
+    hL = jax.lax.complex(hr, hi).reshape(batch + ((D, 1, 1) if heads else (D,)))
     return y, hL

@@ -20,21 +20,23 @@ MULTI = ((4, 100, 8, 64), (4, 100, 8, 64))
 
 
 @pytest.mark.parametrize(
-    "backend, shapes, dtype, a_complex, has_pallas, want",
+    "backend, shapes, dtype, a_complex, has_pallas, qkv_complex, want",
     [
-        ("gpu", SISO, F32, False, True, "pallas"),  # the GPU kernel for real SISO
-        ("gpu", SISO, F32, False, False, "parallel_vjp"),  # kernel not importable
-        ("gpu", SISO, C64, True, True, "parallel_vjp"),  # complex y: the kernel returns Re(y) only
-        ("gpu", SISO, np.dtype(np.float64), False, True, "parallel_vjp"),  # the kernel is float32
-        ("cpu", SISO, F32, False, True, "parallel_vjp"),  # no Triton on a CPU
-        ("gpu", MULTI, C64, True, True, "chunked"),
-        ("cpu", MULTI, F32, False, False, "chunked"),
-        ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, True, False, "chunked"),  # d_k d_v = 16
-        ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, True, False, "parallel_vjp"),  # d_k d_v = 8
+        ("gpu", SISO, F32, False, True, False, "pallas"),  # the GPU kernels for SISO
+        ("gpu", SISO, C64, True, True, False, "pallas"),  # complex a, real q, k, v: complex y
+        ("gpu", SISO, C64, True, True, True, "parallel_vjp"),  # complex q: not the kernels' case
+        ("gpu", SISO, F32, False, False, False, "parallel_vjp"),  # kernels not importable
+        ("gpu", SISO, np.dtype(np.float64), False, True, False, "parallel_vjp"),  # kernels are float32
+        ("cpu", SISO, F32, False, True, False, "parallel_vjp"),  # no Triton on a CPU
+        ("gpu", MULTI, C64, True, True, False, "chunked"),
+        ("cpu", MULTI, F32, False, False, False, "chunked"),
+        ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, True, False, False, "chunked"),  # d_k d_v = 16
+        ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, True, False, False, "parallel_vjp"),  # d_k d_v = 8
     ],
 )
-def test_pick_mode(backend, shapes, dtype, a_complex, has_pallas, want):
-    got = operator.pick_mode(backend, *shapes, dtype, a_complex=a_complex, has_pallas=has_pallas)
+def test_pick_mode(backend, shapes, dtype, a_complex, has_pallas, qkv_complex, want):
+    got = operator.pick_mode(backend, *shapes, dtype, a_complex=a_complex, has_pallas=has_pallas,
+                             qkv_complex=qkv_complex)
     assert got == want
 
 
@@ -61,22 +63,43 @@ def test_auto_accepts_bfloat16(rng):
 
 
 @pytest.mark.skipif(not operator.pallas_available(), reason="gl.pallas_scan not importable")
-def test_pallas_branch_in_interpret_mode(rng):
-    """The path auto takes on a GPU for real SISO inputs, run by the Pallas interpreter on the CPU."""
-    q, k, v, a, h0 = (jnp.asarray(x) for x in random_inputs(rng, (2,), 20, 3, 1, 1, complex_a=False, h0=True))
+@pytest.mark.parametrize("complex_a", [False, True])
+def test_pallas_branch_in_interpret_mode(rng, complex_a):
+    """The path auto takes on a GPU for SISO inputs, run by the Pallas interpreter on the CPU:
+    values against the Numba loop, gradients (the Pallas reverse scan) against autodiff through
+    the associative scan."""
+    q, k, v, a, h0 = (jnp.asarray(x) for x in random_inputs(rng, (2,), 20, 3, 1, 1, complex_a=complex_a, h0=True))
+    dt = C64 if complex_a else F32
     y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
-    y, h = operator._pallas(q, k, v, a, h0, F32, interpret=True)
-    assert y.dtype == jnp.float32 and h.shape == h0.shape
+    y, h = operator._pallas(q, k, v, a, h0, dt, interpret=True)
+    assert y.dtype == dt and h.shape == h0.shape and h.dtype == dt
     assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
 
-    def loss(f):
-        return lambda *x: jnp.sum(f(*x)[0] ** 2) + jnp.sum(f(*x)[1])
-    pallas = lambda *x: operator._pallas(*x, F32, interpret=True)
+    w = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+
+    def loss(f):  # uses Re and Im of y and h_L
+        def scalar(*x):
+            y, h = f(*x)
+            return jnp.sum(jnp.real(y) * w) + jnp.sum(jnp.imag(y) ** 2) + jnp.sum(jnp.real(h) - 2 * jnp.imag(h))
+        return scalar
+    pallas = lambda *x: operator._pallas(*x, dt, interpret=True)
     scan = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode="parallel", return_state=True)
     g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
     g_ref = jax.grad(loss(scan), argnums=range(5))(q, k, v, a, h0)
     for x, x_ref in zip(g, g_ref):
-        assert rel_err(x, x_ref) < 1e-4
+        assert x.dtype == x_ref.dtype
+        assert rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
+
+
+def test_mode_pallas_needs_siso_real_qkv_and_gpu(rng):
+    q, k, v, a = (jnp.asarray(x) for x in random_inputs(rng, (1,), 8, 2, 1, 1))
+    with pytest.raises(RuntimeError, match="need a GPU"):
+        gl.gate_loop(q, k, v, a, mode="pallas")
+    with pytest.raises(TypeError, match="expected a real q"):
+        gl.gate_loop(q.astype(jnp.complex64), k, v, a, mode="pallas")
+    q2, k2, v2, a2 = (jnp.asarray(x) for x in random_inputs(rng, (1,), 8, 2, 2, 1))
+    with pytest.raises(ValueError, match="d_k = d_v = 1"):
+        gl.gate_loop(q2, k2, v2, a2, mode="pallas")
 
 
 def test_pallas_falls_back_on_cpu():
