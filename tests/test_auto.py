@@ -127,6 +127,6 @@ def test_reference_siso_loop_equals_general_loop(complex_a, L, H):
     np.testing.assert_array_equal(h, hh)
     sq = lambda x: np.ascontiguousarray(x[..., 0])
     hs, ys = h0[..., 0, 0].astype(y.dtype), np.empty(y.shape[:-1], y.dtype)
-    R._loop_siso(*(sq(x) for x in (q, k, v, a)), hs, ys)
+    R._loop_siso(*(sq(x) for x in (q, k, v, a)), hs, ys, 3)  # three channel blocks
     np.testing.assert_array_equal(ys, y[..., 0])
     np.testing.assert_array_equal(hs, h[..., 0, 0])
