@@ -1,16 +1,25 @@
 """``python -m gl.bench``: time every way of computing GateLoop against the paper's listing.
 
 For each shape, in one run: the paper's listing (:func:`gl.paper_gate_loop_operator`, the
-baseline), each :func:`gl.gate_loop` mode that fits in memory, the Pallas SISO kernel
+baseline), each :func:`gl.gate_loop` mode that fits in memory, the Pallas SISO kernels
 (:mod:`gl.pallas_scan`, GPU only), the Numba loop (:func:`gl.gate_loop_reference`, timed on the
 host), forward+backward of the gradient paths, and an elementwise pass over the same bytes
 (``y = q + k + v + Re a + Im a``: the memory roofline). Each row gives the median time, the
 effective bandwidth (SISO: 24 bytes per element, float32 ``q, k, v``, complex64 ``a``, float32
 ``y``; multi-head: the bytes of ``q, k, v, a`` and real ``y``), the ratios ``vs_paper`` (listing
 time / method time: > 1 is faster) and ``vs_copy`` (copy time / method time: the fraction of
-the roofline), and the relative error ``‖y − y_ref‖ / ‖y_ref‖`` against the complex128 Numba
-reference on the first batch row.
+the roofline), the first call's time (compilation) and the relative error
+``‖y − y_ref‖ / ‖y_ref‖`` against the complex128 Numba reference on the first batch row
+(for fwd+bwd rows: the gradients against those of autodiff through the associative scan).
 
+Timing: every method is compiled and checked first; then, in each of ``repeats`` rounds, every
+method is timed once in turn, as a burst of back-to-back calls (enough for about 20 ms) divided
+by their number. A row's time is the median over rounds, so slow drifts of the machine hit all
+methods alike. Methods whose inputs do not fit at once (the associative scan over
+outer-product states, O(L²) attention) run over the batch (and heads) in slices with
+``lax.map``: the same work, one slice in memory at a time; their names say so.
+
+:func:`goals` turns the rows into the pass/fail table of the performance goals.
 Results: ``gl/assets/bench/{gpu,cpu}.json``, read back with :func:`load_results`.
 """
 from __future__ import annotations
@@ -59,6 +68,20 @@ def time_fn(fn, *args, repeats=10, warmup=2):
     return 1e3 * statistics.median(ts)
 
 
+def burst_ms(fn, args, n):
+    """Mean time in ms of ``n`` back-to-back calls ``fn(*args)``, blocked once at the end.
+
+    On a GPU the calls queue up asynchronously, so this measures the device's time per call
+    rather than Python's dispatch latency.
+    """
+    t = time.perf_counter()
+    out = None
+    for _ in range(n):
+        out = fn(*args)
+    jax.block_until_ready(out)
+    return 1e3 * (time.perf_counter() - t) / n
+
+
 def rel_err(x, ref) -> float:
     x, ref = np.asarray(x, np.complex128), np.asarray(ref, np.complex128)
     return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
@@ -81,8 +104,10 @@ def mh_inputs(key, B, L, H, d):
     return q, k, v, jax.lax.complex(mag * jnp.cos(ph), mag * jnp.sin(ph))
 
 
-def _modes():
-    return [m for m in _checks.MODES if m != "auto"]
+def _modes(gpu=None):
+    """The modes to time: every mode but ``"auto"`` (timed separately); ``"pallas"`` on a GPU only."""
+    gpu = jax.default_backend() == "gpu" if gpu is None else gpu
+    return [m for m in _checks.MODES if m != "auto" and (gpu or m != "pallas")]
 
 
 def _mem_bytes():
@@ -92,63 +117,100 @@ def _mem_bytes():
         return 8 * 2**30
 
 
-def _fits(mode, B, L, H, dk, dv, mem):
+def _need(mode, B, L, H, dk, dv):
     """Rough peak bytes of a mode; the associative scan keeps ~6 copies of the complex state."""
     if mode == "attention":
-        if jax.default_backend() == "cpu" and B * H * L * L * max(dk, dv) > 2**22:
-            return False  # O(L^2) work: seconds per call on a CPU
-        need = 4 * B * H * L * L * 8 + B * L * H * dk * dv * 8
-    elif mode in ("parallel", "listing"):
-        need = 6 * B * L * H * dk * dv * 8
-    else:
-        need = 8 * B * L * H * (dk + dv) * 8
-    return need < 0.6 * mem
+        return 5 * B * H * dk * L * L * 8 + B * L * H * dk * dv * 8
+    if mode in ("parallel", "listing"):
+        return 6 * B * L * H * dk * dv * 8
+    return 8 * B * L * H * (dk + dv) * 8
+
+
+def _plan(mode, B, L, H, dk, dv, mem, grad=False):
+    """``"full"``, ``"batch"`` (``lax.map`` over batch rows), ``"batch×heads"`` or ``None`` (skip)."""
+    if mode == "attention" and B * H * L * L * dk > (2e11 if jax.default_backend() == "gpu" else 2**22):
+        return None  # O(L² d_k) work: seconds per call
+    budget = 0.6 * mem / (3 if grad else 1)
+    for plan, (b, h) in (("full", (B, H)), ("batch", (1, H)), ("batch×heads", (1, 1))):
+        if _need(mode, b, L, h, dk, dv) < budget:
+            return plan
+    return None
+
+
+def _sliced(f, plan):
+    """``f(q, k, v, a) -> y`` run whole (``"full"``) or over slices of batch (and heads) by ``lax.map``."""
+    if plan == "full":
+        return f
+
+    def over_batch(q, k, v, a):
+        return jax.lax.map(lambda xs: f(*(x[None] for x in xs))[0], (q, k, v, a))
+
+    if plan == "batch":
+        return over_batch
+
+    def over_batch_heads(q, k, v, a):
+        B, L, H = q.shape[:3]
+        fl = lambda x: jnp.moveaxis(x, 2, 1).reshape((B * H, L, 1, x.shape[-1]))
+        y = over_batch(*(fl(x) for x in (q, k, v, a)))  # (B·H, L, 1, d_v)
+        return jnp.moveaxis(y.reshape((B, H, L, y.shape[-1])), 1, 2)
+
+    return over_batch_heads
+
+
+def _label(name, plan):
+    return name if plan in (None, "full") else f"{name} (over {plan})"
+
+
+def _grad_of(f, w):
+    """d/d(q, k, v, a) of ``sum(f(q, k, v, a) * w)``: one forward and one backward pass."""
+    def g(q, k, v, a):
+        return jax.grad(lambda *xs: jnp.sum(f(*xs) * w), argnums=(0, 1, 2, 3))(q, k, v, a)
+    return g
 
 
 def siso_methods(B, L, D, key, gpu, mem):
-    """name -> (fn, args, skip reason) for a SISO shape ``(B, L, D)``; first batch row checked."""
+    """name -> (fn, args, skip reason, check) for a SISO shape ``(B, L, D)``.
+
+    ``check``: ``"y"`` (compared with the complex128 Numba loop on batch row 0), ``"grad"``
+    (compared with the gradients of ``fwd+bwd[parallel]``, autodiff through the associative
+    scan) or ``None``.
+    """
     q, k, v, a = siso_inputs(key, B, L, D)
     e = lambda x: x[..., None]  # (B, L, D) -> (B, L, H=D, 1)
     m = {}
     m["paper_listing"] = (
         lambda q, k, v, a: gl.paper_gate_loop_operator(k[..., None, None], v[..., None, None],
                                                        q[..., None, None], a[..., None, None])[..., 0, 0].real,
-        (q, k, v, a), None)
-    for mode in _modes() + ["auto"]:
-        skip = None if _fits(mode, B, L, D, 1, 1, mem) else "O(L^2) does not fit" if mode == "attention" else "does not fit"
+        (q, k, v, a), None, "y")
+    for mode in _modes(gpu) + ["auto"]:
+        plan = _plan(mode, B, L, D, 1, 1, mem)
+        skip = None if plan == "full" else "O(L^2) work or memory" if mode == "attention" else "does not fit"
         if mode == "recurrent" and gpu and L > 8192:
             skip = f"lax.scan over L={L} steps: too slow to time here"
         m[f"gate_loop[{mode}]"] = (
             lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode)[..., 0].real,
-            (q, k, v, a), skip)
+            (q, k, v, a), skip, "y")
     if gpu:
         from gl import pallas_scan
-        m["pallas_siso"] = (lambda q, k, v, a: pallas_scan.gate_loop_siso(q, k, v, a)[0], (q, k, v, a), None)
+        m["pallas_siso"] = (lambda q, k, v, a: pallas_scan.gate_loop_siso(q, k, v, a)[0], (q, k, v, a), None, "y")
         ar, ai = jnp.real(a), jnp.imag(a)
         m["pallas_siso[planar a]"] = (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
-                                      (q, k, v, ar, ai), None)
+                                      (q, k, v, ar, ai), None, "y")
         bf = lambda x: x.astype(jnp.bfloat16)
         m["pallas_siso[bf16 planar]"] = (
-            lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0].astype(jnp.float32),
-            tuple(bf(x) for x in (q, k, v, ar, ai)), None)
+            lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
+            tuple(bf(x) for x in (q, k, v, ar, ai)), None, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (
         lambda q, k, v, a: gl.gate_loop_reference(q[..., None], k[..., None], v[..., None], a[..., None])[..., 0].real,
-        host, None)
-    # forward + backward: d/d(q,k,v,a) of sum(y * w)
+        host, None, "y")
+    # forward + backward: d/d(q, k, v, a) of sum(Re(y) * w)
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, D), jnp.float32)
-
-    def grad_of(f):
-        def g(q, k, v, a):
-            return jax.grad(lambda *xs: jnp.sum(f(*xs) * w), argnums=(0, 1, 2, 3))(q, k, v, a)
-        return g
-
-    bwd = ["parallel", "auto"] + (["chunked"] if "chunked" in _modes() else [])
-    for mode in bwd:
+    for mode in ["parallel", "parallel_vjp"] + (["pallas"] if gpu else []) + ["auto"]:
         f = lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode)[..., 0].real
-        skip = None if _fits("parallel", B, L, D, 1, 1, mem / 3) else "does not fit"
-        m[f"fwd+bwd[{mode}]"] = (grad_of(f), (q, k, v, a), skip)
-    m["copy"] = (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a), None)
+        skip = None if _plan("parallel", B, L, D, 1, 1, mem, grad=True) == "full" else "does not fit"
+        m[f"fwd+bwd[{mode}]"] = (_grad_of(f, w), (q, k, v, a), skip, "grad")
+    m["copy"] = (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a), None, None)
 
     def ref():
         y = gl.gate_loop_reference(*(x[:1, ..., None] for x in host), dtype=np.complex128)[..., 0].real
@@ -158,22 +220,33 @@ def siso_methods(B, L, D, key, gpu, mem):
 
 
 def mh_methods(B, L, H, d, key, gpu, mem):
+    """name -> (fn, args, skip reason, check) for a multi-head shape ``(B, L, H, d_k = d_v = d)``."""
     q, k, v, a = mh_inputs(key, B, L, H, d)
     m = {}
-    m["paper_listing"] = (
-        lambda q, k, v, a: gl.paper_gate_loop_operator(k[..., :, None], v[..., None, :], q[..., None, :],
-                                                       a[..., :, None])[..., 0, :].real,
-        (q, k, v, a), None if _fits("listing", B, L, H, d, d, mem) else "does not fit")
-    for mode in _modes():
-        skip = None if _fits(mode, B, L, H, d, d, mem) else "does not fit"
+    listing = lambda q, k, v, a: gl.paper_gate_loop_operator(k[..., :, None], v[..., None, :], q[..., None, :],
+                                                             a[..., :, None])[..., 0, :].real
+    plan = _plan("listing", B, L, H, d, d, mem)
+    m[_label("paper_listing", plan)] = (_sliced(listing, plan or "full"), (q, k, v, a),
+                                        None if plan else "does not fit", "y")
+    for mode in _modes(gpu) + ["auto"]:
+        if mode == "pallas":
+            continue  # SISO only
+        plan = _plan(mode, B, L, H, d, d, mem)
+        skip = None if plan else "does not fit"
         if mode == "recurrent" and gpu:
             skip = "lax.scan over outer-product states: too slow to time here"
-        m[f"gate_loop[{mode}]"] = (
-            lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real, (q, k, v, a), skip)
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
+        m[_label(f"gate_loop[{mode}]", plan)] = (_sliced(f, plan or "full"), (q, k, v, a), skip, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (lambda q, k, v, a: gl.gate_loop_reference(q, k, v, a).real, host,
-                            None if not gpu else "too slow at d_k = d_v = 64 on the host")
-    m["copy"] = (lambda q, k, v, a: (q + k + v + a.real + a.imag), (q, k, v, a), None)
+                            None if not gpu else "too slow at d_k = d_v = 64 on the host", "y")
+    w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, H, d), jnp.float32)
+    for mode in ("parallel", "parallel_vjp", "chunked"):
+        plan = _plan("parallel" if mode != "chunked" else "chunked", B, L, H, d, d, mem, grad=True)
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
+        m[_label(f"fwd+bwd[{mode}]", plan)] = (_grad_of(_sliced(f, plan or "full"), w), (q, k, v, a),
+                                              None if plan else "does not fit", "grad")
+    m["copy"] = (lambda q, k, v, a: (q + k + v + a.real + a.imag), (q, k, v, a), None, None)
 
     def ref():
         return gl.gate_loop_reference(*(x[:1] for x in host), dtype=np.complex128).real
@@ -181,8 +254,30 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     return m, ref, B * L * H * d * (4 * 3 + 8 + 4)
 
 
+def _provenance(repeats):
+    dev = jax.devices()[0]
+    return dict(
+        command="python -m gl.bench " + " ".join(sys.argv[1:]),
+        hardware=(getattr(dev, "device_kind", "") + f"; host: {platform.processor() or platform.machine()}, "
+                  f"{os.cpu_count()} CPUs"),
+        device_kind=getattr(dev, "device_kind", ""),
+        backend=jax.default_backend(),
+        jax=jax.__version__,
+        numba=__import__("numba").__version__,
+        python=platform.python_version(),
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        repeats=repeats,
+        timing="median over rounds; in each round every method once, as a burst of back-to-back calls "
+               "(about 20 ms) divided by their number",
+        bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
+        max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; for fwd+bwd "
+                    "rows the gradients vs those of fwd+bwd[parallel] (autodiff through the associative scan); "
+                    "null for copy",
+    )
+
+
 def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0):
-    """Run the bench; return ``{"provenance": ..., "rows": [...]}``."""
+    """Run the bench; return ``{"provenance": ..., "rows": [...], "goals": [...]}``."""
     gpu = jax.default_backend() == "gpu"
     mem = _mem_bytes()
     key = jax.random.key(seed)
@@ -195,103 +290,210 @@ def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0):
         log(f"multi-head (B, L, H, d_k = d_v) = {shape}")
         m, ref, nbytes = mh_methods(*shape, key, gpu, mem)
         _run_checked(rows, shape, m, ref, nbytes, repeats, log)
-    dev = jax.devices()[0]
-    prov = dict(
-        command="python -m gl.bench " + " ".join(sys.argv[1:]),
-        hardware=(getattr(dev, "device_kind", "") + f"; host: {platform.processor() or platform.machine()}, "
-                  f"{os.cpu_count()} CPUs"),
-        device_kind=getattr(dev, "device_kind", ""),
-        backend=jax.default_backend(),
-        jax=jax.__version__,
-        numba=__import__("numba").__version__,
-        python=platform.python_version(),
-        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        repeats=repeats,
-        bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
-        max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; "
-                    "null for fwd+bwd and copy",
-    )
-    return dict(provenance=prov, rows=rows)
+    res = dict(provenance=_provenance(repeats), rows=rows)
+    res["goals"] = goals(res)
+    for g in res["goals"]:
+        log(f"goal {g['goal']:<44s} {str(tuple(g['shape'])):20s} {g['measured']:8.3g} (target {g['target']})"
+            f"  {'met' if g['met'] else 'MISSED'}")
+    return res
 
 
-def _run_checked(rows, shape, methods, ref, nbytes, repeats, log):
-    """Time ``methods`` (name -> (fn, args, skip reason)); append rows with ratios and errors.
+def _grad_err(out, base):
+    num = sum(float(jnp.sum(jnp.abs(x - y) ** 2)) for x, y in zip(out, base))
+    den = sum(float(jnp.sum(jnp.abs(y) ** 2)) for y in base)
+    return (num / max(den, 1e-300)) ** 0.5
 
-    Each method runs on the whole batch; its error is measured on batch row 0 against ``ref()``.
+
+def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0):
+    """Time ``methods`` (name -> (fn, args, skip reason, check)); append rows with ratios and errors.
+
+    Every method is compiled, run and checked first; then ``repeats`` rounds time each method
+    once in turn (a burst of back-to-back calls). Errors: see :func:`siso_methods`.
     """
     y_ref = ref()
-    times, errs = {}, {}
-    for name, (fn, args, skip) in methods.items():
+    ready, errs, compile_s, base_grads = {}, {}, {}, None
+    for name, (fn, args, skip, check) in methods.items():
         if skip:
-            log(f"  {name:28s} skipped: {skip}")
+            log(f"  {name:36s} skipped: {skip}")
             continue
         try:
-            if name == "numba_reference":
-                f = fn
-                ms = time_fn(f, *args, repeats=max(3, repeats // 3), warmup=1)
-            else:
-                f = jax.jit(fn)
-                t = time.perf_counter()
-                jax.block_until_ready(f(*args))
-                compile_s = time.perf_counter() - t
-                ms = time_fn(f, *args, repeats=repeats)
+            f = fn if name == "numba_reference" else jax.jit(fn)
+            t = time.perf_counter()
+            out = jax.block_until_ready(f(*args))
+            compile_s[name] = time.perf_counter() - t
+            first = burst_ms(f, args, 1)  # a second call: no compilation
+            n = int(min(50, max(1, target_ms / max(first, 1e-3))))
             err = None
-            if not (name.startswith("fwd+bwd") or name == "copy"):
-                out = np.asarray(f(*args))
-                err = rel_err(out[:1], y_ref)
+            if check == "y":
+                err = rel_err(np.asarray(out[:1]), y_ref)
+            elif check == "grad":
+                if name.startswith("fwd+bwd[parallel]"):
+                    base_grads = out
+                err = None if base_grads is None else _grad_err(out, base_grads)
+            del out
         except Exception as e:  # out of memory or unsupported: say so, keep going
-            log(f"  {name:28s} failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+            log(f"  {name:36s} failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
             continue
-        times[name], errs[name] = ms, err
-        if name != "numba_reference":
-            log(f"    ({name}: first call {compile_s:.1f} s)")
-    base, copy = times.get("paper_listing"), times.get("copy")
+        ready[name], errs[name] = (f, args, n), err
+        log(f"    ({name}: first call {compile_s[name]:.1f} s, {n} calls per burst)")
+    base_grads = None
+    samples = {name: [] for name in ready}
+    for _ in range(repeats):
+        for name, (f, args, n) in ready.items():
+            samples[name].append(burst_ms(f, args, n))
+    times = {name: statistics.median(ts) for name, ts in samples.items()}
+    base = next((ms for name, ms in times.items() if name.startswith("paper_listing")), None)
+    copy = times.get("copy")
     for name, ms in times.items():
         row = dict(shape=list(shape), method=name, ms=ms, gbps=nbytes / ms / 1e6,
                    vs_paper=(base / ms) if base else None, vs_copy=(copy / ms) if copy else None,
-                   max_rel_err=errs[name])
+                   max_rel_err=errs[name], compile_s=compile_s[name],
+                   spread=(max(samples[name]) - min(samples[name])) / ms)
         rows.append(row)
-        e = "" if errs[name] is None else f"  rel err {errs[name]:.1e}"
-        log(f"  {name:28s} {ms:9.3f} ms {row['gbps']:8.1f} GB/s  x{row['vs_paper'] or 0:5.2f} listing"
+        e = "" if errs[name] is None else f"  err {errs[name]:.1e}"
+        log(f"  {name:36s} {ms:9.3f} ms {row['gbps']:8.1f} GB/s  x{row['vs_paper'] or 0:5.2f} listing"
             f"  {row['vs_copy'] or 0:5.2f} of copy{e}")
 
 
+def _ms(rows, shape, method):
+    """The time of ``method`` (a name, or its prefix before `` (over``) at ``shape``, or None."""
+    for r in rows:
+        if tuple(r["shape"]) == tuple(shape) and r["method"].split(" (over")[0] == method:
+            return r["ms"], r
+    return None, None
+
+
+def goals(res) -> list[dict]:
+    """The performance goals as rows ``{goal, shape, measured, target, met, note}`` from bench rows.
+
+    Each ``measured`` is a ratio of two times from the same run (or a compile time / an error).
+    Goals whose rows are missing (e.g. the GPU kernels on a CPU) are left out.
+    """
+    rows, out = res["rows"], []
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in rows))
+
+    def add(goal, shape, num, den, target, note=""):
+        if num is not None and den is not None:
+            out.append(dict(goal=goal, shape=list(shape), measured=num / den, target=target,
+                            met=num / den >= target, note=note))
+
+    for s in shapes:
+        listing, _ = _ms(rows, s, "paper_listing")
+        copy, _ = _ms(rows, s, "copy")
+        fast, r = _ms(rows, s, "pallas_siso[planar a]")
+        add("1 SISO forward vs listing", s, listing, fast, 2.5, "pallas_siso[planar a]")
+        add("1 SISO forward, fraction of copy", s, copy, fast, 0.75, "pallas_siso[planar a]")
+        if r is not None:
+            out.append(dict(goal="1 compile time (s)", shape=list(s), measured=r["compile_s"], target="< 30",
+                            met=r["compile_s"] < 30, note="first call, pallas_siso[planar a]"))
+            out.append(dict(goal="1 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
+                            target="< 2e-5", met=r["max_rel_err"] < 2e-5, note="pallas_siso[planar a]"))
+        ad, _ = _ms(rows, s, "fwd+bwd[parallel]")
+        for custom in ("fwd+bwd[pallas]", "fwd+bwd[parallel_vjp]"):
+            t, r = _ms(rows, s, custom)
+            add("2 custom VJP vs autodiff", s, ad, t, 2.0, custom)
+            if r is not None and r["max_rel_err"] is not None:
+                out.append(dict(goal="2 gradient error vs autodiff", shape=list(s), measured=r["max_rel_err"],
+                                target="< 1e-4", met=r["max_rel_err"] < 1e-4, note=custom))
+        ch, r = _ms(rows, s, "gate_loop[chunked]")
+        if len(s) == 4:
+            add("3 chunked vs associative scan", s, _ms(rows, s, "gate_loop[parallel]")[0], ch, 10.0)
+            add("3 chunked vs surrogate attention", s, _ms(rows, s, "gate_loop[attention]")[0], ch, 5.0)
+            if r is not None:
+                out.append(dict(goal="3 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
+                                target="< 2e-5", met=r["max_rel_err"] < 2e-5, note="gate_loop[chunked]"))
+        bf, r = _ms(rows, s, "pallas_siso[bf16 planar]")
+        add("4 bf16 vs fp32 throughput", s, fast, bf, 1.6, "pallas_siso[bf16 planar] vs [planar a]")
+        if r is not None:
+            out.append(dict(goal="4 bf16 error (documented)", shape=list(s), measured=r["max_rel_err"],
+                            target="report", met=True, note="inputs rounded to bfloat16, fp32 accumulation"))
+        nb, _ = _ms(rows, s, "numba_reference")
+        if res["provenance"].get("backend") == "cpu":
+            add("5 CPU Numba vs JAX associative scan", s, listing, nb, 2.0, "vs paper_listing")
+            add("5 CPU Numba, fraction of copy", s, copy, nb, 0.5, "within 2x of the copy")
+    return out
+
+
 def variants(shapes, configs, repeats=10, interpret=False, log=print):
-    """Time Pallas tile configurations (dicts of :func:`gl.pallas_scan.gate_loop_siso` options)
-    on SISO shapes next to the listing and the copy; return rows with errors vs the Numba loop."""
+    """Time Pallas tile configurations on SISO shapes next to the listing and the copy.
+
+    ``configs``: dicts of :func:`gl.pallas_scan.gate_loop_siso` options, plus ``bf16=True``
+    (inputs in bfloat16) or ``bwd=True`` (time forward + backward, next to autodiff through the
+    associative scan). Timing as in :func:`run` (interleaved rounds of bursts). Returns rows with
+    errors vs the Numba loop (forward) or vs autodiff (``bwd``).
+    """
     from gl import pallas_scan
     key, rows = jax.random.key(1), []
     for shape in shapes:
         q, k, v, a = siso_inputs(key, *shape)
         host = [np.asarray(x[:1, ..., None]) for x in (q, k, v, a)]
         y_ref = gl.gate_loop_reference(*host, dtype=np.complex128)[..., 0].real
-        copy = time_fn(jax.jit(lambda q, k, v, a: q + k + v + a.real + a.imag), q, k, v, a, repeats=repeats)
-        paper = time_fn(jax.jit(lambda q, k, v, a: gl.paper_gate_loop_operator(
-            k[..., None, None], v[..., None, None], q[..., None, None], a[..., None, None]).real), q, k, v, a,
-            repeats=repeats)
-        log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, default {pallas_scan.default_config(shape[0], shape[1], shape[2])}")
         ar, ai = jnp.real(a), jnp.imag(a)
-        for cfg in configs:
+        w = jax.random.normal(jax.random.fold_in(key, 7), q.shape, jnp.float32)
+        listing = lambda q, k, v, a: gl.paper_gate_loop_operator(
+            k[..., None, None], v[..., None, None], q[..., None, None], a[..., None, None])[..., 0, 0].real
+        e = lambda x: x[..., None]
+        auto_grad = _grad_of(lambda q, k, v, a: gl.gate_loop(e(q), e(k), e(v), e(a), mode="parallel")[..., 0].real, w)
+        fns = {"copy": (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a)),
+               "listing": (listing, (q, k, v, a)),
+               "fwd+bwd autodiff": (auto_grad, (q, k, v, a))}
+        for i, cfg in enumerate(configs):
             cfg = dict(cfg)
-            bf16 = cfg.pop("bf16", False)
+            bf16, bwd = cfg.pop("bf16", False), cfg.pop("bwd", False)
             args = (q, k, v, ar, ai)
             if bf16:
                 args = tuple(x.astype(jnp.bfloat16) for x in args)
-            f = jax.jit(lambda q, k, v, ar, ai, cfg=cfg: pallas_scan.gate_loop_siso(
-                q, k, v, (ar, ai), interpret=interpret, **cfg)[0])
+            fwd = lambda q, k, v, ar, ai, cfg=cfg: pallas_scan.gate_loop_siso(q, k, v, (ar, ai), interpret=interpret,
+                                                                             **cfg)[0]
+            if bwd:
+                fwd = _grad_of(lambda q, k, v, a, cfg=cfg: pallas_scan.gate_loop_siso(
+                    q, k, v, a, interpret=interpret, complex_y=True, **cfg)[0].real, w)
+                args = (q, k, v, a)
+            fns[i] = (fwd, args, cfg, bf16, bwd)
+        ready, info = {}, {}
+        for name, (fn, args, *extra) in fns.items():
+            f = jax.jit(fn)
             try:
                 t = time.perf_counter()
-                y = np.asarray(f(*args)[:1], np.float64)
+                out = jax.block_until_ready(f(*args))
                 comp = time.perf_counter() - t
-                ms = time_fn(f, *args, repeats=repeats)
-            except Exception as e:
-                log(f"  {cfg} bf16={bf16} failed: {type(e).__name__}: {str(e)[:300]}")
+                n = int(min(50, max(1, 20.0 / max(burst_ms(f, args, 1), 1e-3))))
+            except Exception as ex:
+                log(f"  {extra[:1]} failed: {type(ex).__name__}: {str(ex)[:300]}")
                 continue
-            err = rel_err(y, y_ref)
-            rows.append(dict(shape=list(shape), config=dict(cfg, bf16=bf16), ms=ms, copy_ms=copy,
-                             paper_ms=paper, max_rel_err=err, compile_s=comp))
-            log(f"  {str(cfg):70s} bf16={bf16:d} {ms:8.3f} ms  x{paper / ms:5.2f} listing  "
-                f"{copy / ms:5.2f} of copy  err {err:.1e}  first call {comp:.1f} s")
+            if name == "fwd+bwd autodiff":
+                base_grads = out
+                err = None
+            elif extra and extra[2]:
+                err = _grad_err(out, base_grads)
+            elif extra:
+                err = rel_err(np.asarray(out[:1], np.float64), y_ref)
+            else:
+                err = None
+            ready[name], info[name] = (f, args, n), (comp, err)
+            log(f"    compiled {name}: {extra[0] if extra else ''} in {comp:.1f} s, err {err}")
+            del out
+        samples = {name: [] for name in ready}
+        for _ in range(repeats):
+            for name, (f, args, n) in ready.items():
+                samples[name].append(burst_ms(f, args, n))
+        t = {name: statistics.median(x) for name, x in samples.items()}
+        copy, paper, ad = t.get("copy"), t.get("listing"), t.get("fwd+bwd autodiff")
+        log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad:.3f} ms, "
+            f"default {pallas_scan.default_config(*shape)}")
+        for name in t:
+            if name in ("copy", "listing", "fwd+bwd autodiff"):
+                continue
+            _, _, cfg, bf16, bwd = fns[name]
+            comp, err = info[name]
+            ms = t[name]
+            row = dict(shape=list(shape), config=dict(cfg, bf16=bf16, bwd=bwd), ms=ms, copy_ms=copy, paper_ms=paper,
+                       autodiff_ms=ad, max_rel_err=err, compile_s=comp,
+                       spread=(max(samples[name]) - min(samples[name])) / ms)
+            rows.append(row)
+            ratio = f"x{ad / ms:5.2f} autodiff" if bwd else f"x{paper / ms:5.2f} listing  {copy / ms:5.2f} of copy"
+            log(f"  {str(cfg):72s} bf16={bf16:d} bwd={bwd:d} {ms:8.3f} ms  {ratio}  err {err:.1e}  "
+                f"first call {comp:.1f} s")
     return rows
 
 
@@ -308,12 +510,14 @@ def main(argv=None):
     p.add_argument("--shapes", help="SISO shapes 'B,L,D;B,L,D' (replaces the defaults; no multi-head)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, first SISO shape only")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--mh", help="multi-head shapes 'B,L,H,d;...' (replaces the defaults)")
     p.add_argument("--variants", action="store_true", help="time Pallas tile configurations instead")
+    p.add_argument("--configs", help="with --variants: a JSON list of option dicts (default: VARIANTS)")
     args = p.parse_args(argv)
     if args.variants:
         shapes = ([tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
                   if args.shapes else GPU_SISO)
-        cfgs = VARIANTS + [dict(bf16=True), dict(bf16=True, segments=1)]
+        cfgs = json.loads(args.configs) if args.configs else VARIANTS + [dict(bf16=True), dict(bwd=True)]
         rows = variants(shapes, cfgs, repeats=args.repeats or 10)
         if args.json:
             with open(args.json, "w") as f:
@@ -322,8 +526,11 @@ def main(argv=None):
         return rows
     gpu = jax.default_backend() == "gpu"
     siso, mh = (GPU_SISO, GPU_MH) if gpu else (CPU_SISO, CPU_MH)
+    parse = lambda text: [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s]
     if args.shapes:
-        siso, mh = [tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")], []
+        siso, mh = parse(args.shapes), []
+    if args.mh is not None:
+        mh = parse(args.mh)
     repeats = args.repeats or (3 if args.quick else 10)
     if args.quick:
         siso, mh = siso[:1], []

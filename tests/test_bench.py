@@ -33,6 +33,25 @@ def test_cpu_bench_tiny_shape(tmp_path):
     assert base["vs_paper"] == pytest.approx(1.0)
 
 
+def test_goals_from_rows():
+    """The goal table is computed from ratios of rows of one run; missing rows give no goal."""
+    row = lambda shape, method, ms, err=None: dict(shape=list(shape), method=method, ms=ms, max_rel_err=err,
+                                                   compile_s=3.0)
+    s, mh = (2, 8, 4), (1, 8, 2, 4)
+    rows = [row(s, "paper_listing", 3.0), row(s, "copy", 1.0), row(s, "pallas_siso[planar a]", 1.0, 1e-7),
+            row(s, "pallas_siso[bf16 planar]", 0.7, 5e-3), row(s, "fwd+bwd[parallel]", 9.0),
+            row(s, "fwd+bwd[pallas]", 3.0, 1e-7), row(mh, "gate_loop[parallel] (over batch)", 50.0),
+            row(mh, "gate_loop[attention] (over batch×heads)", 16.0), row(mh, "gate_loop[chunked]", 4.0, 1e-7)]
+    g = {(x["goal"], tuple(x["shape"])): x for x in bench.goals(dict(rows=rows, provenance={"backend": "gpu"}))}
+    assert g["1 SISO forward vs listing", s]["measured"] == pytest.approx(3.0) and g["1 SISO forward vs listing", s]["met"]
+    assert g["1 SISO forward, fraction of copy", s]["met"]
+    assert g["2 custom VJP vs autodiff", s]["measured"] == pytest.approx(3.0)
+    assert not g["4 bf16 vs fp32 throughput", s]["met"]  # 1/0.7 = 1.43 < 1.6
+    assert g["3 chunked vs associative scan", mh]["measured"] == pytest.approx(12.5)
+    assert not g["3 chunked vs surrogate attention", mh]["met"]  # 16 / 4 = 4 < 5
+    assert ("5 CPU Numba vs JAX associative scan", s) not in g  # a GPU run has no CPU goal
+
+
 @pytest.mark.parametrize("kind", ["cpu", "gpu"])
 def test_load_results_shipped(kind):
     res = bench.load_results(kind)
