@@ -119,8 +119,8 @@ def _mem_bytes():
 
 def _need(mode, B, L, H, dk, dv):
     """Rough peak bytes of a mode; the associative scan keeps ~6 copies of the complex state."""
-    if mode == "attention":
-        return 5 * B * H * dk * L * L * 8 + B * L * H * dk * dv * 8
+    if mode == "attention":  # the (d_k, L, L) relative decay and two float temporaries of its size
+        return 3 * B * H * dk * L * L * 8 + B * L * H * dk * dv * 8
     if mode in ("parallel", "listing"):
         return 6 * B * L * H * dk * dv * 8
     return 8 * B * L * H * (dk + dv) * 8
@@ -241,7 +241,7 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     m["numba_reference"] = (lambda q, k, v, a: gl.gate_loop_reference(q, k, v, a).real, host,
                             None if not gpu else "too slow at d_k = d_v = 64 on the host", "y")
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, H, d), jnp.float32)
-    for mode in ("parallel", "parallel_vjp", "chunked"):
+    for mode in ("parallel_vjp", "chunked"):  # autodiff through the scan over batch slices keeps every slice's residuals
         plan = _plan("parallel" if mode != "chunked" else "chunked", B, L, H, d, d, mem, grad=True)
         f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
         m[_label(f"fwd+bwd[{mode}]", plan)] = (_grad_of(_sliced(f, plan or "full"), w), (q, k, v, a),
@@ -271,8 +271,8 @@ def _provenance(repeats):
                "(about 20 ms) divided by their number",
         bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
         max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; for fwd+bwd "
-                    "rows the gradients vs those of fwd+bwd[parallel] (autodiff through the associative scan); "
-                    "null for copy",
+                    "rows the gradients vs those of the shape's first fwd+bwd row (SISO: fwd+bwd[parallel], "
+                    "autodiff through the associative scan; multi-head: fwd+bwd[parallel_vjp]); null for copy",
     )
 
 
@@ -327,7 +327,7 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
             if check == "y":
                 err = rel_err(np.asarray(out[:1]), y_ref)
             elif check == "grad":
-                if name.startswith("fwd+bwd[parallel]"):
+                if base_grads is None:  # the first gradient method is the baseline
                     base_grads = out
                 err = None if base_grads is None else _grad_err(out, base_grads)
             del out
@@ -527,7 +527,7 @@ def main(argv=None):
     gpu = jax.default_backend() == "gpu"
     siso, mh = (GPU_SISO, GPU_MH) if gpu else (CPU_SISO, CPU_MH)
     parse = lambda text: [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s]
-    if args.shapes:
+    if args.shapes is not None:
         siso, mh = parse(args.shapes), []
     if args.mh is not None:
         mh = parse(args.mh)

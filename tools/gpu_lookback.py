@@ -1,0 +1,66 @@
+"""Check and time the single-pass look-back scan (gl.pallas_lookback) on a GPU, next to the
+two-kernel scan, the paper's listing and the copy, in interleaved rounds (gl.bench timing).
+
+Usage: python tools/gpu_lookback.py 'B,L,D;...' '[{"T":16,"block_d":64,"window":8}, ...]' [rounds]
+"""
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gl
+from gl import bench, pallas_lookback, pallas_scan
+
+shapes = [tuple(int(x) for x in s.split(",")) for s in sys.argv[1].split(";")]
+configs = json.loads(sys.argv[2])
+rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+print(jax.devices()[0].device_kind, jax.__version__, flush=True)
+for shape in shapes:
+    q, k, v, a = bench.siso_inputs(jax.random.key(1), *shape)
+    ar, ai = jnp.real(a), jnp.imag(a)
+    host = [np.asarray(x[:1, ..., None]) for x in (q, k, v, a)]
+    y_ref = gl.gate_loop_reference(*host, dtype=np.complex128)[..., 0].real
+    fns = {
+        "copy": (lambda q, k, v, ar, ai: q + k + v + ar + ai, None),
+        "listing": (lambda q, k, v, ar, ai: gl.paper_gate_loop_operator(
+            k[..., None, None], v[..., None, None], q[..., None, None],
+            jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real, None),
+        "two-kernel default": (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0], None),
+    }
+    for cfg in configs:
+        cfg = dict(cfg)
+        bf16 = cfg.pop("bf16", False)
+        fns[json.dumps(dict(cfg, bf16=bf16))] = (
+            lambda q, k, v, ar, ai, cfg=cfg: pallas_lookback.gate_loop_siso_lookback(q, k, v, (ar, ai), **cfg)[0], bf16)
+    ready = {}
+    for name, (fn, bf16) in fns.items():
+        args = (q, k, v, ar, ai)
+        if bf16:
+            args = tuple(x.astype(jnp.bfloat16) for x in args)
+        f = jax.jit(fn)
+        try:
+            y = jax.block_until_ready(f(*args))
+            err = bench.rel_err(np.asarray(y[:1], np.float64), y_ref) if name != "copy" else None
+            y2 = np.asarray(f(*args)[:1], np.float64)  # a second run: a race would move the error
+            err2 = bench.rel_err(y2, y_ref) if name != "copy" else None
+            n = int(min(50, max(1, 20.0 / max(bench.burst_ms(f, args, 1), 1e-3))))
+        except Exception as e:
+            print(f"  {name} failed: {type(e).__name__}: {str(e)[:400]}", flush=True)
+            continue
+        ready[name] = (f, args, n)
+        print(f"  checked {name}: err {err} / {err2}", flush=True)
+    samples = {name: [] for name in ready}
+    for _ in range(rounds):
+        for name, (f, args, n) in ready.items():
+            samples[name].append(bench.burst_ms(f, args, n))
+    t = {name: statistics.median(x) for name, x in samples.items()}
+    print(f"{shape}: copy {t.get('copy', 0):.3f} ms, listing {t.get('listing', 0):.3f} ms", flush=True)
+    for name, ms in t.items():
+        print(f"  {name:60s} {ms:8.3f} ms  x{t['listing'] / ms:5.2f} listing  {t['copy'] / ms:5.2f} of copy",
+              flush=True)
