@@ -200,13 +200,21 @@ def siso_methods(B, L, D, key, gpu, mem):
         m["pallas_siso[bf16 planar]"] = (
             lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
             tuple(bf(x) for x in (q, k, v, ar, ai)), None, "y")
+        lookback = os.environ.get("GL_BENCH_LOOKBACK")  # a JSON config, once tools/gpu_lookback.py passed here
+        if lookback:
+            from gl import pallas_lookback
+            cfg = json.loads(lookback)
+            m["pallas_lookback[planar a]"] = (
+                lambda q, k, v, ar, ai: pallas_lookback.gate_loop_siso_lookback(q, k, v, (ar, ai), **cfg)[0],
+                (q, k, v, ar, ai), None, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (
         lambda q, k, v, a: gl.gate_loop_reference(q[..., None], k[..., None], v[..., None], a[..., None])[..., 0].real,
         host, None, "y")
     # forward + backward: d/d(q, k, v, a) of sum(Re(y) * w)
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, D), jnp.float32)
-    for mode in ["parallel", "parallel_vjp"] + (["pallas"] if gpu else []) + ["auto"]:
+    # "auto" picks "pallas" on a GPU: its gradient is then the same program as fwd+bwd[pallas]
+    for mode in ["parallel", "parallel_vjp"] + (["pallas"] if gpu else ["auto"]):
         f = lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode)[..., 0].real
         skip = None if _plan("parallel", B, L, D, 1, 1, mem, grad=True) == "full" else "does not fit"
         m[f"fwd+bwd[{mode}]"] = (_grad_of(f, w), (q, k, v, a), skip, "grad")
@@ -267,6 +275,7 @@ def _provenance(repeats):
         python=platform.python_version(),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         repeats=repeats,
+        lookback_config=os.environ.get("GL_BENCH_LOOKBACK") or None,
         timing="median over rounds; in each round every method once, as a burst of back-to-back calls "
                "(about 20 ms) divided by their number",
         bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
@@ -381,13 +390,18 @@ def goals(res) -> list[dict]:
         listing, _ = _ms(rows, s, "paper_listing")
         copy, _ = _ms(rows, s, "copy")
         fast, r = _ms(rows, s, "pallas_siso[planar a]")
-        add("1 SISO forward vs listing", s, listing, fast, 2.5, "pallas_siso[planar a]")
-        add("1 SISO forward, fraction of copy", s, copy, fast, 0.75, "pallas_siso[planar a]")
+        fp32 = fast  # the two-kernel scan, the bfloat16 comparison's float32 side
+        name = "pallas_siso[planar a]"
+        lb, rl = _ms(rows, s, "pallas_lookback[planar a]")
+        if lb is not None and rl["max_rel_err"] is not None and rl["max_rel_err"] < 2e-5 and (fast is None or lb < fast):
+            fast, r, name = lb, rl, "pallas_lookback[planar a]"
+        add("1 SISO forward vs listing", s, listing, fast, 2.5, name)
+        add("1 SISO forward, fraction of copy", s, copy, fast, 0.75, name)
         if r is not None:
             out.append(dict(goal="1 compile time (s)", shape=list(s), measured=r["compile_s"], target="< 30",
-                            met=r["compile_s"] < 30, note="first call, pallas_siso[planar a]"))
+                            met=r["compile_s"] < 30, note="first call, " + name))
             out.append(dict(goal="1 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
-                            target="< 2e-5", met=r["max_rel_err"] < 2e-5, note="pallas_siso[planar a]"))
+                            target="< 2e-5", met=r["max_rel_err"] < 2e-5, note=name))
         ad, _ = _ms(rows, s, "fwd+bwd[parallel]")
         for custom in ("fwd+bwd[pallas]", "fwd+bwd[parallel_vjp]"):
             t, r = _ms(rows, s, custom)
@@ -403,7 +417,7 @@ def goals(res) -> list[dict]:
                 out.append(dict(goal="3 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
                                 target="< 2e-5", met=r["max_rel_err"] < 2e-5, note="gate_loop[chunked]"))
         bf, r = _ms(rows, s, "pallas_siso[bf16 planar]")
-        add("4 bf16 vs fp32 throughput", s, fast, bf, 1.6, "pallas_siso[bf16 planar] vs [planar a]")
+        add("4 bf16 vs fp32 throughput", s, fp32, bf, 1.6, "pallas_siso[bf16 planar] vs [planar a]")
         if r is not None:
             out.append(dict(goal="4 bf16 error (documented)", shape=list(s), measured=r["max_rel_err"],
                             target="report", met=True, note="inputs rounded to bfloat16, fp32 accumulation"))

@@ -43,8 +43,8 @@ about half of that, and ``S V``) and ``2 L d²`` (``U_s``, the read-out), elemen
 ``O(L d log_r C)`` and ``N`` sequential elementwise updates of a ``(d, d)`` state. Each level
 of the tree runs its ``r (r - 1) / 2`` blocks as one batched matmul (by XLA's cost analysis
 it moves fewer bytes than a matmul per block distance). A complex-by-real product (complex ``a``,
-real ``q, k, v``) is two real matmuls (:func:`_mm`), not one complex matmul (four). No
-matmul is rounded to a single TF32 pass on a GPU (:func:`matmul_precision`). A real ``a``
+real ``q, k, v``) is two real matmuls (:func:`_mm`), not one complex matmul (four). All
+matmuls use ``precision=HIGHEST``, so float32 is not rounded to TF32 on a GPU. A real ``a``
 of either sign stays real (the products carry the signs); padding past ``L`` uses ``a = 1``,
 ``q = k = v = 0``. Autodiff goes through products only, so its gradients are finite where
 ``a = 0``.
@@ -56,7 +56,6 @@ Shapes as :func:`gl.gate_loop`: ``q, k, a``: ``(..., L, H, d_k)``; ``v``: ``(...
 """
 from __future__ import annotations
 
-import os
 from functools import partial
 
 import jax
@@ -69,24 +68,10 @@ MIN_CHUNK = 16  #: the shortest default chunk (small states): fewer sequential s
 DEFAULT_RADIX = 4  #: blocks per level of the score tree (64 = 4 · 4 · 4)
 
 
-def matmul_precision():
-    """The precision of the chunked mode's float32 matmuls: full float32 accuracy either way.
-
-    On a GPU, three TF32 tensor-core products per matmul (``TF32_TF32_F32_X3``: the operands
-    split into a high and a low TF32 part; relative error near float32's) unless the
-    environment variable ``GL_CHUNKED_PRECISION=highest`` asks for plain float32 arithmetic
-    (``Precision.HIGHEST``); elsewhere ``HIGHEST``. Never one TF32 pass (1e-3 relative error).
-    """
-    if jax.default_backend() == "gpu" and os.environ.get("GL_CHUNKED_PRECISION", "x3") != "highest":
-        return lax.DotAlgorithmPreset.TF32_TF32_F32_X3
-    return HIGHEST
-
-
 def _mm(x, y):
-    """``x @ y`` at :func:`matmul_precision`; a complex-by-real product as two real matmuls."""
+    """``x @ y`` at HIGHEST precision; a complex-by-real product as two real matmuls."""
     xc, yc = jnp.iscomplexobj(x), jnp.iscomplexobj(y)
-    prec = matmul_precision() if x.dtype in (jnp.float32, jnp.complex64) else HIGHEST
-    mm = lambda s, t: jnp.matmul(s, t, precision=prec)
+    mm = lambda s, t: jnp.matmul(s, t, precision=HIGHEST)
     if xc and not yc:
         return lax.complex(mm(x.real, y), mm(x.imag, y))
     if yc and not xc:

@@ -17,8 +17,8 @@ the decoupled look-back of Merrill and Garland's single-pass prefix scan:
   ``y_n = y_loc_n + Re(u_n E)``, the correction of eq. 8 for the entering state.
 
 Publication: values are stored, the program synchronizes (a barrier), then a flag is set by an
-atomic increment (release); readers read flags by atomics (acquire) and values with ``.cg``
-loads (L2, not the SM's L1). Status flags: 0 nothing yet, 1 aggregate, 2 inclusive.
+atomic increment (release); readers read flags by atomics (acquire) and values with volatile
+loads (from L2, never a stale line of the SM's L1). Status flags: 0 nothing yet, 1 aggregate, 2 inclusive.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def _kernel(*refs, L, T, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a
 
     # 2. look back
     h0 = [plgpu.load(r[x].at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in ("h0r", "h0i")]
-    cg = lambda name, i: plgpu.load(r[name].at[i, :], cache_modifier=None if interpret else ".cg")
+    cg = lambda name, i: plgpu.load(r[name].at[i, :], volatile=not interpret)  # L2, not a stale L1 line
 
     def body(state):
         p, aAr, aAi, aSr, aSi, done, Er, Ei = state

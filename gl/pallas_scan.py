@@ -45,28 +45,41 @@ from jax.experimental.pallas import triton as plgpu
 __all__ = ["gate_loop_siso", "siso_scan", "default_config"]
 
 
-def default_config(batch: int, L: int, D: int, itemsize: int = 4) -> dict:
+def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = False) -> dict:
     """Tile options for a ``(batch, L, D)`` problem with inputs of ``itemsize`` bytes.
 
-    Chosen from sweeps on an H200 (``gl/assets/bench/NOTES.md``): with at least 16384 channels
-    (``batch * D``) one pass over time (``segments = 1``), 256 (float32) or 512 (bfloat16)
-    channels per program, two per thread; with fewer, time is split into ``segments`` (a power
-    of two) until ``batch * D * segments >= 131072`` independent scans, keeping >= 256 steps
-    per segment.
+    From the tile sweeps on an H100 (``gl/assets/bench/NOTES.md``, ``sweep*_h100.log``):
+
+    * forward, at least 8192 channels (``batch * D``): one pass over time (``segments = 1``),
+      128 channels per program (256 for bfloat16 from 32768 channels), 4 warps, chunks of 16
+      steps: with few programs per SM, a chunk's loads must cover the memory latency;
+    * forward, fewer channels: time split into ``segments`` (a power of two) until
+      ``batch * D * segments >= 65536`` independent scans, keeping >= 256 steps per segment;
+      64 channels per program (``D <= 64``, 2 warps) or 128 (4 warps), chunks of 8 (16 for bfloat16);
+    * ``grad=True`` (the forward that saves checkpoints, and the backward pass): chunks of 8
+      steps (the backward keeps a chunk's recomputed states in registers), segments from
+      ``batch * D < 16384`` channels (target 32768 scans; 65536 under 4096 channels), 256
+      channels per program in one pass from 32768 channels.
     """
     C = batch * D
-    segments = 1
-    if C < 16384:
-        while C * segments < 131072 and L // (segments * 2) >= 256:
-            segments *= 2
     bf16 = itemsize <= 2
-    if segments == 1:
-        block_d, num_warps = (512, 8) if bf16 else (256, 4)
-    elif D <= 64:
-        block_d, num_warps = 64, (1 if bf16 else 2)
+    if grad:
+        single = C >= 16384
+        target = 32768 if C >= 4096 else 65536
     else:
-        block_d, num_warps = (256, 4) if bf16 else (32, 1)
-    return dict(block_d=block_d, chunk=16, segments=segments, prefetch=True, num_warps=num_warps)
+        single = C >= 8192
+        target = 65536
+    segments = 1
+    if not single:
+        while C * segments < target and L // (segments * 2) >= 256:
+            segments *= 2
+    if segments == 1:
+        block_d = 256 if (C >= 32768 and (bf16 or grad)) else 128
+        num_warps, chunk = 4, (8 if grad else 16)
+    else:
+        block_d, num_warps = (64, 2) if D <= 64 else (128, 4)
+        chunk = 16 if (bf16 and not grad) else 8
+    return dict(block_d=block_d, chunk=chunk, segments=segments, prefetch=True, num_warps=num_warps)
 
 
 # ----------------------------------------------------------------------------- kernel helpers
@@ -439,22 +452,30 @@ def siso_scan(q, k, v, a_re, a_im, h0r, h0i, opts):
 
     ``q, k, v, a_re``: real ``(B, L, D)``; ``a_im``: ``(B, L, D)`` or ``None`` (real ``a``);
     ``h0r, h0i``: ``(B, D)``. ``opts``: a hashable tuple of :func:`_forward` options
-    (``(("block_d", 64), ...)``, with ``complex_y``). Returns ``(y_re, y_im, hL_re, hL_im)``,
+    (``(("block_d", 64), ...)``, with ``complex_y``, and under ``"grad"`` the tile options of
+    the differentiated forward and the backward pass): :func:`options`. Returns ``(y_re, y_im, hL_re, hL_im)``,
     ``y_im`` ``None`` unless ``complex_y``.
     """
-    y_re, y_im, hr, hi, _ = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=False, **dict(opts))
+    o = {key: val for key, val in opts if key != "grad"}
+    y_re, y_im, hr, hi, _ = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=False, **o)
     return y_re, y_im, hr, hi
 
 
+def _grad_opts(opts):
+    """The options of the forward with checkpoints and of the backward pass."""
+    o = dict(opts)
+    return dict(o.pop("grad"), **{key: o[key] for key in ("ctype", "interpret", "complex_y")})
+
+
 def _siso_fwd(q, k, v, a_re, a_im, h0r, h0i, opts):
-    y_re, y_im, hr, hi, ck = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=True, **dict(opts))
+    y_re, y_im, hr, hi, ck = _forward(q, k, v, a_re, a_im, h0r, h0i, save_ck=True, **_grad_opts(opts))
     return (y_re, y_im, hr, hi), (q, k, v, a_re, a_im, h0r, ck)
 
 
 def _siso_bwd(opts, res, cts):
     q, k, v, a_re, a_im, h0r, ck = res
     ybr, ybi, hLr, hLi = cts
-    o = {key: val for key, val in opts if key != "complex_y"}
+    o = {key: val for key, val in _grad_opts(opts).items() if key != "complex_y"}
     qb, kb, vb, abr, abi, h0br, h0bi = _backward(q, k, v, a_re, a_im, ybr, ybi, *ck, hLr, hLi, **o)
     return qb, kb, vb, abr, abi, h0br.astype(h0r.dtype), h0bi.astype(h0r.dtype)
 
@@ -472,9 +493,17 @@ def _as_siso(name, x):
 
 
 def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float32, **overrides):
-    """The static options of :func:`siso_scan` for a ``(batch, L, D)`` problem, as a hashable tuple."""
+    """The static options of :func:`siso_scan` for a ``(batch, L, D)`` problem, as a hashable tuple.
+
+    Tile options given in ``overrides`` hold for the forward and the backward pass; those not
+    given come from :func:`default_config`, separately for the plain forward (``grad=False``)
+    and for the forward with checkpoints and the backward pass (``grad=True``, under the key
+    ``"grad"``).
+    """
     cfg = default_config(batch, L, D, itemsize)
+    tiles = {key: val for key, val in overrides.items() if val is not None and key in cfg}
     cfg.update({key: val for key, val in overrides.items() if val is not None})
+    cfg["grad"] = tuple(sorted(dict(default_config(batch, L, D, itemsize, grad=True), **tiles).items()))
     cfg.update(ctype=np.dtype(accumulate_dtype).name, interpret=bool(interpret))
     cfg.setdefault("complex_y", False)
     if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1:

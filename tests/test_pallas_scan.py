@@ -176,7 +176,20 @@ def test_bad_input(rng):
 
 
 def test_default_config_fills_the_gpu():
-    """Few channels (B·D = 512) split time into segments; many channels need none."""
-    assert pallas_scan.default_config(8, 65536, 64)["segments"] == 256
+    """Few channels (B·D = 512) split time into segments; many channels need none; the
+    differentiated pass (checkpoints, backward) uses chunks of 8 and splits earlier."""
+    assert pallas_scan.default_config(8, 65536, 64)["segments"] == 128
     assert pallas_scan.default_config(32, 2048, 1024)["segments"] == 1
+    assert pallas_scan.default_config(16, 4096, 624)["segments"] == 1
+    assert pallas_scan.default_config(16, 4096, 624, grad=True) == dict(
+        block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4)
     assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
+
+
+def test_options_share_tile_overrides():
+    """Tile options given by the caller hold for the forward and the backward pass."""
+    o = dict(pallas_scan.options(2, 37, 21, block_d=16, chunk=4, segments=3))
+    assert (o["block_d"], o["chunk"], o["segments"]) == (16, 4, 3)
+    assert dict(o["grad"])["chunk"] == 4 and dict(o["grad"])["segments"] == 3
+    o = dict(pallas_scan.options(8, 65536, 64))
+    assert dict(o["grad"])["chunk"] == 8 and o["chunk"] == 8
