@@ -10,3 +10,4 @@ best=$(grep '^BEST ' "$OUT/lookback.log" | cut -c6-)
 export GL_BENCH_LOOKBACK="$best"
 timeout 430 python3 -m gl.bench --shapes "16,4096,624;8,65536,64;32,2048,1024" --repeats 7 \
   --json "$OUT/gpu_siso.json" 2>&1 | tee "$OUT/bench_siso.log"
+timeout 90 python3 tools/gpu_mh.py 16,4096,8,64 3 2>&1 | tee "$OUT/mh_check.log"

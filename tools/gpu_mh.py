@@ -1,5 +1,5 @@
-"""Time the chunked multi-head mode on a GPU with its two matmul precisions, next to the
-associative scan over outer products (over batch slices), interleaved (gl.bench timing).
+"""Check and time the chunked multi-head mode on a GPU next to the associative scan over
+outer products (over batch slices), interleaved (gl.bench timing).
 
 Usage: python tools/gpu_mh.py B,L,H,d [rounds]
 """
@@ -22,12 +22,10 @@ q, k, v, a = bench.mh_inputs(jax.random.key(0), B, L, H, d)
 host = [np.asarray(x[:1]) for x in (q, k, v, a)]
 y_ref = gl.gate_loop_reference(*host, dtype=np.complex128).real
 fns = {}
-for prec in ("x3", "highest"):
-    os.environ["GL_CHUNKED_PRECISION"] = prec
-    f = jax.jit(lambda q, k, v, a: chunked.gate_loop_chunked(q, k, v, a)[0].real)
-    y = jax.block_until_ready(f(q, k, v, a))  # traced now, with this precision
-    print(f"chunked[{prec}]: err {bench.rel_err(np.asarray(y[:1]), y_ref):.2e}", flush=True)
-    fns[f"chunked[{prec}]"] = f
+f = jax.jit(lambda q, k, v, a: chunked.gate_loop_chunked(q, k, v, a)[0].real)
+y = jax.block_until_ready(f(q, k, v, a))
+print(f"chunked: err {bench.rel_err(np.asarray(y[:1]), y_ref):.2e}", flush=True)
+fns["chunked"] = f
 par = jax.jit(bench._sliced(lambda q, k, v, a: gl.gate_loop(q, k, v, a, mode="parallel").real, "batch"))
 y = jax.block_until_ready(par(q, k, v, a))
 print(f"parallel (over batch): err {bench.rel_err(np.asarray(y[:1]), y_ref):.2e}", flush=True)
