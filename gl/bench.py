@@ -182,6 +182,13 @@ def siso_methods(B, L, D, key, gpu, mem):
         lambda q, k, v, a: gl.paper_gate_loop_operator(k[..., None, None], v[..., None, None],
                                                        q[..., None, None], a[..., None, None])[..., 0, 0].real,
         (q, k, v, a), None, "y")
+    # the same listing handed a in planar form (XLA fuses lax.complex into the scan's first pass):
+    # the like-for-like baseline of the planar kernels
+    m["paper_listing[planar a]"] = (
+        lambda q, k, v, ar, ai: gl.paper_gate_loop_operator(
+            k[..., None, None], v[..., None, None], q[..., None, None],
+            jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real,
+        (q, k, v, jnp.real(a), jnp.imag(a)), None, "y")
     for mode in _modes(gpu) + ["auto"]:
         plan = _plan(mode, B, L, D, 1, 1, mem)
         skip = None if plan == "full" else "O(L^2) work or memory" if mode == "attention" else "does not fit"
@@ -351,7 +358,7 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
         for name, (f, args, n) in ready.items():
             samples[name].append(burst_ms(f, args, n))
     times = {name: statistics.median(ts) for name, ts in samples.items()}
-    base = next((ms for name, ms in times.items() if name.startswith("paper_listing")), None)
+    base = next((ms for name, ms in times.items() if name.split(" (over")[0] == "paper_listing"), None)
     copy = times.get("copy")
     for name, ms in times.items():
         row = dict(shape=list(shape), method=name, ms=ms, gbps=nbytes / ms / 1e6,
@@ -396,6 +403,7 @@ def goals(res) -> list[dict]:
         if lb is not None and rl["max_rel_err"] is not None and rl["max_rel_err"] < 2e-5 and (fast is None or lb < fast):
             fast, r, name = lb, rl, "pallas_lookback[planar a]"
         add("1 SISO forward vs listing", s, listing, fast, 2.5, name)
+        add("1 SISO forward vs listing, both planar a", s, _ms(rows, s, "paper_listing[planar a]")[0], fast, 2.5, name)
         add("1 SISO forward, fraction of copy", s, copy, fast, 0.75, name)
         if r is not None:
             out.append(dict(goal="1 compile time (s)", shape=list(s), measured=r["compile_s"], target="< 30",
@@ -405,8 +413,10 @@ def goals(res) -> list[dict]:
         ad, _ = _ms(rows, s, "fwd+bwd[parallel]")
         for custom in ("fwd+bwd[pallas]", "fwd+bwd[parallel_vjp]"):
             t, r = _ms(rows, s, custom)
+            if ad is None or t is None:
+                continue
             add("2 custom VJP vs autodiff", s, ad, t, 2.0, custom)
-            if r is not None and r["max_rel_err"] is not None:
+            if r["max_rel_err"] is not None:
                 out.append(dict(goal="2 gradient error vs autodiff", shape=list(s), measured=r["max_rel_err"],
                                 target="< 1e-4", met=r["max_rel_err"] < 1e-4, note=custom))
         ch, r = _ms(rows, s, "gate_loop[chunked]")
@@ -416,6 +426,10 @@ def goals(res) -> list[dict]:
             if r is not None:
                 out.append(dict(goal="3 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
                                 target="< 2e-5", met=r["max_rel_err"] < 2e-5, note="gate_loop[chunked]"))
+            _, rg = _ms(rows, s, "fwd+bwd[chunked]")
+            if rg is not None and rg["max_rel_err"] is not None:
+                out.append(dict(goal="3 gradient error", shape=list(s), measured=rg["max_rel_err"], target="< 1e-4",
+                                met=rg["max_rel_err"] < 1e-4, note="fwd+bwd[chunked] vs fwd+bwd[parallel_vjp]"))
         bf, r = _ms(rows, s, "pallas_siso[bf16 planar]")
         add("4 bf16 vs fp32 throughput", s, fp32, bf, 1.6, "pallas_siso[bf16 planar] vs [planar a]")
         if r is not None:
@@ -518,6 +532,23 @@ VARIANTS = (
 )
 
 
+def merge(results: list[dict]) -> dict:
+    """One results dict from several runs on the same machine (e.g. the SISO and the multi-head
+    shapes run as two commands): rows concatenated, provenance joined, goals recomputed."""
+    kinds = {r["provenance"]["device_kind"] for r in results}
+    if len(kinds) != 1:
+        raise ValueError(f"results: expected runs on one kind of device, got {sorted(kinds)}")
+    prov = dict(results[0]["provenance"])
+    prov["command"] = " ; ".join(r["provenance"]["command"] for r in results)
+    prov["date"] = " / ".join(r["provenance"]["date"] for r in results)
+    prov["repeats"] = [r["provenance"]["repeats"] for r in results]
+    prov["lookback_config"] = next((r["provenance"].get("lookback_config") for r in results
+                                    if r["provenance"].get("lookback_config")), None)
+    res = dict(provenance=prov, rows=[row for r in results for row in r["rows"]])
+    res["goals"] = goals(res)
+    return res
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", help="write the results here (e.g. gl/assets/bench/gpu.json)")
@@ -527,7 +558,14 @@ def main(argv=None):
     p.add_argument("--mh", help="multi-head shapes 'B,L,H,d;...' (replaces the defaults)")
     p.add_argument("--variants", action="store_true", help="time Pallas tile configurations instead")
     p.add_argument("--configs", help="with --variants: a JSON list of option dicts (default: VARIANTS)")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="merge result files (same device) into --json")
     args = p.parse_args(argv)
+    if args.merge:
+        res = merge([json.loads(open(f).read()) for f in args.merge])
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return res
     if args.variants:
         shapes = ([tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
                   if args.shapes else GPU_SISO)
