@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_segmented_scan"]
+__all__ = ["check_segmented_scan", "check_reverse_scan"]
 
 
 def _sequential(a, x, h0):
@@ -54,3 +54,53 @@ def check_segmented_scan(fn, seed=None):
                 f"{what}: h[{n}, {d}] = {np.round(got[n, d], 6)}, expected {np.round(want[n, d], 6)}{hint}"
             )
     print("check_segmented_scan: all 5 cases agree with the sequential loop (rtol 1e-10).")
+
+
+def _reverse(a, w):
+    """``g_n = w_n + conj(a_{n+1}) g_{n+1}`` for ``n = L-1 .. 0`` (``g_L = 0``), complex128."""
+    g, out = np.zeros(a.shape[1:], np.complex128), np.empty(a.shape, np.complex128)
+    for n in reversed(range(a.shape[0])):
+        nxt = np.conj(a[n + 1]) if n + 1 < a.shape[0] else 0.0
+        g = w[n] + nxt * g
+        out[n] = g
+    return out
+
+
+def check_reverse_scan(fn, seed=None):
+    """Check ``fn(a, w) -> g``: the gradient of ``ℓ = Σ_n Re(conj(w_n) h_n)`` with respect to
+    ``x_n`` for ``h_n = a_n h_{n-1} + x_n`` (``h_{-1} = 0``), written as the complex number
+    ``∂ℓ/∂Re x_n + i ∂ℓ/∂Im x_n``: the reverse recurrence ``g_n = w_n + conj(a_{n+1}) g_{n+1}``.
+
+    ``a, w``: complex ``(L, D)``; ``g``: complex ``(L, D)``. Cases: ``L = 1``, ``L = 50`` with
+    random ``|a|`` in (0.5, 1), real negative ``a``, and a zero ``a`` (no gradient flows back
+    through it). Compared with a loop at relative tolerance ``1e-10``; the loop itself agrees with
+    ``jax.grad`` (tests/test_exercises_ch08.py). Raises ``AssertionError`` with the first wrong
+    step; prints one line on success.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn: expected a function fn(a, w), got {type(fn).__name__}")
+    rng = np.random.default_rng(seed)
+    D = 3
+    cplx = lambda L, lo=0.5: rng.uniform(lo, 1.0, (L, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (L, D)))
+    wn = lambda L: rng.standard_normal((L, D)) + 1j * rng.standard_normal((L, D))
+    a_zero = cplx(50)
+    a_zero[20] = 0.0
+    cases = [(cplx(1), wn(1), "L=1"), (cplx(50), wn(50), "L=50"),
+             (-rng.uniform(0.5, 1.0, (50, D)) + 0j, wn(50), "real negative a"), (a_zero, wn(50), "a_20 = 0")]
+    for a, w, what in cases:
+        want = _reverse(a, w)
+        try:
+            got = np.asarray(fn(a.copy(), w.copy()))
+        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
+            raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
+        if got.shape != want.shape:
+            raise AssertionError(f"{what}: expected g of shape {want.shape}, got {got.shape}")
+        bad = ~np.isclose(got, want, rtol=1e-10, atol=1e-10)
+        if bad.any():
+            n, d = np.argwhere(bad)[0]
+            hint = (" (the last step: g_{L-1} = w_{L-1})" if n == a.shape[0] - 1 else
+                    " (is it conj(a_{n+1}), the transition of the *next* step, conjugated?)")
+            raise AssertionError(
+                f"{what}: g[{n}, {d}] = {np.round(got[n, d], 6)}, expected {np.round(want[n, d], 6)}{hint}"
+            )
+    print("check_reverse_scan: all 4 cases agree with the reverse recurrence (rtol 1e-10).")
