@@ -32,15 +32,17 @@ def rel(x, ref):
     return np.linalg.norm(np.asarray(x) - ref) / np.linalg.norm(ref)
 
 
-# L and D not multiples of the tiles: the masks (padding in interpret mode) are exercised.
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        dict(block_d=16, chunk=4, segments=1, prefetch=True),
-        dict(block_d=16, chunk=4, segments=3, prefetch=True),
-        dict(block_d=32, chunk=2, segments=4, prefetch=False),
-    ],
-)
+# Tile options for the interpreter tests: one pass; many channel blocks and an odd number of
+# segments without prefetch; a block wider than D with segments. L and D are never multiples
+# of the tiles, so the masks (padding in interpret mode) are exercised.
+TILES = [
+    dict(block_d=16, chunk=4, segments=1, prefetch=True),
+    dict(block_d=8, chunk=2, segments=5, prefetch=False),
+    dict(block_d=32, chunk=2, segments=4, prefetch=True),
+]
+
+
+@pytest.mark.parametrize("cfg", TILES)
 def test_matches_reference(rng, cfg):
     q, k, v, a, h0 = siso(rng, 2, 37, 21)
     y_ref, h_ref = reference(q, k, v, a, h0)
@@ -50,14 +52,7 @@ def test_matches_reference(rng, cfg):
     assert rel(h, h_ref) < 1e-5, rel(h, h_ref)
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        dict(block_d=16, chunk=4, segments=1, prefetch=True),
-        dict(block_d=16, chunk=4, segments=3, prefetch=False),
-        dict(block_d=8, chunk=2, segments=5, prefetch=True),
-    ],
-)
+@pytest.mark.parametrize("cfg", TILES)
 def test_complex_y_and_real_a(rng, cfg):
     """``complex_y`` writes ``Im(q h)`` too; a real ``a`` skips the imaginary plane."""
     q, k, v, a, h0 = siso(rng, 2, 29, 13)
@@ -84,14 +79,7 @@ def _loss(f, w, wh):
     return scalar
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        dict(block_d=16, chunk=4, segments=1, prefetch=True),
-        dict(block_d=16, chunk=4, segments=3, prefetch=False),
-        dict(block_d=32, chunk=2, segments=4, prefetch=True),
-    ],
-)
+@pytest.mark.parametrize("cfg", TILES)
 def test_gradients_match_autodiff(rng, cfg):
     """The reverse-scan kernels (segments folded backwards, states recomputed per chunk from the
     forward's checkpoints) against autodiff through the lax.scan recurrence."""

@@ -15,6 +15,21 @@ def _sequential(a, x, h0):
     return out
 
 
+def _compare(fn, args, want, what, hint, name="h"):
+    """Run ``fn(*args)`` and compare with ``want`` (rtol 1e-10); ``hint(n)`` explains step ``n``."""
+    try:
+        got = np.asarray(fn(*(x.copy() for x in args)))
+    except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
+        raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: expected {name} of shape {want.shape}, got {got.shape}")
+    bad = ~np.isclose(got, want, rtol=1e-10, atol=1e-10)
+    if bad.any():
+        n, d = np.argwhere(bad)[0]
+        raise AssertionError(f"{what}: {name}[{n}, {d}] = {np.round(got[n, d], 6)}, "
+                             f"expected {np.round(want[n, d], 6)}{hint(n)}")
+
+
 def check_segmented_scan(fn, seed=None):
     """Check ``fn(a, x, h0, segments) -> h``: the recurrence ``h_n = a_n h_{n-1} + x_n`` computed
     by splitting time into ``segments`` equal parts (the two-kernel scheme of :mod:`gl.pallas_scan`).
@@ -37,22 +52,10 @@ def check_segmented_scan(fn, seed=None):
     cases = [(a, x, h0, s, f"segments={s}") for s in (1, 2, 4, 8)]
     cases.append((a_zero, x, h0, 4, "segments=4 with a_37 = 0"))
     for a_, x_, h0_, s, what in cases:
-        want = _sequential(a_, x_, h0_)
-        try:
-            got = np.asarray(fn(a_.copy(), x_.copy(), h0_.copy(), s))
-        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-            raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
-        if got.shape != want.shape:
-            raise AssertionError(f"{what}: expected h of shape {want.shape}, got {got.shape}")
-        bad = ~np.isclose(got, want, rtol=1e-10, atol=1e-10)
-        if bad.any():
-            n, d = np.argwhere(bad)[0]
-            hint = (" (step 0: did you apply h0?)" if n == 0 else
-                    f" (step {n} is in segment {n // (L // s)}: is the initial state of each segment "
-                    "the fold of all earlier summaries, h_start = A_s h_prev + S_s?)")
-            raise AssertionError(
-                f"{what}: h[{n}, {d}] = {np.round(got[n, d], 6)}, expected {np.round(want[n, d], 6)}{hint}"
-            )
+        hint = lambda n, s=s: (" (step 0: did you apply h0?)" if n == 0 else
+                               f" (step {n} is in segment {n // (L // s)}: is the initial state of each segment "
+                               "the fold of all earlier summaries, h_start = A_s h_prev + S_s?)")
+        _compare(lambda a, x, h: fn(a, x, h, s), (a_, x_, h0_), _sequential(a_, x_, h0_), what, hint)
     print("check_segmented_scan: all 5 cases agree with the sequential loop (rtol 1e-10).")
 
 
@@ -88,19 +91,7 @@ def check_reverse_scan(fn, seed=None):
     cases = [(cplx(1), wn(1), "L=1"), (cplx(50), wn(50), "L=50"),
              (-rng.uniform(0.5, 1.0, (50, D)) + 0j, wn(50), "real negative a"), (a_zero, wn(50), "a_20 = 0")]
     for a, w, what in cases:
-        want = _reverse(a, w)
-        try:
-            got = np.asarray(fn(a.copy(), w.copy()))
-        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-            raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
-        if got.shape != want.shape:
-            raise AssertionError(f"{what}: expected g of shape {want.shape}, got {got.shape}")
-        bad = ~np.isclose(got, want, rtol=1e-10, atol=1e-10)
-        if bad.any():
-            n, d = np.argwhere(bad)[0]
-            hint = (" (the last step: g_{L-1} = w_{L-1})" if n == a.shape[0] - 1 else
-                    " (is it conj(a_{n+1}), the transition of the *next* step, conjugated?)")
-            raise AssertionError(
-                f"{what}: g[{n}, {d}] = {np.round(got[n, d], 6)}, expected {np.round(want[n, d], 6)}{hint}"
-            )
+        hint = lambda n, L=a.shape[0]: (" (the last step: g_{L-1} = w_{L-1})" if n == L - 1 else
+                                        " (is it conj(a_{n+1}), the transition of the *next* step, conjugated?)")
+        _compare(fn, (a, w), _reverse(a, w), what, hint, name="g")
     print("check_reverse_scan: all 4 cases agree with the reverse recurrence (rtol 1e-10).")
