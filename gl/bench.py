@@ -56,18 +56,6 @@ def load_results(kind: str) -> dict:
     return json.loads(path.read_text())
 
 
-def time_fn(fn, *args, repeats=10, warmup=2):
-    """Median wall time in ms of ``fn(*args)`` (results blocked until ready), after warm-up."""
-    for _ in range(warmup):
-        jax.block_until_ready(fn(*args))
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(ts)
-
-
 def burst_ms(fn, args, n):
     """Mean time in ms of ``n`` back-to-back calls ``fn(*args)``, blocked once at the end.
 

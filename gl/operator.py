@@ -25,8 +25,7 @@ def pallas_available() -> bool:
     return hasattr(pallas_scan, "gate_loop_siso")
 
 
-def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pallas: bool,
-              qkv_complex: bool = False) -> str:
+def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_complex: bool = False) -> str:
     """The mode ``"auto"`` runs: a pure function of the backend, the shapes and the dtypes.
 
     * ``"pallas"``: GPU, SISO (``d_k = d_v = 1``), real ``q, k, v``, ``a`` float32 or complex64
@@ -40,8 +39,8 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, a_complex: bool, has_pal
     Args:
       backend: ``jax.default_backend()`` (``"cpu"``, ``"gpu"``, ``"tpu"``).
       q_shape, v_shape: ``(..., L, H, d_k)`` and ``(..., L, H, d_v)``.
-      dtype: the compute dtype; a_complex: whether ``a`` (or ``h0``) is complex;
-      qkv_complex: whether any of ``q, k, v`` is complex.
+      dtype: the compute dtype (complex when ``a`` or ``h0`` is: the kernels handle a complex
+        ``a`` by its planes); qkv_complex: whether any of ``q, k, v`` is complex.
       has_pallas: :func:`pallas_available`.
     """
     d_k, d_v = q_shape[-1], v_shape[-1]
@@ -118,9 +117,7 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))
     h0 = None if h0 is None else jnp.asarray(h0)
     if mode == "auto":
-        mode = pick_mode(jax.default_backend(), q.shape, v.shape, dtype,
-                         a_complex=jnp.issubdtype(dtype, jnp.complexfloating),
-                         has_pallas=pallas_available(),
+        mode = pick_mode(jax.default_backend(), q.shape, v.shape, dtype, has_pallas=pallas_available(),
                          qkv_complex=any(jnp.iscomplexobj(x) for x in (q, k, v)))
     if mode == "recurrent":
         y, h = gate_loop_recurrent(q, k, v, a, h0, dtype)

@@ -87,24 +87,3 @@ def gate_loop_parallel_vjp(q, k, v, a, h0=None, dtype=None):
     batch, (H, d_k), d_v = q.shape[:-3], q.shape[-2:], v.shape[-1]
     h0 = jnp.zeros(batch + (H, d_k, d_v), dtype) if h0 is None else h0.astype(dtype)
     return scan_with_vjp(q, k, v, a, h0)
-
-
-def with_scan_vjp(forward):
-    """Give a forward-only GateLoop ``forward(q, k, v, a, h0) -> (y, h_L)`` the backward pass above.
-
-    For kernels without a derivative (e.g. a Pallas kernel): the backward recomputes the
-    states ``h`` by the associative scan, then applies the formulas of this module.
-    ``forward`` must compute eq. 7-8 with inputs and outputs of one dtype.
-    """
-    f = jax.custom_vjp(forward)
-
-    def fwd(q, k, v, a, h0):
-        return forward(q, k, v, a, h0), (q, k, v, a, h0)
-
-    def bwd(res, cts):
-        q, k, v, a, h0 = res
-        _, h = _forward(q, k, v, a, h0)
-        return _bwd((q, k, v, a, h0, h), cts)
-
-    f.defvjp(fwd, bwd)
-    return f

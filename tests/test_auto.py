@@ -20,23 +20,22 @@ MULTI = ((4, 100, 8, 64), (4, 100, 8, 64))
 
 
 @pytest.mark.parametrize(
-    "backend, shapes, dtype, a_complex, has_pallas, qkv_complex, want",
+    "backend, shapes, dtype, has_pallas, qkv_complex, want",
     [
-        ("gpu", SISO, F32, False, True, False, "pallas"),  # the GPU kernels for SISO
-        ("gpu", SISO, C64, True, True, False, "pallas"),  # complex a, real q, k, v: complex y
-        ("gpu", SISO, C64, True, True, True, "parallel_vjp"),  # complex q: not the kernels' case
-        ("gpu", SISO, F32, False, False, False, "parallel_vjp"),  # kernels not importable
-        ("gpu", SISO, np.dtype(np.float64), False, True, False, "parallel_vjp"),  # kernels are float32
-        ("cpu", SISO, F32, False, True, False, "parallel_vjp"),  # no Triton on a CPU
-        ("gpu", MULTI, C64, True, True, False, "chunked"),
-        ("cpu", MULTI, F32, False, False, False, "chunked"),
-        ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, True, False, False, "chunked"),  # d_k d_v = 16
-        ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, True, False, False, "parallel_vjp"),  # d_k d_v = 8
+        ("gpu", SISO, F32, True, False, "pallas"),  # the GPU kernels for SISO
+        ("gpu", SISO, C64, True, False, "pallas"),  # complex a, real q, k, v: complex y
+        ("gpu", SISO, C64, True, True, "parallel_vjp"),  # complex q: not the kernels' case
+        ("gpu", SISO, F32, False, False, "parallel_vjp"),  # kernels not importable
+        ("gpu", SISO, np.dtype(np.float64), True, False, "parallel_vjp"),  # kernels are float32
+        ("cpu", SISO, F32, True, False, "parallel_vjp"),  # no Triton on a CPU
+        ("gpu", MULTI, C64, True, False, "chunked"),
+        ("cpu", MULTI, F32, False, False, "chunked"),
+        ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, False, False, "chunked"),  # d_k d_v = 16
+        ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, False, False, "parallel_vjp"),  # d_k d_v = 8
     ],
 )
-def test_pick_mode(backend, shapes, dtype, a_complex, has_pallas, qkv_complex, want):
-    got = operator.pick_mode(backend, *shapes, dtype, a_complex=a_complex, has_pallas=has_pallas,
-                             qkv_complex=qkv_complex)
+def test_pick_mode(backend, shapes, dtype, has_pallas, qkv_complex, want):
+    got = operator.pick_mode(backend, *shapes, dtype, has_pallas=has_pallas, qkv_complex=qkv_complex)
     assert got == want
 
 

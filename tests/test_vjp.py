@@ -14,7 +14,6 @@ from hypothesis import given, settings, strategies as st
 
 import gl
 from gl import vjp
-from gl.scan import gate_loop_recurrent
 from conftest import random_inputs, rel_err
 
 
@@ -100,15 +99,3 @@ def test_zero_transition_has_finite_gradients(rng):
     g_ref = jax.grad(_loss("parallel"), argnums=(3, 4))(q, k, v, a.real.copy(), a.imag.copy(), None)
     assert all(np.all(np.isfinite(np.asarray(x))) for x in g)
     assert all(close(x, x_ref) for x, x_ref in zip(g, g_ref))
-
-
-def test_with_scan_vjp_wraps_a_forward_only_function(rng):
-    """A forward (here lax.scan) wrapped by with_scan_vjp has the gradients of autodiff."""
-    args = random_inputs(rng, (2,), 15, 2, 2, 2, h0=True)
-    q, k, v, a, h0 = (jnp.asarray(x, jnp.complex64) for x in args)  # one dtype, as it requires
-    wrapped = vjp.with_scan_vjp(lambda *x: gate_loop_recurrent(*x))
-    loss = lambda f: jax.jit(lambda *x: jnp.sum(jnp.abs(f(*x)[0]) ** 2) + jnp.sum(jnp.real(f(*x)[1])))
-    g = jax.grad(loss(wrapped), argnums=range(5))(q, k, v, a, h0)
-    g_ref = jax.grad(loss(gate_loop_recurrent), argnums=range(5))(q, k, v, a, h0)
-    for x, x_ref in zip(g, g_ref):
-        assert close(x, x_ref)
