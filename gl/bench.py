@@ -10,7 +10,8 @@ effective bandwidth (SISO: 24 bytes per element, float32 ``q, k, v``, complex64 
 time / method time: > 1 is faster) and ``vs_copy`` (copy time / method time: the fraction of
 the roofline), the first call's time (compilation) and the relative error
 ``‖y − y_ref‖ / ‖y_ref‖`` against the complex128 Numba reference on the first batch row
-(for fwd+bwd rows: the gradients against those of autodiff through the associative scan).
+(for fwd+bwd rows: the gradients against those of the shape's first gradient method, autodiff
+through the associative scan for SISO shapes).
 
 Timing: every method is compiled and checked first; then, in each of ``repeats`` rounds, every
 method is timed once in turn, as a burst of back-to-back calls (enough for about 20 ms) divided
@@ -68,6 +69,30 @@ def burst_ms(fn, args, n):
         out = fn(*args)
     jax.block_until_ready(out)
     return 1e3 * (time.perf_counter() - t) / n
+
+
+def prepare(fn, args, jit=True, target_ms=20.0):
+    """Compile and run ``fn(*args)`` once; return ``(f, out, first_s, n)``.
+
+    ``f``: the (jitted) callable; ``out``: its output; ``first_s``: the first call's seconds,
+    compilation included; ``n``: the calls per timing burst, enough for about ``target_ms``.
+    """
+    f = jax.jit(fn) if jit else fn
+    t = time.perf_counter()
+    out = jax.block_until_ready(f(*args))
+    first_s = time.perf_counter() - t
+    n = int(min(50, max(1, target_ms / max(burst_ms(f, args, 1), 1e-3))))
+    return f, out, first_s, n
+
+
+def time_rounds(ready, repeats):
+    """Interleaved timing: ``ready`` maps names to ``(f, args, n)``; in each of ``repeats`` rounds
+    every method runs one burst of ``n`` calls in turn. Returns name -> list of ms per call."""
+    samples = {name: [] for name in ready}
+    for _ in range(repeats):
+        for name, (f, args, n) in ready.items():
+            samples[name].append(burst_ms(f, args, n))
+    return samples
 
 
 def rel_err(x, ref) -> float:
@@ -280,8 +305,11 @@ def _provenance(repeats):
     )
 
 
-def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0):
-    """Run the bench; return ``{"provenance": ..., "rows": [...], "goals": [...]}``."""
+def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0, only=None):
+    """Run the bench; return ``{"provenance": ..., "rows": [...], "goals": [...]}``.
+
+    ``only``: if given, the method names to run (e.g. ``["paper_listing", "copy"]``).
+    """
     gpu = jax.default_backend() == "gpu"
     mem = _mem_bytes()
     key = jax.random.key(seed)
@@ -289,17 +317,21 @@ def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0):
     for shape in siso_shapes:
         log(f"SISO (B, L, D) = {shape}")
         m, ref, nbytes = siso_methods(*shape, key, gpu, mem)
-        _run_checked(rows, shape, m, ref, nbytes, repeats, log)
+        _run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
     for shape in mh_shapes:
         log(f"multi-head (B, L, H, d_k = d_v) = {shape}")
         m, ref, nbytes = mh_methods(*shape, key, gpu, mem)
-        _run_checked(rows, shape, m, ref, nbytes, repeats, log)
+        _run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
     res = dict(provenance=_provenance(repeats), rows=rows)
     res["goals"] = goals(res)
     for g in res["goals"]:
         log(f"goal {g['goal']:<44s} {str(tuple(g['shape'])):20s} {g['measured']:8.3g} (target {g['target']})"
             f"  {'met' if g['met'] else 'MISSED'}")
     return res
+
+
+def _keep(methods, only):
+    return methods if only is None else {name: val for name, val in methods.items() if name in only}
 
 
 def _grad_err(out, base):
@@ -321,19 +353,14 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
             log(f"  {name:36s} skipped: {skip}")
             continue
         try:
-            f = fn if name == "numba_reference" else jax.jit(fn)
-            t = time.perf_counter()
-            out = jax.block_until_ready(f(*args))
-            compile_s[name] = time.perf_counter() - t
-            first = burst_ms(f, args, 1)  # a second call: no compilation
-            n = int(min(50, max(1, target_ms / max(first, 1e-3))))
+            f, out, compile_s[name], n = prepare(fn, args, jit=name != "numba_reference", target_ms=target_ms)
             err = None
             if check == "y":
                 err = rel_err(np.asarray(out[:1]), y_ref)
             elif check == "grad":
                 if base_grads is None:  # the first gradient method is the baseline
                     base_grads = out
-                err = None if base_grads is None else _grad_err(out, base_grads)
+                err = _grad_err(out, base_grads)
             del out
         except Exception as e:  # out of memory or unsupported: say so, keep going
             log(f"  {name:36s} failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
@@ -341,10 +368,7 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
         ready[name], errs[name] = (f, args, n), err
         log(f"    ({name}: first call {compile_s[name]:.1f} s, {n} calls per burst)")
     base_grads = None
-    samples = {name: [] for name in ready}
-    for _ in range(repeats):
-        for name, (f, args, n) in ready.items():
-            samples[name].append(burst_ms(f, args, n))
+    samples = time_rounds(ready, repeats)
     times = {name: statistics.median(ts) for name, ts in samples.items()}
     base = next((ms for name, ms in times.items() if name.split(" (over")[0] == "paper_listing"), None)
     copy = times.get("copy")
@@ -468,12 +492,8 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
             fns[i] = (fwd, args, cfg, bf16, bwd)
         ready, info = {}, {}
         for name, (fn, args, *extra) in fns.items():
-            f = jax.jit(fn)
             try:
-                t = time.perf_counter()
-                out = jax.block_until_ready(f(*args))
-                comp = time.perf_counter() - t
-                n = int(min(50, max(1, 20.0 / max(burst_ms(f, args, 1), 1e-3))))
+                f, out, comp, n = prepare(fn, args)
             except Exception as ex:
                 log(f"  {extra[:1]} failed: {type(ex).__name__}: {str(ex)[:300]}")
                 continue
@@ -489,10 +509,7 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
             ready[name], info[name] = (f, args, n), (comp, err)
             log(f"    compiled {name}: {extra[0] if extra else ''} in {comp:.1f} s, err {err}")
             del out
-        samples = {name: [] for name in ready}
-        for _ in range(repeats):
-            for name, (f, args, n) in ready.items():
-                samples[name].append(burst_ms(f, args, n))
+        samples = time_rounds(ready, repeats)
         t = {name: statistics.median(x) for name, x in samples.items()}
         copy, paper, ad = t.get("copy"), t.get("listing"), t.get("fwd+bwd autodiff")
         log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad:.3f} ms, "

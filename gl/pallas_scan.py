@@ -52,7 +52,7 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
 
     * forward, at least 8192 channels (``batch * D``): one pass over time (``segments = 1``),
       128 channels per program (256 for bfloat16 from 32768 channels), 4 warps, chunks of 16
-      steps: with few programs per SM, a chunk's loads must cover the memory latency;
+      steps (5% faster than 8 at (16, 4096, 624); chunks of 32 took 45 s to compile);
     * forward, fewer channels: time split into ``segments`` (a power of two) until
       ``batch * D * segments >= 65536`` independent scans, keeping >= 256 steps per segment;
       64 channels per program (``D <= 64``, 2 warps) or 128 (4 warps), chunks of 8 (16 for bfloat16);

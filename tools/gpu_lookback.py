@@ -48,13 +48,11 @@ for shape in shapes:
         args = (q, k, v, ar, ai)
         if bf16:
             args = tuple(x.astype(jnp.bfloat16) for x in args)
-        f = jax.jit(fn)
         try:
-            y = jax.block_until_ready(f(*args))
+            f, y, _, n = bench.prepare(fn, args)
             err = bench.rel_err(np.asarray(y[:1], np.float64), y_ref) if name != "copy" else None
             y2 = np.asarray(f(*args)[:1], np.float64)  # a second run: a race would move the error
             err2 = bench.rel_err(y2, y_ref) if name != "copy" else None
-            n = int(min(50, max(1, 20.0 / max(bench.burst_ms(f, args, 1), 1e-3))))
         except Exception as e:
             print(f"  {name} failed: {type(e).__name__}: {str(e)[:400]}", flush=True)
             ok = False
@@ -63,10 +61,7 @@ for shape in shapes:
             ok = False
         ready[name] = (f, args, n)
         print(f"  checked {name}: err {err} / {err2}", flush=True)
-    samples = {name: [] for name in ready}
-    for _ in range(rounds):
-        for name, (f, args, n) in ready.items():
-            samples[name].append(bench.burst_ms(f, args, n))
+    samples = bench.time_rounds(ready, rounds)
     t = {name: statistics.median(x) for name, x in samples.items()}
     print(f"{shape}: copy {t.get('copy', 0):.3f} ms, listing {t.get('listing', 0):.3f} ms", flush=True)
     for name, ms in t.items():
