@@ -233,7 +233,7 @@ def gate_loop_chunked(q, k, v, a, h0=None, dtype=None, chunk_size=None, radix=DE
     y = _mm(S, vc)  # (N, ..., H, C, d_v): eq. 21 inside each chunk
     U = _mm(jnp.swapaxes(kR, -1, -2), vc)  # (N, ..., H, d_k, d_v): chunk's input to its end state
 
-    sdt = jnp.result_type(U, A) if h0 is None else jnp.result_type(U, A, dtype)
+    sdt = jnp.result_type(U, A) if h0 is None else jnp.result_type(U, A, dtype, h0)  # a complex h0 stays complex
     h = jnp.zeros(batch + (H, d_k, d_v), sdt) if h0 is None else h0.astype(sdt)
 
     def step(h, x):  # eq. 7, once per chunk

@@ -160,6 +160,17 @@ def test_real_negative_a(rng):
     assert y.dtype == jnp.float32 and rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
 
 
+def test_real_a_complex_h0_called_directly(rng):
+    """gate_loop_chunked without ``dtype``: a real ``a`` with a complex ``h0`` keeps a complex
+    state (it once cast ``h0`` to the real dtype of ``q, k, v, a``, dropping ``Im h0``)."""
+    q, k, v, a = random_inputs(rng, (2,), 40, 2, 4, 4, complex_a=False)
+    h0 = (rng.standard_normal((2, 2, 4, 4)) + 1j * rng.standard_normal((2, 2, 4, 4))).astype(np.complex64)
+    y_ref, h_ref = reference(q, k, v, a, h0)
+    y, h = chunked.gate_loop_chunked(q, k, v, a, h0)
+    assert y.dtype == jnp.complex64 and h.dtype == jnp.complex64
+    assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
+
+
 def test_float64(rng):
     with jax.enable_x64(True):
         q, k, v, a, h0 = random_inputs(rng, (2,), 150, 2, 16, 20, dtype=np.float64, h0=True)
