@@ -17,21 +17,27 @@ CHUNKED_MIN_STATE = 16
 
 
 def pallas_available() -> bool:
-    """Whether the Pallas SISO kernel (:mod:`gl.pallas_scan`) can be imported."""
+    """Whether the Pallas kernels (:mod:`gl.pallas_scan`, :mod:`gl.pallas_chunked`) can be imported."""
     try:
-        from . import pallas_scan  # noqa: F401
+        from . import pallas_chunked, pallas_scan  # noqa: F401
     except Exception:  # ImportError, or a Pallas/Triton version mismatch
         return False
-    return hasattr(pallas_scan, "gate_loop_siso")
+    return hasattr(pallas_scan, "gate_loop_siso") and hasattr(pallas_chunked, "gate_loop_mh")
+
+
+def _pallas_shape_ok(d_k, d_v) -> bool:
+    """SISO (``d_k = d_v = 1``) or a multi-head state the fused kernel takes (powers of two >= 16)."""
+    return (d_k == 1 and d_v == 1) or (d_k >= 16 and d_v >= 16 and not d_k & (d_k - 1) and not d_v & (d_v - 1))
 
 
 def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_complex: bool = False) -> str:
     """The mode ``"auto"`` runs: a pure function of the backend, the shapes and the dtypes.
 
-    * ``"pallas"``: GPU, SISO (``d_k = d_v = 1``), real ``q, k, v``, ``a`` float32 or complex64
-      (compute dtype float32 or complex64) and the Pallas kernels importable
-      (:mod:`gl.pallas_scan`: a streaming forward scan and a streaming reverse scan for the
-      gradient).
+    * ``"pallas"``: GPU, real ``q, k, v``, ``a`` float32 or complex64 (compute dtype float32 or
+      complex64), the Pallas kernels importable, and either SISO (``d_k = d_v = 1``:
+      :mod:`gl.pallas_scan`, a streaming forward scan and a streaming reverse scan for the
+      gradient) or a multi-head state with ``d_k, d_v`` powers of two from 16
+      (:mod:`gl.pallas_chunked`, the fused chunked kernels; gradient by :mod:`gl.chunked`).
     * ``"chunked"``: a state of ``d_k · d_v >= CHUNKED_MIN_STATE`` entries (multi-head): the
       associative scan would materialise that state at every step.
     * ``"parallel_vjp"`` otherwise: the associative scan with the hand-written backward pass.
@@ -45,7 +51,7 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_co
     """
     d_k, d_v = q_shape[-1], v_shape[-1]
     single = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.complex64))
-    if backend == "gpu" and has_pallas and d_k == 1 and d_v == 1 and single and not qkv_complex:
+    if backend == "gpu" and has_pallas and _pallas_shape_ok(d_k, d_v) and single and not qkv_complex:
         return "pallas"
     if d_k * d_v >= CHUNKED_MIN_STATE:
         return "chunked"
@@ -53,17 +59,26 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_co
 
 
 def _pallas(q, k, v, a, h0, dtype, interpret=False):
-    """The Pallas SISO kernels (:func:`gl.pallas_scan.gate_loop_siso`, differentiable).
+    """The Pallas kernels, differentiable: SISO (:func:`gl.pallas_scan.gate_loop_siso`) or
+    multi-head (:func:`gl.pallas_chunked.gate_loop_mh`, leading batch dimensions flattened).
 
-    ``q, k, v`` real; ``a`` real or complex; ``d_k = d_v = 1``. Returns ``(y, h_L)`` in ``dtype``
-    (complex64 when ``a`` or ``h0`` is complex, else float32). A complex ``a`` is split into its
-    planes by XLA (one pass over ``a``) before the kernel reads them.
+    ``q, k, v`` real; ``a`` real or complex. Returns ``(y, h_L)`` in ``dtype`` (complex64 when
+    ``a`` or ``h0`` is complex, else float32). A complex ``a`` is split into its planes by XLA
+    (one pass over ``a``) before the kernels read them.
     """
-    from . import pallas_scan
+    from . import pallas_chunked, pallas_scan
 
     cplx = jnp.issubdtype(dtype, jnp.complexfloating)
     q, k, v = (jnp.real(x).astype(jnp.float32) for x in (q, k, v))
     a = a.astype(dtype)
+    if q.shape[-1] != 1 or v.shape[-1] != 1:
+        batch, (L, H, d_k), d_v = q.shape[:-3], q.shape[-3:], v.shape[-1]
+        flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])
+        h0f = None if h0 is None else flat(h0.astype(dtype))
+        y, h = pallas_chunked.gate_loop_mh(flat(q), flat(k), flat(v), flat(a), h0f, complex_y=bool(cplx),
+                                           interpret=interpret)
+        y, h = y.reshape(batch + (L, H, d_v)), h.reshape(batch + (H, d_k, d_v))
+        return y.astype(dtype), h.astype(dtype)
     if h0 is not None:
         h0 = h0.astype(jnp.complex64)
     y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, complex_y=bool(cplx))
@@ -73,9 +88,10 @@ def _pallas(q, k, v, a, h0, dtype, interpret=False):
 
 
 def _check_pallas(q, k, v, dtype):
-    """``mode="pallas"`` needs a GPU, ``d_k = d_v = 1``, real ``q, k, v`` and single precision."""
-    if q.shape[-1] != 1 or v.shape[-1] != 1:
-        raise ValueError(f"mode='pallas': expected d_k = d_v = 1 (SISO), got q {q.shape} and v {v.shape}")
+    """``mode="pallas"`` needs a GPU, a state shape the kernels take, real ``q, k, v`` and single precision."""
+    if not _pallas_shape_ok(q.shape[-1], v.shape[-1]):
+        raise ValueError(f"mode='pallas': expected d_k = d_v = 1 (SISO) or d_k, d_v powers of two >= 16 "
+                         f"(multi-head), got q {q.shape} and v {v.shape}; use mode='chunked'")
     for name, x in (("q", q), ("k", k), ("v", v)):
         if jnp.iscomplexobj(x):
             raise TypeError(f"mode='pallas': expected a real {name}, got {x.dtype}")
@@ -97,8 +113,9 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
         eq. 12-13), ``"attention"`` (stable surrogate attention, eq. 17-21), ``"chunked"``
         (surrogate attention inside chunks, eq. 7 between them: for multi-head states),
         ``"parallel_vjp"`` (the associative scan with a hand-written backward pass:
-        reverse mode only, no ``jax.jvp``), ``"pallas"`` (GPU only, SISO with real ``q, k, v``:
-        streaming Pallas kernels for the scan and its reverse-mode gradient) or ``"auto"``
+        reverse mode only, no ``jax.jvp``), ``"pallas"`` (GPU only, real ``q, k, v``: streaming
+        Pallas kernels for the SISO scan and its reverse-mode gradient, or the fused chunked
+        kernels for multi-head states with ``d_k, d_v`` powers of two >= 16) or ``"auto"``
         (:func:`pick_mode`).
       h0: initial state ``(..., H, d_k, d_v)``; zeros when omitted.
       return_state: also return the final state ``h_L`` ``(..., H, d_k, d_v)``.

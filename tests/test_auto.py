@@ -28,8 +28,12 @@ MULTI = ((4, 100, 8, 64), (4, 100, 8, 64))
         ("gpu", SISO, F32, False, False, "parallel_vjp"),  # kernels not importable
         ("gpu", SISO, np.dtype(np.float64), True, False, "parallel_vjp"),  # kernels are float32
         ("cpu", SISO, F32, True, False, "parallel_vjp"),  # no Triton on a CPU
-        ("gpu", MULTI, C64, True, False, "chunked"),
-        ("cpu", MULTI, F32, False, False, "chunked"),
+        ("gpu", MULTI, C64, True, False, "pallas"),  # the fused chunked kernels: d_k, d_v powers of two
+        ("gpu", MULTI, C64, False, False, "chunked"),  # kernels not importable
+        ("gpu", MULTI, np.dtype(np.complex128), True, False, "chunked"),  # kernels are single precision
+        ("gpu", ((4, 100, 8, 48), (4, 100, 8, 64)), C64, True, False, "chunked"),  # d_k = 48: not a kernel tile
+        ("gpu", ((4, 100, 8, 8), (4, 100, 8, 8)), C64, True, False, "chunked"),  # below the 16-wide tiles
+        ("cpu", MULTI, F32, True, False, "chunked"),
         ("cpu", ((2, 10, 3, 4), (2, 10, 3, 4)), C64, False, False, "chunked"),  # d_k d_v = 16
         ("cpu", ((2, 10, 3, 2), (2, 10, 3, 4)), C64, False, False, "parallel_vjp"),  # d_k d_v = 8
     ],
@@ -90,6 +94,28 @@ def test_pallas_branch_in_interpret_mode(rng, complex_a):
         assert rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
 
 
+@pytest.mark.skipif(not operator.pallas_available(), reason="gl.pallas_chunked not importable")
+@pytest.mark.parametrize("complex_a", [False, True])
+def test_pallas_multihead_branch_in_interpret_mode(rng, complex_a):
+    """The path auto takes on a GPU for a multi-head state (two batch dimensions, flattened for
+    the kernels), run by the Pallas interpreter: values and final state against the Numba loop,
+    gradients against autodiff through the chunked mode."""
+    q, k, v, a, h0 = (jnp.asarray(x) for x in random_inputs(rng, (2, 1), 21, 2, 16, 16, complex_a=complex_a,
+                                                             h0=True))
+    dt = C64 if complex_a else F32
+    y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
+    y, h = operator._pallas(q, k, v, a, h0, dt, interpret=True)
+    assert y.dtype == dt and y.shape == y_ref.shape and h.shape == h0.shape and h.dtype == dt
+    assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
+    loss = lambda f: lambda *x: jnp.sum(jnp.abs(f(*x)[0]) ** 2) + jnp.sum(jnp.real(f(*x)[1]))
+    pallas = lambda *x: operator._pallas(*x, dt, interpret=True)
+    chunked = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode="chunked", return_state=True)
+    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
+    g_ref = jax.grad(loss(chunked), argnums=range(5))(q, k, v, a, h0)
+    for x, x_ref in zip(g, g_ref):
+        assert rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
+
+
 def test_mode_pallas_needs_siso_real_qkv_and_gpu(rng):
     q, k, v, a = (jnp.asarray(x) for x in random_inputs(rng, (1,), 8, 2, 1, 1))
     with pytest.raises(RuntimeError, match="need a GPU"):
@@ -97,7 +123,7 @@ def test_mode_pallas_needs_siso_real_qkv_and_gpu(rng):
     with pytest.raises(TypeError, match="expected a real q"):
         gl.gate_loop(q.astype(jnp.complex64), k, v, a, mode="pallas")
     q2, k2, v2, a2 = (jnp.asarray(x) for x in random_inputs(rng, (1,), 8, 2, 2, 1))
-    with pytest.raises(ValueError, match="d_k = d_v = 1"):
+    with pytest.raises(ValueError, match="d_k = d_v = 1 .SISO. or d_k, d_v powers of two >= 16"):
         gl.gate_loop(q2, k2, v2, a2, mode="pallas")
 
 

@@ -1,0 +1,399 @@
+"""The chunked multi-head GateLoop (eq. 7-8, 17-21) as fused GPU kernels, in Pallas.
+
+:mod:`gl.chunked` computes the chunked form with XLA: every level of its score tree goes
+through memory, and its matmuls are small batched products. Here one Triton program owns one
+``(batch, head)`` pair, a block of ``block_v`` columns of ``v`` and one time segment; it walks
+its segment in chunks of ``C = 16`` steps and keeps the ``(d_k, block_v)`` state ``h`` (two
+float32 planes when ``a`` is complex) in registers from the first chunk to the last. Per chunk
+it reads ``k`` (``C x d_k``), ``v`` (``C x block_v``) and the rows of ``q`` and ``a`` once,
+writes ``y`` once, and:
+
+1. cuts the chunk into ``blocks`` sub-blocks of ``s = C / blocks`` steps and walks them side by
+   side, ``s`` steps in registers. Each sub-block keeps its decayed keys
+   ``K[m] = k_m ⊙ D(n, m)`` for the steps ``m <= n`` seen so far, ``D(n, m) = prod_{j=m+1..n} a_j``
+   (per ``d_k`` channel): at step ``n``, ``K ← a_n ⊙ K`` and row ``n`` of ``K`` becomes ``k_n``;
+   row ``n`` of the scores inside the sub-block is ``S[n, m] = q_n · K[m]`` (eq. 21), and
+   ``P_n = P_{n-1} ⊙ a_n`` is the decay from the sub-block's start;
+2. after ``s`` steps, ``K[m] = k_m ⊙ R_m`` (the decay to the sub-block's end) and the rows of ``P``
+   give the sub-blocks' totals ``T_i``. The scores between sub-blocks ``i > j`` are
+   ``S[n, m] = (q_n ⊙ P_n ⊙ G_ij) · (k_m ⊙ R_m)`` with ``G_ij = prod_{j<l<i} T_l``: one masked
+   matmul per distance ``i - j`` (the score tree of :mod:`gl.chunked`, one level deep). Only
+   products of ``a``, never quotients: ``a = 0`` and ``|a| = 1e-30`` are exact;
+3. with ``q_n ⊙ P_n`` and ``k_m ⊙ R_m`` extended to the chunk (times the totals of the
+   sub-blocks before, resp. after), three matmuls give ``y = S v + (q ⊙ P) h`` (eq. 21, then eq. 8
+   on the decayed entering state; only ``Re y`` unless ``complex_y``) and two the state update
+   ``h ← T ⊙ h + Kᵀ v`` (eq. 7 once per chunk, ``T`` the chunk's total decay).
+
+**Segments.** ``B H`` programs are too few to fill a GPU, so time is cut into ``segments``
+(:func:`segments_for`): a first kernel computes each segment's total decay ``A_g`` and final
+state from zero ``U_g`` (the two leaves of eq. 13), the second folds those of the earlier
+segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`.
+
+Nothing of size ``(C, C, d_k)`` and no ``(d_k, d_v)`` state per step is ever formed; ``h`` leaves
+the chip once per segment. **Precision**: the in-kernel matmuls run as ``"tf32x3"`` by default
+(three TF32 tensor-core products, float32-level error: 2.5e-7 against the complex128 loop on
+the bench shape, as IEEE float32), ``"fp32"`` (IEEE float32 on the CUDA cores, slower) or
+``"bf16x3"`` (three bfloat16 products: faster, error 5.8e-6 there); ``gl/assets/bench/NOTES.md``
+has the measurements. The elementwise work is float32 throughout.
+
+The gradient (:func:`gate_loop_mh`, a ``jax.custom_vjp``) is that of :func:`gl.chunked.gate_loop_chunked`,
+recomputed in the backward pass: the kernels speed up the forward pass only.
+Limits: ``d_k`` and ``block_v`` powers of two from 16 (Triton's matmul tiles); other shapes use
+:mod:`gl.chunked`. On a CPU the kernels run in the Pallas interpreter (``interpret=True``, IEEE
+float32 matmuls): for tests.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plgpu
+
+from .pallas_scan import _cmul, _Refs
+
+__all__ = ["gate_loop_mh", "supported", "segments_for", "CHUNK", "PRECISIONS"]
+
+CHUNK = 16  #: steps per chunk: the smallest Triton matmul tile
+#: the in-kernel matmul precisions by name (``gate_loop_mh(precision=...)``)
+PRECISIONS = {"fp32": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
+              "bf16x3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3}
+
+
+def _pow2(n):
+    return n >= 16 and n & (n - 1) == 0
+
+
+def supported(d_k: int, d_v: int) -> bool:
+    """Whether the kernel takes a ``(d_k, d_v)`` state: both powers of two, at least 16."""
+    return _pow2(d_k) and _pow2(d_v)
+
+
+def _dot(x, y, precision, trans_a=False, trans_b=False):
+    dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
+    return lax.dot_general(x, y, dims, precision=precision, preferred_element_type=jnp.float32)
+
+
+def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
+    im = lambda name, flag=has_a_im: name if flag else None
+    if summary:
+        return ["k", "v", "ar", im("ai"), "Ar", im("Ai"), "Ur", im("Ui")]
+    cplx = has_a_im or has_h0_im
+    seg = lambda name, flag=True: name if has_segments and flag else None
+    return ["q", "k", "v", "ar", im("ai"), "h0r", im("h0i", has_h0_im), seg("Ar"), seg("Ai", has_a_im),
+            seg("Ur"), seg("Ui", cplx), "yr", im("yi", complex_y), "hr", im("hi", cplx)]
+
+
+def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
+            has_segments, blocks):
+    """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
+
+    ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
+    (the two leaves of eq. 13); otherwise fold the summaries of the earlier segments into ``h0``
+    (eq. 13 again) and compute the segment's outputs.
+    """
+    r = _Refs(_names(summary, has_a_im, has_h0_im, complex_y, has_segments), refs)
+    b, hd = pl.program_id(0), pl.program_id(1)
+    j, g = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks
+    d_k = r.k.shape[-1]
+    vs = pl.ds(j * block_v, block_v)
+    cplx = has_a_im or has_h0_im
+    f32 = jnp.float32
+    im = lambda x: x if has_a_im else None
+    rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
+    rows_s = lax.broadcasted_iota(jnp.int32, (C, C), 0)
+    zero_ck = jnp.zeros((C, d_k), f32)
+    c0 = g * n_chunks  # the segment's first chunk
+
+    if summary:  # the state from zero and the total decay
+        hr, hi = jnp.zeros((d_k, block_v), f32), (jnp.zeros((d_k, block_v), f32) if has_a_im else None)
+    else:  # h0, then eq. 13 with the summaries of the earlier segments
+        hr = plgpu.load(r.h0r.at[b, hd, :, vs]).astype(f32)
+        hi = plgpu.load(r.h0i.at[b, hd, :, vs]).astype(f32) if has_h0_im else (
+            jnp.zeros((d_k, block_v), f32) if cplx else None)
+        if has_segments:
+            def fold(s, h):
+                Ar = plgpu.load(r.Ar.at[b, hd, s, :])[:, None]
+                Ai = plgpu.load(r.Ai.at[b, hd, s, :])[:, None] if has_a_im else None
+                nr, ni = _cmul(Ar, Ai, *h)
+                nr = nr + plgpu.load(r.Ur.at[b, hd, s, :, vs])
+                if ni is not None and r.get("Ui") is not None:
+                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, :, vs])
+                return nr, ni
+            hr, hi = lax.fori_loop(0, g, fold, (hr, hi))
+
+    s = C // blocks  # steps per sub-block; the blocks are walked side by side
+    blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
+    blk_n, blk_m = rows_s // s, lax.broadcasted_iota(jnp.int32, (C, C), 1) // s
+    need_si = complex_y and has_a_im  # Im S only feeds Im y
+
+    def per_block(load_row, n0, n):
+        """A (C, d_k) tile whose rows in sub-block i hold row ``i s + n`` of the chunk."""
+        x = load_row(n0 + n)
+        for i in range(1, blocks):
+            x = jnp.where(blk == i, load_row(n0 + i * s + n), x)
+        return x
+
+    def step(n0, Kb, n, st):
+        """Step ``n`` of every sub-block of the chunk starting at ``n0``: products only."""
+        Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
+        row = lambda ref: lambda t: plgpu.load(ref.at[b, t, hd, :]).astype(f32)[None, :]
+        ar = per_block(row(r.ar), n0, n)
+        ai = per_block(row(r.ai), n0, n) if has_a_im else None
+        Kr, Ki = _cmul(Kr, Ki, ar, ai)  # rows m < n of each sub-block: D(n, m) = D(n-1, m) a_n
+        Kr = jnp.where(loc == n, Kb, Kr)  # row n: D(n, n) = 1
+        Pr, Pi = _cmul(Pr, Pi, ar, ai)  # P_n = P_{n-1} a_n, from the sub-block's start
+        if not summary:
+            qn = per_block(row(r.q), n0, n)
+            here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
+            QPr = jnp.where(loc == n, qn * Pr, QPr)
+            Sr = jnp.where(here, jnp.sum(Kr * qn, axis=1)[None, :], Sr)  # S[n, m] = q_n . K[m]
+            if has_a_im:
+                QPi = jnp.where(loc == n, qn * Pi, QPi)
+            if need_si:
+                Si = jnp.where(here, jnp.sum(Ki * qn, axis=1)[None, :], Si)
+        return Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si
+
+    def totals(Pr, Pi):
+        """The sub-blocks' total decays T_i (rows of the final P tile): r tiles of (1, d_k)."""
+        pick = lambda X, i: jnp.sum(jnp.where(rows == i * s, X, 0.0), axis=0, keepdims=True)
+        return [(pick(Pr, i), pick(Pi, i) if has_a_im else None) for i in range(blocks)]
+
+    def by_block(values):
+        """A (C, d_k) tile whose rows in sub-block i hold values[i] (a complex pair)."""
+        xr, xi = values[0]
+        for i in range(1, blocks):
+            xr = jnp.where(blk == i, values[i][0], xr)
+            if xi is not None:
+                xi = jnp.where(blk == i, values[i][1], xi)
+        return xr, xi
+
+    def prod(ts):
+        out = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32)))
+        for t in ts:
+            out = _cmul(*out, *t)
+        return out
+
+    def body(c, carry):
+        (hr, hi, Ar, Ai) = carry
+        n0 = (c0 + c) * C
+        ts = pl.ds(n0, C)
+        Kb = plgpu.load(r.k.at[b, ts, hd, :]).astype(f32)  # (C, d_k)
+        V = plgpu.load(r.v.at[b, ts, hd, vs]).astype(f32)  # (C, block_v)
+        none_if = lambda x, flag=True: None if summary or not flag else x
+        one = jnp.ones((C, d_k), f32)
+        st = (zero_ck, im(zero_ck), one, im(zero_ck), none_if(zero_ck), none_if(im(zero_ck)),
+              none_if(jnp.zeros((C, C), f32)), none_if(jnp.zeros((C, C), f32), need_si))
+        Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = lax.fori_loop(0, s, functools.partial(step, n0, Kb), st)
+        T = totals(Pr, Pi)
+        Tr, Ti = prod(T)  # the chunk's total decay
+        KLr, KLi = Kr, Ki  # k_m R_m within its sub-block
+        if blocks > 1:  # to the chunk's end: k_m R_m = (k_m R_m within its block) ⊙ prod_{l > i} T_l
+            Kr, Ki = _cmul(Kr, Ki, *by_block([prod(T[i + 1:]) for i in range(blocks)]))
+        if not summary:
+            # scores between sub-blocks i > j: (q ⊙ P within i) ⊙ G_ij ⊙ (k ⊙ R within j),
+            # G_ij = prod_{j<l<i} T_l; one masked matmul per distance δ = i - j
+            for delta in range(1, blocks):
+                Gr, Gi = by_block([prod(T[max(i - delta + 1, 0):i]) for i in range(blocks)])
+                Xr, Xi = _cmul(QPr, QPi, Gr, Gi)
+                keep = (blk_n - blk_m) == delta
+                Sx = _dot(Xr, KLr, precision, trans_b=True)
+                if Xi is not None and KLi is not None:
+                    Sx = Sx - _dot(Xi, KLi, precision, trans_b=True)
+                Sr = jnp.where(keep, Sx, Sr)
+                if need_si:
+                    Sy = _dot(Xr, KLi, precision, trans_b=True) if KLi is not None else 0.0
+                    if Xi is not None:
+                        Sy = Sy + _dot(Xi, KLr, precision, trans_b=True)
+                    Si = jnp.where(keep, Sy, Si)
+            if blocks > 1:  # from the chunk's start: q_n P_n = (q_n P_n within its block) ⊙ prod_{l < i} T_l
+                QPr, QPi = _cmul(QPr, QPi, *by_block([prod(T[:i]) for i in range(blocks)]))
+            # y = S v + (q ⊙ P) h: eq. 21 inside the chunk, eq. 8 on the entering state
+            yr = _dot(Sr, V, precision) + _dot(QPr, hr, precision)
+            if QPi is not None and hi is not None:
+                yr = yr - _dot(QPi, hi, precision)
+            plgpu.store(r.yr.at[b, ts, hd, vs], yr.astype(r.yr.dtype))
+            if complex_y:
+                yi = _dot(QPr, hi, precision) if hi is not None else jnp.zeros_like(yr)
+                if has_a_im:
+                    yi = yi + _dot(Si, V, precision) + _dot(QPi, hr, precision)
+                plgpu.store(r.yi.at[b, ts, hd, vs], yi.astype(r.yi.dtype))
+        # h <- T ⊙ h + Kᵀ v, T the chunk's total, K[m] = k_m R_m (eq. 7 once per chunk)
+        nr, ni = _cmul(Tr.reshape(d_k, 1), None if Ti is None else Ti.reshape(d_k, 1), hr, hi)
+        nr = nr + _dot(Kr, V, precision, trans_a=True)
+        if ni is not None and Ki is not None:
+            ni = ni + _dot(Ki, V, precision, trans_a=True)
+        Ar, Ai = _cmul(Ar, Ai, Tr, Ti) if summary else (Ar, Ai)  # the segment's total decay
+        return nr, ni, Ar, Ai
+
+    A0 = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32))) if summary else (None, None)
+    hr, hi, Ar, Ai = lax.fori_loop(0, n_chunks, body, (hr, hi) + A0)
+    if summary:
+        plgpu.store(r.Ar.at[b, hd, g, :], Ar[0])
+        if has_a_im:
+            plgpu.store(r.Ai.at[b, hd, g, :], Ai[0])
+        plgpu.store(r.Ur.at[b, hd, g, :, vs], hr)
+        if hi is not None:
+            plgpu.store(r.Ui.at[b, hd, g, :, vs], hi)
+    else:
+        plgpu.store(r.hr.at[b, hd, g, :, vs], hr)
+        if hi is not None:
+            plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
+
+
+def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
+    """Time segments: a power of two, until ``B H n_vblocks segments >= min_programs`` programs,
+    keeping at least ``min_steps`` steps per segment."""
+    G = 1
+    while B * H * n_vblocks * G < min_programs and L // (2 * G) >= min_steps:
+        G *= 2
+    return G
+
+
+@functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
+                                             "segments", "blocks"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks):
+    """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
+    B, L, H, d_k = q.shape
+    d_v = v.shape[-1]
+    C, nJ = CHUNK, d_v // block_v
+    G = segments or segments_for(B, H, nJ, L)
+    Ls = -(-L // (G * C)) * C  # steps per segment, a multiple of C
+    Lp = G * Ls
+    has_a_im, has_h0_im = jnp.iscomplexobj(a), jnp.iscomplexobj(h0)
+    cplx = has_a_im or has_h0_im
+    planes = [jnp.real(a), jnp.imag(a)] if has_a_im else [a]
+    ins = [q, k, v] + planes
+    if Lp != L:  # padded steps: a = 1, q = k = v = 0 leave the state and the first L outputs exact
+        pad = lambda x, c: jnp.pad(x, ((0, 0), (0, Lp - L), (0, 0), (0, 0)), constant_values=c)
+        ins = [pad(x, 1.0 if i == 3 else 0.0) for i, x in enumerate(ins)]
+    h0s = [jnp.real(h0), jnp.imag(h0)] if has_h0_im else [h0]
+    params = dict(interpret=True) if interpret else dict(
+        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
+    kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
+              complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks)
+    grid = (B, H, nJ * G)
+    f32 = jnp.float32
+    summ = []
+    if G > 1:
+        a_sh, u_sh = jax.ShapeDtypeStruct((B, H, G, d_k), f32), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
+        summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kw), grid=grid, **params,
+                              out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
+        summ = list(summ)
+        if cplx and not has_a_im:  # a real, h0 complex: the summaries are real, the fold complex
+            summ.append(jnp.zeros_like(summ[-1]))
+    yshape = jax.ShapeDtypeStruct((B, Lp, H, d_v), f32)
+    hshape = jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
+    out_shape = [yshape] + ([yshape] if complex_y else []) + [hshape] + ([hshape] if cplx else [])
+    outs = list(pl.pallas_call(functools.partial(_kernel, summary=False, **kw), out_shape=tuple(out_shape),
+                               grid=grid, **params)(*ins, *h0s, *summ))
+    yr = outs.pop(0)[:, :L]
+    y = lax.complex(yr, outs.pop(0)[:, :L]) if complex_y else yr
+    hL = lax.complex(outs[0][:, :, -1], outs[1][:, :, -1]) if cplx else outs[0][:, :, -1]
+    return y, hL
+
+
+def _reference(q, k, v, a, h0, complex_y):
+    from .chunked import gate_loop_chunked
+
+    y, hL = gate_loop_chunked(q, k, v, a, h0)
+    return (y if complex_y else jnp.real(y)), hL
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _mh(q, k, v, a, h0, opts):
+    return _forward(q, k, v, a, h0, **dict(opts))
+
+
+def _mh_fwd(q, k, v, a, h0, opts):
+    return _mh(q, k, v, a, h0, opts), (q, k, v, a, h0)
+
+
+def _mh_bwd(opts, res, cts):
+    # the gradient of the same function, by autodiff through gl.chunked (recomputed here)
+    _, pull = jax.vjp(lambda *x: _reference(*x, dict(opts)["complex_y"]), *res)
+    return pull(cts)
+
+
+_mh.defvjp(_mh_fwd, _mh_bwd)
+
+
+def _check(name, x, ndim, dims=None):
+    if x.ndim != ndim:
+        raise ValueError(f"gate_loop_mh: {name}: expected {ndim} dimensions, got shape {x.shape}")
+    if dims is not None and tuple(x.shape) != tuple(dims):
+        raise ValueError(f"gate_loop_mh: {name}: expected shape {tuple(dims)}, got {x.shape}")
+
+
+def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="tf32x3", block_v=None,
+                 num_warps=4, segments=None, blocks=4):
+    """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
+
+    Args:
+      q, k: ``(B, L, H, d_k)`` float32; v: ``(B, L, H, d_v)`` float32; a: ``(B, L, H, d_k)``,
+        float32 or complex64; h0: ``(B, H, d_k, d_v)`` or None (zeros).
+      complex_y: also compute ``Im y`` (``y`` complex64 when ``a`` or ``h0`` is complex);
+        otherwise ``y`` is ``Re y``, float32.
+      interpret: run in the Pallas interpreter (CPU tests; its matmuls are IEEE float32).
+      precision: of the in-kernel matmuls, a key of :data:`PRECISIONS` (``"tf32x3"``, ``"fp32"``,
+        ``"bf16x3"``) or a ``lax`` precision.
+      block_v: columns of ``v`` per program (default ``min(d_v, 64)``); num_warps: per program;
+      segments: time segments (None: :func:`segments_for`); blocks: sub-blocks per chunk
+        (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
+        (``gl/assets/bench/mh_kernel_h100.log``).
+
+    Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
+    ``a`` or ``h0`` is complex, else float32.
+
+    Raises:
+      ValueError: shapes that do not match, ``d_k``, ``d_v`` not powers of two from 16, complex
+        ``q, k, v``, or an unknown option value.
+    """
+    _check("q", q, 4)
+    B, L, H, d_k = q.shape
+    _check("k", k, 4, q.shape)
+    _check("a", a, 4, q.shape)
+    _check("v", v, 4)
+    if v.shape[:3] != (B, L, H):
+        raise ValueError(f"gate_loop_mh: v: expected shape {(B, L, H)} + (d_v,), got {v.shape}")
+    d_v = v.shape[-1]
+    if not supported(d_k, d_v):
+        raise ValueError(f"gate_loop_mh: expected d_k and d_v powers of two >= 16, got d_k = {d_k}, "
+                         f"d_v = {d_v} (use mode='chunked')")
+    block_v = block_v or min(d_v, 64)
+    if not _pow2(block_v) or d_v % block_v:
+        raise ValueError(f"gate_loop_mh: block_v: expected a power of two >= 16 dividing d_v = {d_v}, "
+                         f"got {block_v}")
+    if isinstance(precision, str):
+        if precision not in PRECISIONS:
+            raise ValueError(f"gate_loop_mh: precision: expected one of {sorted(PRECISIONS)}, got {precision!r}")
+        precision = PRECISIONS[precision]
+    if interpret:
+        precision = PRECISIONS["fp32"]  # the CPU runs no tensor-core algorithms
+    if blocks not in (1, 2, 4, 8):  # 16 (one step per sub-block) took over 3 minutes to compile on an H100
+        raise ValueError(f"gate_loop_mh: blocks: expected 1, 2, 4 or 8 sub-blocks per chunk, got {blocks}")
+    if segments is not None and (int(segments) != segments or segments < 1):
+        raise ValueError(f"gate_loop_mh: segments: expected a positive integer or None, got {segments}")
+    cplx = jnp.iscomplexobj(a) or (h0 is not None and jnp.iscomplexobj(h0))
+    for name, x in (("q", q), ("k", k), ("v", v), ("a", a), ("h0", h0)):
+        if x is None:
+            continue
+        if name in "qkv" and jnp.iscomplexobj(x):
+            raise ValueError(f"gate_loop_mh: {name}: expected a real array, got {x.dtype}")
+        if jnp.finfo(x.dtype).bits > 32 if jnp.issubdtype(x.dtype, jnp.inexact) else True:
+            raise ValueError(f"gate_loop_mh: {name}: expected float32 or complex64 (a single-precision "
+                             f"kernel), got {x.dtype}; use mode='chunked' for 64-bit inputs")
+    q, k, v = (x.astype(jnp.float32) for x in (q, k, v))
+    a = a.astype(jnp.complex64 if jnp.iscomplexobj(a) else jnp.float32)
+    sdt = jnp.complex64 if cplx else jnp.float32
+    if h0 is None:
+        h0 = jnp.zeros((B, H, d_k, d_v), sdt)
+    else:
+        _check("h0", h0, 4, (B, H, d_k, d_v))
+        h0 = h0.astype(sdt)
+    opts = (("complex_y", bool(complex_y and cplx)), ("interpret", bool(interpret)), ("block_v", int(block_v)),
+            ("num_warps", int(num_warps)), ("precision", precision), ("segments", None if segments is None else int(segments)),
+            ("blocks", int(blocks)))
+    return _mh(q, k, v, a, h0, opts)

@@ -1,0 +1,121 @@
+"""The fused multi-head kernels (gl.pallas_chunked), run by the Pallas interpreter on the CPU.
+
+Tolerances (relative, ‖x − ref‖/‖ref‖): 1e-6 for ``y`` and ``h_L`` in float32 against the
+complex128 Numba loop (measured 0.7-1.0e-7 at these sizes); 1e-5 for gradients against autodiff
+through :func:`gl.chunked.gate_loop_chunked` (the custom VJP recomputes it, so the two agree to
+rounding). On a GPU the same kernels run compiled (``gl/assets/bench``).
+"""
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gl
+from gl import pallas_chunked as P
+from conftest import random_inputs, rel_err
+
+
+def inputs(rng, B=1, L=37, H=2, d_k=16, d_v=32, complex_a=True, h0=False, mag=(0.0, 1.0)):
+    x = [jnp.asarray(t) for t in random_inputs(rng, (B,), L, H, d_k, d_v, mag=mag, complex_a=complex_a, h0=h0)]
+    return x if h0 else x + [None]
+
+
+def reference(q, k, v, a, h0, complex_y):
+    y, h = gl.gate_loop_reference(*(np.asarray(t) for t in (q, k, v, a)), h0=None if h0 is None else np.asarray(h0),
+                                  dtype=np.complex128, return_state=True)
+    return (y if complex_y else y.real), h
+
+
+# sub-blocks per chunk (1: 16 sequential steps; 8: two steps, most scores by matmuls) x time
+# segments (1: one pass; 3: the summary kernel and the fold, L padded to 3 x 16-step chunks)
+@pytest.mark.parametrize("blocks, segments", [(1, 1), (4, 1), (8, 1), (2, 3), (4, 2)])
+def test_matches_reference(rng, blocks, segments):
+    q, k, v, a, _ = inputs(rng)
+    y, h = P.gate_loop_mh(q, k, v, a, interpret=True, blocks=blocks, segments=segments, block_v=16)
+    y_ref, h_ref = reference(q, k, v, a, None, False)
+    assert y.dtype == jnp.float32 and h.dtype == jnp.complex64
+    assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
+
+
+@pytest.mark.parametrize("complex_a, complex_h0, complex_y",
+                         [c for c in itertools.product([False, True], repeat=3) if c[2] <= (c[0] or c[1])])
+def test_dtype_combinations(rng, complex_a, complex_h0, complex_y):
+    """Real or complex a and h0; Re y only or complex y. A real a with a complex h0 keeps a
+    complex state (the case gl.chunked once dropped the imaginary part of)."""
+    q, k, v, a, _ = inputs(rng, complex_a=complex_a)
+    h0 = jnp.asarray(rng.standard_normal((1, 2, 16, 32)), jnp.float32)
+    if complex_h0:
+        h0 = h0 + 1j * jnp.asarray(rng.standard_normal(h0.shape), jnp.float32)
+    y, h = P.gate_loop_mh(q, k, v, a, h0, complex_y=complex_y, interpret=True, segments=2, block_v=16)
+    y_ref, h_ref = reference(q, k, v, a, h0, complex_y)
+    assert jnp.iscomplexobj(y) == complex_y and jnp.iscomplexobj(h) == (complex_a or complex_h0)
+    assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
+    # the same numbers as the XLA chunked mode (gl.gate_loop's complex y)
+    yc, hc = gl.gate_loop(q, k, v, a, h0=h0, mode="chunked", return_state=True)
+    assert rel_err(y, yc if complex_y else jnp.real(yc)) < 1e-6
+
+
+def test_zero_and_tiny_gates_are_exact(rng):
+    """Products only, nothing divided: a = 0 cuts the past exactly, |a| = 1e-30 does not overflow."""
+    q, k, v, a, _ = inputs(rng, L=48)
+    a = a.at[0, 5].set(0).at[0, 20:24].set(1e-30)
+    y, h = P.gate_loop_mh(q, k, v, a, interpret=True, blocks=4, block_v=16)
+    y_ref, h_ref = reference(q, k, v, a, None, False)
+    assert np.all(np.isfinite(np.asarray(y)))
+    assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
+
+
+def test_causal(rng):
+    """Changing step t changes no output before t."""
+    q, k, v, a, _ = inputs(rng, L=40)
+    y0, _ = P.gate_loop_mh(q, k, v, a, interpret=True, block_v=16)
+    y1, _ = P.gate_loop_mh(q, k, v.at[0, 23].add(5.0), a.at[0, 23].set(0.3), interpret=True, block_v=16)
+    np.testing.assert_array_equal(np.asarray(y0[0, :23]), np.asarray(y1[0, :23]))
+    assert np.abs(np.asarray(y0[0, 23:] - y1[0, 23:])).max() > 1e-3
+
+
+def test_gradients_match_chunked_autodiff(rng):
+    q, k, v, a, h0 = inputs(rng, L=20, h0=True, mag=(0.5, 1.0))
+    w = jnp.asarray(rng.standard_normal((1, 20, 2, 32)), jnp.float32)
+
+    def loss(f):
+        def scalar(q, k, v, a, h0):
+            y, h = f(q, k, v, a, h0)
+            return jnp.sum(y * w) + jnp.sum(jnp.real(h) * jnp.imag(h))
+        return scalar
+
+    kern = lambda *x: P.gate_loop_mh(*x, interpret=True, block_v=16)
+    ref = lambda *x: (lambda y, h: (jnp.real(y), h))(*gl.chunked.gate_loop_chunked(*x))
+    g = jax.grad(loss(kern), argnums=range(5))(q, k, v, a, h0)
+    g_ref = jax.grad(loss(ref), argnums=range(5))(q, k, v, a, h0)
+    for x, x_ref in zip(g, g_ref):
+        assert x.dtype == x_ref.dtype and rel_err(x, x_ref) < 1e-5
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(v=np.zeros((1, 37, 2, 24), np.float32)), "expected d_k and d_v powers of two >= 16"),
+    (dict(k=np.zeros((1, 36, 2, 16), np.float32)), "k: expected shape"),
+    (dict(v=np.zeros((1, 37, 3, 32), np.float32)), "v: expected shape"),
+    (dict(q=np.zeros((1, 37, 2, 16), np.complex64)), "q: expected a real array"),
+    (dict(a=np.zeros((1, 37, 2, 16), np.complex128)), "a: expected float32 or complex64"),
+    (dict(block_v=24), "block_v: expected a power of two"),
+    (dict(blocks=16), "blocks: expected 1, 2, 4 or 8"),
+    (dict(segments=0), "segments: expected a positive integer"),
+    (dict(precision="tf16"), "precision: expected one of"),
+])
+def test_clear_errors(rng, change, match):
+    q, k, v, a, _ = inputs(rng)
+    kw = dict(q=q, k=k, v=v, a=a)
+    kw.update(change)  # NumPy arrays as given: a complex128 stays complex128
+    with pytest.raises(ValueError, match=match):
+        P.gate_loop_mh(kw.pop("q"), kw.pop("k"), kw.pop("v"), kw.pop("a"), interpret=True, **kw)
+
+
+def test_segments_for():
+    assert P.segments_for(16, 8, 1, 4096) == 4  # the bench shape: 128 (batch, head) pairs -> 512 programs
+    assert P.segments_for(64, 8, 1, 4096) == 1  # enough programs already
+    assert P.segments_for(1, 1, 1, 300) == 1  # too short to split (>= 256 steps per segment)
