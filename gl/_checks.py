@@ -38,6 +38,12 @@ def shape_of(name: str, x, min_ndim: int) -> tuple[int, ...]:
     return shape
 
 
+def is_tile(n: int) -> bool:
+    """Whether ``n`` is a power of two from 16: a dimension Triton's matmul tiles take (the fused
+    multi-head kernels of :mod:`gl.pallas_chunked` need ``d_k`` and ``d_v`` of this kind)."""
+    return n >= 16 and not n & (n - 1)
+
+
 def check_gate_loop_inputs(q, k, v, a, h0=None, mode: str = "auto"):
     """Validate the arguments of :func:`gl.gate_loop`; return the result dtype.
 

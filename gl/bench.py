@@ -263,7 +263,7 @@ def mh_methods(B, L, H, d, key, gpu, mem):
             skip = "lax.scan over outer-product states: too slow to time here"
         f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
         m[_label(f"gate_loop[{mode}]", plan)] = (_sliced(f, plan or "full"), (q, k, v, a), skip, "y")
-    if gpu and gl.operator.pallas_available() and d >= 16 and not d & (d - 1):
+    if gpu and gl.operator.pallas_available() and _checks.is_tile(d):
         from gl import pallas_chunked  # the fused kernels computing Re y only (the model's output)
 
         for prec in ("tf32x3", "bf16x3"):

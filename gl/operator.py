@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_gate_loop_inputs, compute_dtype
+from ._checks import check_gate_loop_inputs, compute_dtype, is_tile
 from .attention import surrogate_attention
 from .chunked import gate_loop_chunked
 from .scan import gate_loop_parallel, gate_loop_recurrent
@@ -27,7 +27,7 @@ def pallas_available() -> bool:
 
 def _pallas_shape_ok(d_k, d_v) -> bool:
     """SISO (``d_k = d_v = 1``) or a multi-head state the fused kernel takes (powers of two >= 16)."""
-    return (d_k == 1 and d_v == 1) or (d_k >= 16 and d_v >= 16 and not d_k & (d_k - 1) and not d_v & (d_v - 1))
+    return (d_k == 1 and d_v == 1) or (is_tile(d_k) and is_tile(d_v))
 
 
 def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_complex: bool = False) -> str:

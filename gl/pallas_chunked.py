@@ -52,6 +52,7 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
+from ._checks import check_gate_loop_inputs, is_tile
 from .pallas_scan import _cmul, _Refs
 
 __all__ = ["gate_loop_mh", "supported", "segments_for", "CHUNK", "PRECISIONS"]
@@ -62,13 +63,9 @@ PRECISIONS = {"fp32": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF
               "bf16x3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3}
 
 
-def _pow2(n):
-    return n >= 16 and n & (n - 1) == 0
-
-
 def supported(d_k: int, d_v: int) -> bool:
     """Whether the kernel takes a ``(d_k, d_v)`` state: both powers of two, at least 16."""
-    return _pow2(d_k) and _pow2(d_v)
+    return is_tile(d_k) and is_tile(d_v)
 
 
 def _dot(x, y, precision, trans_a=False, trans_b=False):
@@ -320,13 +317,6 @@ def _mh_bwd(opts, res, cts):
 _mh.defvjp(_mh_fwd, _mh_bwd)
 
 
-def _check(name, x, ndim, dims=None):
-    if x.ndim != ndim:
-        raise ValueError(f"gate_loop_mh: {name}: expected {ndim} dimensions, got shape {x.shape}")
-    if dims is not None and tuple(x.shape) != tuple(dims):
-        raise ValueError(f"gate_loop_mh: {name}: expected shape {tuple(dims)}, got {x.shape}")
-
-
 def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="tf32x3", block_v=None,
                  num_warps=4, segments=None, blocks=4):
     """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
@@ -351,19 +341,16 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
       ValueError: shapes that do not match, ``d_k``, ``d_v`` not powers of two from 16, complex
         ``q, k, v``, or an unknown option value.
     """
-    _check("q", q, 4)
+    check_gate_loop_inputs(q, k, v, a, h0, "pallas")  # shapes agree, float or complex dtypes
+    if q.ndim != 4:
+        raise ValueError(f"gate_loop_mh: q: expected (B, L, H, d_k), 4 dimensions, got shape {q.shape}")
     B, L, H, d_k = q.shape
-    _check("k", k, 4, q.shape)
-    _check("a", a, 4, q.shape)
-    _check("v", v, 4)
-    if v.shape[:3] != (B, L, H):
-        raise ValueError(f"gate_loop_mh: v: expected shape {(B, L, H)} + (d_v,), got {v.shape}")
     d_v = v.shape[-1]
     if not supported(d_k, d_v):
         raise ValueError(f"gate_loop_mh: expected d_k and d_v powers of two >= 16, got d_k = {d_k}, "
                          f"d_v = {d_v} (use mode='chunked')")
     block_v = block_v or min(d_v, 64)
-    if not _pow2(block_v) or d_v % block_v:
+    if not is_tile(block_v) or d_v % block_v:
         raise ValueError(f"gate_loop_mh: block_v: expected a power of two >= 16 dividing d_v = {d_v}, "
                          f"got {block_v}")
     if isinstance(precision, str):
@@ -391,7 +378,6 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
     if h0 is None:
         h0 = jnp.zeros((B, H, d_k, d_v), sdt)
     else:
-        _check("h0", h0, 4, (B, H, d_k, d_v))
         h0 = h0.astype(sdt)
     opts = (("complex_y", bool(complex_y and cplx)), ("interpret", bool(interpret)), ("block_v", int(block_v)),
             ("num_warps", int(num_warps)), ("precision", precision), ("segments", None if segments is None else int(segments)),

@@ -98,8 +98,11 @@ def test_gradients_match_chunked_autodiff(rng):
 
 @pytest.mark.parametrize("change, match", [
     (dict(v=np.zeros((1, 37, 2, 24), np.float32)), "expected d_k and d_v powers of two >= 16"),
-    (dict(k=np.zeros((1, 36, 2, 16), np.float32)), "k: expected shape"),
+    (dict(k=np.zeros((1, 36, 2, 16), np.float32)), "k: expected the shape of q"),
     (dict(v=np.zeros((1, 37, 3, 32), np.float32)), "v: expected shape"),
+    (dict(h0=np.zeros((1, 2, 16, 16), np.float32)), "h0: expected shape"),
+    (dict(q=np.zeros((37, 2, 16), np.float32), k=np.zeros((37, 2, 16), np.float32),
+          a=np.zeros((37, 2, 16), np.float32), v=np.zeros((37, 2, 32), np.float32)), "4 dimensions"),
     (dict(q=np.zeros((1, 37, 2, 16), np.complex64)), "q: expected a real array"),
     (dict(a=np.zeros((1, 37, 2, 16), np.complex128)), "a: expected float32 or complex64"),
     (dict(block_v=24), "block_v: expected a power of two"),
