@@ -266,7 +266,7 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     if gpu and gl.operator.pallas_available() and _checks.is_tile(d):
         from gl import pallas_chunked  # the fused kernels computing Re y only (the model's output)
 
-        for prec in ("tf32x3", "bf16x3"):
+        for prec in ("f16x3", "tf32x3", "bf16x3"):
             m[f"pallas_mh[{prec}, Re y]"] = (
                 lambda q, k, v, a, prec=prec: pallas_chunked.gate_loop_mh(q, k, v, a, precision=prec)[0],
                 (q, k, v, a), None, "y")
@@ -438,8 +438,8 @@ def goals(res) -> list[dict]:
                                 target="< 1e-4", met=r["max_rel_err"] < 1e-4, note=custom))
         if len(s) == 4:
             scan, attn = _ms(rows, s, "gate_loop[parallel]")[0], _ms(rows, s, "gate_loop[attention]")[0]
-            for name in ("gate_loop[chunked]", "gate_loop[pallas]", "pallas_mh[tf32x3, Re y]",
-                         "pallas_mh[bf16x3, Re y]"):
+            for name in ("gate_loop[chunked]", "gate_loop[pallas]", "pallas_mh[f16x3, Re y]",
+                         "pallas_mh[tf32x3, Re y]", "pallas_mh[bf16x3, Re y]"):
                 t, r = _ms(rows, s, name)
                 if t is None:
                     continue

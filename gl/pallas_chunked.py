@@ -30,10 +30,16 @@ state from zero ``U_g`` (the two leaves of eq. 13), the second folds those of th
 segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`.
 
 Nothing of size ``(C, C, d_k)`` and no ``(d_k, d_v)`` state per step is ever formed; ``h`` leaves
-the chip once per segment. **Precision**: the in-kernel matmuls run as ``"tf32x3"`` by default
-(three TF32 tensor-core products, float32-level error: 2.5e-7 against the complex128 loop on
-the bench shape, as IEEE float32), ``"fp32"`` (IEEE float32 on the CUDA cores, slower) or
-``"bf16x3"`` (three bfloat16 products: faster, error 5.8e-6 there); ``gl/assets/bench/NOTES.md``
+the chip once per segment. **Precision**: by default (``"f16x3"``) every in-kernel matmul is three
+float16 tensor-core products: each operand is divided once per chunk by its largest magnitude
+(no float16 overflow or lost small values), split as ``x = x_hi + 2^-11 x_lo`` and multiplied as
+``x_hi y_hi + 2^-11 (x_hi y_lo + x_lo y_hi)`` (22 bits kept, as TF32x3, with half its
+tensor-core instructions): error 2.0e-7 against the complex128 loop on the bench shape. The
+scales assume decays that do not grow by 2^16 in a chunk: when ``max(|Re a|, |Im a|) >``
+:data:`F16_A_MAX` the call runs ``"tf32x3"`` instead (``lax.cond``). A chunk's scales depend on
+all its steps, so a later step can change the rounding (not more) of earlier outputs in its
+chunk. Other precisions: ``"tf32x3"`` (three TF32 products, 2.4e-7), ``"fp32"`` (IEEE float32
+on the CUDA cores, slower) or ``"bf16x3"`` (faster, error 5.6e-6); ``gl/assets/bench/NOTES.md``
 has the measurements. The elementwise work is float32 throughout.
 
 The gradient (:func:`gate_loop_mh`, a ``jax.custom_vjp``) is that of :func:`gl.chunked.gate_loop_chunked`,
@@ -58,9 +64,10 @@ from .pallas_scan import _cmul, _Refs
 __all__ = ["gate_loop_mh", "supported", "segments_for", "CHUNK", "PRECISIONS"]
 
 CHUNK = 16  #: steps per chunk: the smallest Triton matmul tile
+F16_A_MAX = 1.4  #: "f16x3" runs while max(|Re a|, |Im a|) <= this (so |a| < 2, the decays of 16 steps < 65504)
 #: the in-kernel matmul precisions by name (``gate_loop_mh(precision=...)``)
 PRECISIONS = {"fp32": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
-              "bf16x3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3}
+              "bf16x3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3, "f16x3": "f16x3"}
 
 
 def supported(d_k: int, d_v: int) -> bool:
@@ -70,7 +77,25 @@ def supported(d_k: int, d_v: int) -> bool:
 
 def _dot(x, y, precision, trans_a=False, trans_b=False):
     dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
+    if precision == "f16x3u":
+        return _dot_f16x3(x, y, dims)
     return lax.dot_general(x, y, dims, precision=precision, preferred_element_type=jnp.float32)
+
+
+def _dot_f16x3(x, y, dims):
+    """``x @ y`` from three float16 products: ``x = x_hi + 2^-11 x_lo`` with two float16 tiles
+    (likewise ``y``); ``x_hi y_hi + 2^-11 (x_hi y_lo + x_lo y_hi)`` keeps 22 bits of each
+    operand, as TF32x3, with half its tensor-core instructions. Only for operands scaled to
+    at most 1 in magnitude (float16 overflows at 65504): the kernel scales them (``f16x3``)."""
+    f32, f16 = jnp.float32, jnp.float16
+
+    def split(z):
+        hi = z.astype(f16)
+        return hi, ((z - hi.astype(f32)) * 2048.0).astype(f16)
+
+    (xh, xl), (yh, yl) = split(x), split(y)
+    d = lambda u, w: lax.dot_general(u, w, dims, preferred_element_type=f32)
+    return d(xh, yh) + (d(xh, yl) + d(xl, yh)) * (1.0 / 2048.0)
 
 
 def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
@@ -84,20 +109,40 @@ def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
 
 
 def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks):
+            has_segments, blocks, ablate=(), scores_t=False, block_k=None, n_kblocks=1):
     """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
 
     ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
     (the two leaves of eq. 13); otherwise fold the summaries of the earlier segments into ``h0``
     (eq. 13 again) and compute the segment's outputs.
+
+    ``ablate`` (timing experiments only, wrong results): stages left out, from ``"steps"`` (the
+    in-register steps), ``"cross"`` (the scores between sub-blocks), ``"y"`` (the output
+    matmuls), ``"state"`` (the state update's matmuls), ``"rows"`` (one row load per step
+    instead of one per sub-block).
     """
     r = _Refs(_names(summary, has_a_im, has_h0_im, complex_y, has_segments), refs)
     b, hd = pl.program_id(0), pl.program_id(1)
-    j, g = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks
-    d_k = r.k.shape[-1]
-    vs = pl.ds(j * block_v, block_v)
+    pid = pl.program_id(2)  # (segment, block of d_k, block of v), v fastest
+    j, kb, g = pid % n_vblocks, (pid // n_vblocks) % n_kblocks, pid // (n_vblocks * n_kblocks)
+    d_k = block_k
+    vs, ks = pl.ds(j * block_v, block_v), pl.ds(kb * block_k, block_k)
     cplx = has_a_im or has_h0_im
     f32 = jnp.float32
+    f16 = precision == "f16x3"  # float16 products of operands scaled by their largest magnitude
+
+    def bound(xr, xi=None):
+        """``(m, 1 / m)``, ``m`` the largest magnitude in a tile (a complex pair: of both)."""
+        if not f16:
+            return None
+        m = jnp.max(jnp.abs(xr) if xi is None else jnp.maximum(jnp.abs(xr), jnp.abs(xi)))
+        return m, jnp.where(m > 0, 1.0 / m, 0.0)
+
+    def mm(x, y, bx, by, **kw):
+        """``x @ y``; with ``f16``, of ``x / m_x`` and ``y / m_y`` (no float16 overflow), times ``m_x m_y``."""
+        if not f16:
+            return _dot(x, y, precision, **kw)
+        return _dot(x * bx[1], y * by[1], "f16x3u", **kw) * (bx[0] * by[0])
     im = lambda x: x if has_a_im else None
     rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
     rows_s = lax.broadcasted_iota(jnp.int32, (C, C), 0)
@@ -107,50 +152,56 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     if summary:  # the state from zero and the total decay
         hr, hi = jnp.zeros((d_k, block_v), f32), (jnp.zeros((d_k, block_v), f32) if has_a_im else None)
     else:  # h0, then eq. 13 with the summaries of the earlier segments
-        hr = plgpu.load(r.h0r.at[b, hd, :, vs]).astype(f32)
-        hi = plgpu.load(r.h0i.at[b, hd, :, vs]).astype(f32) if has_h0_im else (
+        hr = plgpu.load(r.h0r.at[b, hd, ks, vs]).astype(f32)
+        hi = plgpu.load(r.h0i.at[b, hd, ks, vs]).astype(f32) if has_h0_im else (
             jnp.zeros((d_k, block_v), f32) if cplx else None)
         if has_segments:
             def fold(s, h):
-                Ar = plgpu.load(r.Ar.at[b, hd, s, :])[:, None]
-                Ai = plgpu.load(r.Ai.at[b, hd, s, :])[:, None] if has_a_im else None
+                Ar = plgpu.load(r.Ar.at[b, hd, s, ks])[:, None]
+                Ai = plgpu.load(r.Ai.at[b, hd, s, ks])[:, None] if has_a_im else None
                 nr, ni = _cmul(Ar, Ai, *h)
-                nr = nr + plgpu.load(r.Ur.at[b, hd, s, :, vs])
+                nr = nr + plgpu.load(r.Ur.at[b, hd, s, ks, vs])
                 if ni is not None and r.get("Ui") is not None:
-                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, :, vs])
+                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, ks, vs])
                 return nr, ni
             hr, hi = lax.fori_loop(0, g, fold, (hr, hi))
 
     s = C // blocks  # steps per sub-block; the blocks are walked side by side
     blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
-    blk_n, blk_m = rows_s // s, lax.broadcasted_iota(jnp.int32, (C, C), 1) // s
+    cols_s = lax.broadcasted_iota(jnp.int32, (C, C), 1)
+    blk_n, blk_m = rows_s // s, cols_s // s
     need_si = complex_y and has_a_im  # Im S only feeds Im y
 
-    def per_block(load_row, n0, n):
+    def per_block(ref, n0, n):
         """A (C, d_k) tile whose rows in sub-block i hold row ``i s + n`` of the chunk."""
+        load_row = lambda t: plgpu.load(ref.at[b, t, hd, ks]).astype(f32)[None, :]
         x = load_row(n0 + n)
-        for i in range(1, blocks):
+        for i in range(1, 1 if "rows" in ablate else blocks):
             x = jnp.where(blk == i, load_row(n0 + i * s + n), x)
         return x
 
     def step(n0, Kb, n, st):
         """Step ``n`` of every sub-block of the chunk starting at ``n0``: products only."""
         Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
-        row = lambda ref: lambda t: plgpu.load(ref.at[b, t, hd, :]).astype(f32)[None, :]
-        ar = per_block(row(r.ar), n0, n)
-        ai = per_block(row(r.ai), n0, n) if has_a_im else None
+        ar = per_block(r.ar, n0, n)
+        ai = per_block(r.ai, n0, n) if has_a_im else None
         Kr, Ki = _cmul(Kr, Ki, ar, ai)  # rows m < n of each sub-block: D(n, m) = D(n-1, m) a_n
         Kr = jnp.where(loc == n, Kb, Kr)  # row n: D(n, n) = 1
         Pr, Pi = _cmul(Pr, Pi, ar, ai)  # P_n = P_{n-1} a_n, from the sub-block's start
         if not summary:
-            qn = per_block(row(r.q), n0, n)
-            here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
+            qn = per_block(r.q, n0, n)
             QPr = jnp.where(loc == n, qn * Pr, QPr)
-            Sr = jnp.where(here, jnp.sum(Kr * qn, axis=1)[None, :], Sr)  # S[n, m] = q_n . K[m]
+            if scores_t:  # S transposed: St[m, i s + n] for m in sub-block i, no change of layout
+                here = cols_s == blk_n * s + n
+                put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[:, None], S)
+            else:
+                here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
+                put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[None, :], S)
+            Sr = put(Kr, Sr)  # S[n, m] = q_n . K[m]
             if has_a_im:
                 QPi = jnp.where(loc == n, qn * Pi, QPi)
             if need_si:
-                Si = jnp.where(here, jnp.sum(Ki * qn, axis=1)[None, :], Si)
+                Si = put(Ki, Si)
         return Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si
 
     def totals(Pr, Pi):
@@ -177,13 +228,18 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         (hr, hi, Ar, Ai) = carry
         n0 = (c0 + c) * C
         ts = pl.ds(n0, C)
-        Kb = plgpu.load(r.k.at[b, ts, hd, :]).astype(f32)  # (C, d_k)
+        Kb = plgpu.load(r.k.at[b, ts, hd, ks]).astype(f32)  # (C, d_k)
         V = plgpu.load(r.v.at[b, ts, hd, vs]).astype(f32)  # (C, block_v)
+        bk, bv = bound(Kb), bound(V)  # |k ⊙ R| <= max |k| while |a| <= 1 (the wrapper's condition)
         none_if = lambda x, flag=True: None if summary or not flag else x
         one = jnp.ones((C, d_k), f32)
         st = (zero_ck, im(zero_ck), one, im(zero_ck), none_if(zero_ck), none_if(im(zero_ck)),
               none_if(jnp.zeros((C, C), f32)), none_if(jnp.zeros((C, C), f32), need_si))
-        Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = lax.fori_loop(0, s, functools.partial(step, n0, Kb), st)
+        if "steps" in ablate:
+            Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
+            Kr = Kb
+        else:
+            Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = lax.fori_loop(0, s, functools.partial(step, n0, Kb), st)
         T = totals(Pr, Pi)
         Tr, Ti = prod(T)  # the chunk's total decay
         KLr, KLi = Kr, Ki  # k_m R_m within its sub-block
@@ -192,52 +248,63 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         if not summary:
             # scores between sub-blocks i > j: (q ⊙ P within i) ⊙ G_ij ⊙ (k ⊙ R within j),
             # G_ij = prod_{j<l<i} T_l; one masked matmul per distance δ = i - j
-            for delta in range(1, blocks):
+            bq = bound(QPr, QPi)  # also bounds q ⊙ P ⊙ G and q ⊙ P from the chunk's start
+            for delta in range(1, 1 if "cross" in ablate else blocks):
                 Gr, Gi = by_block([prod(T[max(i - delta + 1, 0):i]) for i in range(blocks)])
-                Xr, Xi = _cmul(QPr, QPi, Gr, Gi)
-                keep = (blk_n - blk_m) == delta
-                Sx = _dot(Xr, KLr, precision, trans_b=True)
+                Xr, Xi = _cmul(QPr, QPi, Gr, Gi) if delta > 1 else (QPr, QPi)  # G = 1 at distance 1
+                dot = (lambda x, kl: mm(kl, x, bk, bq, trans_b=True)) if scores_t else (
+                    lambda x, kl: mm(x, kl, bq, bk, trans_b=True))
+                keep = ((blk_m - blk_n) if scores_t else (blk_n - blk_m)) == delta
+                Sx = dot(Xr, KLr)
                 if Xi is not None and KLi is not None:
-                    Sx = Sx - _dot(Xi, KLi, precision, trans_b=True)
+                    Sx = Sx - dot(Xi, KLi)
                 Sr = jnp.where(keep, Sx, Sr)
                 if need_si:
-                    Sy = _dot(Xr, KLi, precision, trans_b=True) if KLi is not None else 0.0
+                    Sy = dot(Xr, KLi) if KLi is not None else 0.0
                     if Xi is not None:
-                        Sy = Sy + _dot(Xi, KLr, precision, trans_b=True)
+                        Sy = Sy + dot(Xi, KLr)
                     Si = jnp.where(keep, Sy, Si)
             if blocks > 1:  # from the chunk's start: q_n P_n = (q_n P_n within its block) ⊙ prod_{l < i} T_l
                 QPr, QPi = _cmul(QPr, QPi, *by_block([prod(T[:i]) for i in range(blocks)]))
             # y = S v + (q ⊙ P) h: eq. 21 inside the chunk, eq. 8 on the entering state
-            yr = _dot(Sr, V, precision) + _dot(QPr, hr, precision)
-            if QPi is not None and hi is not None:
-                yr = yr - _dot(QPi, hi, precision)
-            plgpu.store(r.yr.at[b, ts, hd, vs], yr.astype(r.yr.dtype))
+            if "y" in ablate:
+                yr = V * jnp.sum(Sr) + jnp.sum(QPr) + (0.0 if QPi is None else jnp.sum(QPi))
+            else:
+                bs, bh = bound(Sr, Si), bound(hr, hi)
+                yr = mm(Sr, V, bs, bv, trans_a=scores_t) + mm(QPr, hr, bq, bh)
+                if QPi is not None and hi is not None:
+                    yr = yr - mm(QPi, hi, bq, bh)
+            plgpu.store(r.yr.at[kb, b, ts, hd, vs], yr.astype(r.yr.dtype))
             if complex_y:
-                yi = _dot(QPr, hi, precision) if hi is not None else jnp.zeros_like(yr)
+                yi = mm(QPr, hi, bq, bh) if hi is not None else jnp.zeros_like(yr)
                 if has_a_im:
-                    yi = yi + _dot(Si, V, precision) + _dot(QPi, hr, precision)
-                plgpu.store(r.yi.at[b, ts, hd, vs], yi.astype(r.yi.dtype))
+                    yi = yi + mm(Si, V, bs, bv, trans_a=scores_t) + mm(QPi, hr, bq, bh)
+                plgpu.store(r.yi.at[kb, b, ts, hd, vs], yi.astype(r.yi.dtype))
         # h <- T ⊙ h + Kᵀ v, T the chunk's total, K[m] = k_m R_m (eq. 7 once per chunk)
         nr, ni = _cmul(Tr.reshape(d_k, 1), None if Ti is None else Ti.reshape(d_k, 1), hr, hi)
-        nr = nr + _dot(Kr, V, precision, trans_a=True)
-        if ni is not None and Ki is not None:
-            ni = ni + _dot(Ki, V, precision, trans_a=True)
+        if "state" in ablate:
+            nr = nr + jnp.sum(Kr) + jnp.sum(V)
+            ni = None if ni is None else ni + (0.0 if Ki is None else jnp.sum(Ki))
+        else:
+            nr = nr + mm(Kr, V, bk, bv, trans_a=True)
+            if ni is not None and Ki is not None:
+                ni = ni + mm(Ki, V, bk, bv, trans_a=True)
         Ar, Ai = _cmul(Ar, Ai, Tr, Ti) if summary else (Ar, Ai)  # the segment's total decay
         return nr, ni, Ar, Ai
 
     A0 = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32))) if summary else (None, None)
     hr, hi, Ar, Ai = lax.fori_loop(0, n_chunks, body, (hr, hi) + A0)
     if summary:
-        plgpu.store(r.Ar.at[b, hd, g, :], Ar[0])
+        plgpu.store(r.Ar.at[b, hd, g, ks], Ar[0])
         if has_a_im:
-            plgpu.store(r.Ai.at[b, hd, g, :], Ai[0])
-        plgpu.store(r.Ur.at[b, hd, g, :, vs], hr)
+            plgpu.store(r.Ai.at[b, hd, g, ks], Ai[0])
+        plgpu.store(r.Ur.at[b, hd, g, ks, vs], hr)
         if hi is not None:
-            plgpu.store(r.Ui.at[b, hd, g, :, vs], hi)
+            plgpu.store(r.Ui.at[b, hd, g, ks, vs], hi)
     else:
-        plgpu.store(r.hr.at[b, hd, g, :, vs], hr)
+        plgpu.store(r.hr.at[b, hd, g, ks, vs], hr)
         if hi is not None:
-            plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
+            plgpu.store(r.hi.at[b, hd, g, ks, vs], hi)
 
 
 def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
@@ -250,8 +317,9 @@ def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks):
+                                             "segments", "blocks", "ablate", "num_stages", "scores_t", "block_k", "guard"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
+             num_stages=1, scores_t=False, block_k=None, guard=True):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
@@ -268,26 +336,43 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         ins = [pad(x, 1.0 if i == 3 else 0.0) for i, x in enumerate(ins)]
     h0s = [jnp.real(h0), jnp.imag(h0)] if has_h0_im else [h0]
     params = dict(interpret=True) if interpret else dict(
-        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
+        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=num_stages))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
-              complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks)
-    grid = (B, H, nJ * G)
+              complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
+              ablate=tuple(ablate), scores_t=scores_t, block_k=block_k or d_k,
+              n_kblocks=d_k // (block_k or d_k))
+    nK = d_k // (block_k or d_k)
+    grid = (B, H, nJ * nK * G)
     f32 = jnp.float32
-    summ = []
-    if G > 1:
-        a_sh, u_sh = jax.ShapeDtypeStruct((B, H, G, d_k), f32), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
-        summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kw), grid=grid, **params,
-                              out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
-        summ = list(summ)
-        if cplx and not has_a_im:  # a real, h0 complex: the summaries are real, the fold complex
-            summ.append(jnp.zeros_like(summ[-1]))
-    yshape = jax.ShapeDtypeStruct((B, Lp, H, d_v), f32)
-    hshape = jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
-    out_shape = [yshape] + ([yshape] if complex_y else []) + [hshape] + ([hshape] if cplx else [])
-    outs = list(pl.pallas_call(functools.partial(_kernel, summary=False, **kw), out_shape=tuple(out_shape),
-                               grid=grid, **params)(*ins, *h0s, *summ))
-    yr = outs.pop(0)[:, :L]
-    y = lax.complex(yr, outs.pop(0)[:, :L]) if complex_y else yr
+
+    def run(prec):
+        kwp = dict(kw, precision=prec)
+        summ = []
+        if G > 1:  # the summaries of segments 0 .. G - 2 (no segment folds in the last one's)
+            a_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k), f32)
+            u_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k, d_v), f32)
+            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kwp), grid=(B, H, nJ * nK * (G - 1)),
+                                  **params, name="gl_mh_summary",
+                                  out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
+            summ = list(summ)
+            if cplx and not has_a_im:  # a real, h0 complex: the summaries are real, the fold complex
+                summ.append(jnp.zeros_like(summ[-1]))
+        yshape = jax.ShapeDtypeStruct((nK, B, Lp, H, d_v), f32)  # one partial sum per block of d_k
+        hshape = jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
+        out_shape = [yshape] + ([yshape] if complex_y else []) + [hshape] + ([hshape] if cplx else [])
+        return tuple(pl.pallas_call(functools.partial(_kernel, summary=False, **kwp), out_shape=tuple(out_shape),
+                                    grid=grid, **params, name="gl_mh_outputs")(*ins, *h0s, *summ))
+
+    if precision == "f16x3" and guard:
+        # the float16 products assume decays that do not grow by 65504 within a chunk: |a| < 2.09
+        # (16 steps); max(|Re a|, |Im a|) <= 1.4 implies |a| <= 1.98. Otherwise (or NaN): TF32x3.
+        big = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(p)) for p in planes])
+        outs = list(lax.cond(big <= F16_A_MAX, lambda: run("f16x3"), lambda: run(PRECISIONS["fp32" if interpret else "tf32x3"])))
+    else:
+        outs = list(run(precision))
+    part = lambda y: (y[0] if nK == 1 else jnp.sum(y, axis=0))[:, :L]
+    yr = part(outs.pop(0))
+    y = lax.complex(yr, part(outs.pop(0))) if complex_y else yr
     hL = lax.complex(outs[0][:, :, -1], outs[1][:, :, -1]) if cplx else outs[0][:, :, -1]
     return y, hL
 
@@ -317,8 +402,8 @@ def _mh_bwd(opts, res, cts):
 _mh.defvjp(_mh_fwd, _mh_bwd)
 
 
-def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="tf32x3", block_v=None,
-                 num_warps=4, segments=None, blocks=4):
+def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="f16x3", block_v=None,
+                 num_warps=4, segments=None, blocks=2):
     """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
 
     Args:
@@ -326,13 +411,14 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         float32 or complex64; h0: ``(B, H, d_k, d_v)`` or None (zeros).
       complex_y: also compute ``Im y`` (``y`` complex64 when ``a`` or ``h0`` is complex);
         otherwise ``y`` is ``Re y``, float32.
-      interpret: run in the Pallas interpreter (CPU tests; its matmuls are IEEE float32).
-      precision: of the in-kernel matmuls, a key of :data:`PRECISIONS` (``"tf32x3"``, ``"fp32"``,
+      interpret: run in the Pallas interpreter (CPU tests; matmuls IEEE float32, or the float16
+        products of ``"f16x3"``).
+      precision: of the in-kernel matmuls, a key of :data:`PRECISIONS` (``"f16x3"``, ``"tf32x3"``, ``"fp32"``,
         ``"bf16x3"``) or a ``lax`` precision.
       block_v: columns of ``v`` per program (default ``min(d_v, 64)``); num_warps: per program;
       segments: time segments (None: :func:`segments_for`); blocks: sub-blocks per chunk
         (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
-        (``gl/assets/bench/mh_kernel_h100.log``).
+        (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``).
 
     Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
     ``a`` or ``h0`` is complex, else float32.
@@ -357,8 +443,8 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         if precision not in PRECISIONS:
             raise ValueError(f"gate_loop_mh: precision: expected one of {sorted(PRECISIONS)}, got {precision!r}")
         precision = PRECISIONS[precision]
-    if interpret:
-        precision = PRECISIONS["fp32"]  # the CPU runs no tensor-core algorithms
+    if interpret and precision != "f16x3":
+        precision = PRECISIONS["fp32"]  # the CPU runs no tensor-core algorithms (float16 products it does)
     if blocks not in (1, 2, 4, 8):  # 16 (one step per sub-block) took over 3 minutes to compile on an H100
         raise ValueError(f"gate_loop_mh: blocks: expected 1, 2, 4 or 8 sub-blocks per chunk, got {blocks}")
     if segments is not None and (int(segments) != segments or segments < 1):

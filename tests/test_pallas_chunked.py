@@ -41,6 +41,35 @@ def test_matches_reference(rng, blocks, segments):
     assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
 
 
+@pytest.mark.parametrize("precision", ["f16x3", "fp32"])
+@pytest.mark.parametrize("scale_q, scale_v, gate", [(1.0, 1.0, 1.0), (1e-6, 1.0, 1.0), (1.0, 1e6, 1.0),
+                                                    (1e5, 1e5, 1.0), (1.0, 1.0, 2.5)])
+def test_float16_products_keep_float32_error(rng, precision, scale_q, scale_v, gate):
+    """``"f16x3"`` (the default) scales every matmul operand by its largest magnitude once per
+    chunk, so inputs of any size keep float32-level error (1e-6, as above; float16 alone would
+    overflow at 65504 and lose digits below 6e-5); gates that grow (|a| up to 2.5 here, decays of
+    2.5^16 per chunk) hand the call to the other precision instead of overflowing."""
+    q, k, v, a, _ = inputs(rng, d_k=32, mag=(0.5, 1.0))
+    q, v, a = q * scale_q, v * scale_v, a * gate
+    y, h = P.gate_loop_mh(q, k, v, a, interpret=True, precision=precision, segments=2, block_v=16)
+    y_ref, h_ref = reference(q, k, v, a, None, False)
+    assert np.all(np.isfinite(np.asarray(y))) and np.all(np.isfinite(np.asarray(h)))
+    assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
+
+
+def test_float16_products_are_float16():
+    """The split is what it claims: x = x_hi + 2^-11 x_lo with two float16 tiles, 22 bits kept
+    (error about 2^-22 relative), where one float16 product keeps 11 (about 2^-11)."""
+    rng = np.random.default_rng(3)
+    x, y = (jnp.asarray(rng.uniform(-1, 1, (16, 64)), jnp.float32) for _ in range(2))
+    exact = np.asarray(x, np.float64) @ np.asarray(y, np.float64).T
+    dims = (((1,), (1,)), ((), ()))
+    three = np.asarray(P._dot_f16x3(x, y, dims))
+    one = np.asarray(jax.lax.dot_general(x.astype(jnp.float16), y.astype(jnp.float16), dims,
+                                         preferred_element_type=jnp.float32))
+    assert rel_err(three, exact) < 1e-6 < 1e-4 < rel_err(one, exact)
+
+
 @pytest.mark.parametrize("complex_a, complex_h0, complex_y",
                          [c for c in itertools.product([False, True], repeat=3) if c[2] <= (c[0] or c[1])])
 def test_dtype_combinations(rng, complex_a, complex_h0, complex_y):
@@ -69,12 +98,21 @@ def test_zero_and_tiny_gates_are_exact(rng):
     assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
 
 
-def test_causal(rng):
-    """Changing step t changes no output before t."""
+@pytest.mark.parametrize("precision", ["fp32", "f16x3"])
+def test_causal(rng, precision):
+    """Changing step t changes no output before t: bit for bit with fp32 products; with "f16x3"
+    to rounding only (1e-6 relative), since a chunk's operand scales are its largest entries,
+    and step t may change the rounding of the earlier steps of its own chunk (16-22 here)."""
     q, k, v, a, _ = inputs(rng, L=40)
-    y0, _ = P.gate_loop_mh(q, k, v, a, interpret=True, block_v=16)
-    y1, _ = P.gate_loop_mh(q, k, v.at[0, 23].add(5.0), a.at[0, 23].set(0.3), interpret=True, block_v=16)
-    np.testing.assert_array_equal(np.asarray(y0[0, :23]), np.asarray(y1[0, :23]))
+    y0, _ = P.gate_loop_mh(q, k, v, a, interpret=True, block_v=16, precision=precision)
+    y1, _ = P.gate_loop_mh(q, k, v.at[0, 23].add(5.0), a.at[0, 23].set(0.3), interpret=True, block_v=16,
+                           precision=precision)
+    before0, before1 = np.asarray(y0[0, :23]), np.asarray(y1[0, :23])
+    if precision == "fp32":
+        np.testing.assert_array_equal(before0, before1)
+    else:
+        np.testing.assert_array_equal(before0[:16], before1[:16])  # earlier chunks: bit for bit
+        assert rel_err(before1, before0) < 1e-6
     assert np.abs(np.asarray(y0[0, 23:] - y1[0, 23:])).max() > 1e-3
 
 
