@@ -76,8 +76,10 @@ def supported(d_k: int, d_v: int) -> bool:
 
 
 def _dot(x, y, precision, trans_a=False, trans_b=False):
+    """``x @ y`` (either side transposed) with float32 results; ``"f16x3"``: operands the caller
+    scaled to magnitudes of at most about 1 (:func:`_dot_f16x3`)."""
     dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
-    if precision == "f16x3u":
+    if precision == "f16x3":
         return _dot_f16x3(x, y, dims)
     return lax.dot_general(x, y, dims, precision=precision, preferred_element_type=jnp.float32)
 
@@ -109,7 +111,7 @@ def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
 
 
 def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks, ablate=(), scores_t=False, block_k=None, n_kblocks=1):
+            has_segments, blocks, ablate=()):
     """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
 
     ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
@@ -123,10 +125,9 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     """
     r = _Refs(_names(summary, has_a_im, has_h0_im, complex_y, has_segments), refs)
     b, hd = pl.program_id(0), pl.program_id(1)
-    pid = pl.program_id(2)  # (segment, block of d_k, block of v), v fastest
-    j, kb, g = pid % n_vblocks, (pid // n_vblocks) % n_kblocks, pid // (n_vblocks * n_kblocks)
-    d_k = block_k
-    vs, ks = pl.ds(j * block_v, block_v), pl.ds(kb * block_k, block_k)
+    j, g = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks
+    d_k = r.k.shape[-1]
+    vs = pl.ds(j * block_v, block_v)
     cplx = has_a_im or has_h0_im
     f32 = jnp.float32
     f16 = precision == "f16x3"  # float16 products of operands scaled by their largest magnitude
@@ -142,7 +143,7 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         """``x @ y``; with ``f16``, of ``x / m_x`` and ``y / m_y`` (no float16 overflow), times ``m_x m_y``."""
         if not f16:
             return _dot(x, y, precision, **kw)
-        return _dot(x * bx[1], y * by[1], "f16x3u", **kw) * (bx[0] * by[0])
+        return _dot(x * bx[1], y * by[1], precision, **kw) * (bx[0] * by[0])
     im = lambda x: x if has_a_im else None
     rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
     rows_s = lax.broadcasted_iota(jnp.int32, (C, C), 0)
@@ -152,29 +153,28 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     if summary:  # the state from zero and the total decay
         hr, hi = jnp.zeros((d_k, block_v), f32), (jnp.zeros((d_k, block_v), f32) if has_a_im else None)
     else:  # h0, then eq. 13 with the summaries of the earlier segments
-        hr = plgpu.load(r.h0r.at[b, hd, ks, vs]).astype(f32)
-        hi = plgpu.load(r.h0i.at[b, hd, ks, vs]).astype(f32) if has_h0_im else (
+        hr = plgpu.load(r.h0r.at[b, hd, :, vs]).astype(f32)
+        hi = plgpu.load(r.h0i.at[b, hd, :, vs]).astype(f32) if has_h0_im else (
             jnp.zeros((d_k, block_v), f32) if cplx else None)
         if has_segments:
             def fold(s, h):
-                Ar = plgpu.load(r.Ar.at[b, hd, s, ks])[:, None]
-                Ai = plgpu.load(r.Ai.at[b, hd, s, ks])[:, None] if has_a_im else None
+                Ar = plgpu.load(r.Ar.at[b, hd, s, :])[:, None]
+                Ai = plgpu.load(r.Ai.at[b, hd, s, :])[:, None] if has_a_im else None
                 nr, ni = _cmul(Ar, Ai, *h)
-                nr = nr + plgpu.load(r.Ur.at[b, hd, s, ks, vs])
+                nr = nr + plgpu.load(r.Ur.at[b, hd, s, :, vs])
                 if ni is not None and r.get("Ui") is not None:
-                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, ks, vs])
+                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, :, vs])
                 return nr, ni
             hr, hi = lax.fori_loop(0, g, fold, (hr, hi))
 
     s = C // blocks  # steps per sub-block; the blocks are walked side by side
     blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
-    cols_s = lax.broadcasted_iota(jnp.int32, (C, C), 1)
-    blk_n, blk_m = rows_s // s, cols_s // s
+    blk_n, blk_m = rows_s // s, lax.broadcasted_iota(jnp.int32, (C, C), 1) // s
     need_si = complex_y and has_a_im  # Im S only feeds Im y
 
     def per_block(ref, n0, n):
         """A (C, d_k) tile whose rows in sub-block i hold row ``i s + n`` of the chunk."""
-        load_row = lambda t: plgpu.load(ref.at[b, t, hd, ks]).astype(f32)[None, :]
+        load_row = lambda t: plgpu.load(ref.at[b, t, hd, :]).astype(f32)[None, :]
         x = load_row(n0 + n)
         for i in range(1, 1 if "rows" in ablate else blocks):
             x = jnp.where(blk == i, load_row(n0 + i * s + n), x)
@@ -191,12 +191,8 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         if not summary:
             qn = per_block(r.q, n0, n)
             QPr = jnp.where(loc == n, qn * Pr, QPr)
-            if scores_t:  # S transposed: St[m, i s + n] for m in sub-block i, no change of layout
-                here = cols_s == blk_n * s + n
-                put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[:, None], S)
-            else:
-                here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
-                put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[None, :], S)
+            here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
+            put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[None, :], S)
             Sr = put(Kr, Sr)  # S[n, m] = q_n . K[m]
             if has_a_im:
                 QPi = jnp.where(loc == n, qn * Pi, QPi)
@@ -228,7 +224,7 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         (hr, hi, Ar, Ai) = carry
         n0 = (c0 + c) * C
         ts = pl.ds(n0, C)
-        Kb = plgpu.load(r.k.at[b, ts, hd, ks]).astype(f32)  # (C, d_k)
+        Kb = plgpu.load(r.k.at[b, ts, hd, :]).astype(f32)  # (C, d_k)
         V = plgpu.load(r.v.at[b, ts, hd, vs]).astype(f32)  # (C, block_v)
         bk, bv = bound(Kb), bound(V)  # |k ⊙ R| <= max |k| while |a| <= 1 (the wrapper's condition)
         none_if = lambda x, flag=True: None if summary or not flag else x
@@ -252,9 +248,8 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
             for delta in range(1, 1 if "cross" in ablate else blocks):
                 Gr, Gi = by_block([prod(T[max(i - delta + 1, 0):i]) for i in range(blocks)])
                 Xr, Xi = _cmul(QPr, QPi, Gr, Gi) if delta > 1 else (QPr, QPi)  # G = 1 at distance 1
-                dot = (lambda x, kl: mm(kl, x, bk, bq, trans_b=True)) if scores_t else (
-                    lambda x, kl: mm(x, kl, bq, bk, trans_b=True))
-                keep = ((blk_m - blk_n) if scores_t else (blk_n - blk_m)) == delta
+                dot = lambda x, kl: mm(x, kl, bq, bk, trans_b=True)
+                keep = (blk_n - blk_m) == delta
                 Sx = dot(Xr, KLr)
                 if Xi is not None and KLi is not None:
                     Sx = Sx - dot(Xi, KLi)
@@ -271,15 +266,15 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
                 yr = V * jnp.sum(Sr) + jnp.sum(QPr) + (0.0 if QPi is None else jnp.sum(QPi))
             else:
                 bs, bh = bound(Sr, Si), bound(hr, hi)
-                yr = mm(Sr, V, bs, bv, trans_a=scores_t) + mm(QPr, hr, bq, bh)
+                yr = mm(Sr, V, bs, bv) + mm(QPr, hr, bq, bh)
                 if QPi is not None and hi is not None:
                     yr = yr - mm(QPi, hi, bq, bh)
-            plgpu.store(r.yr.at[kb, b, ts, hd, vs], yr.astype(r.yr.dtype))
+            plgpu.store(r.yr.at[b, ts, hd, vs], yr.astype(r.yr.dtype))
             if complex_y:
                 yi = mm(QPr, hi, bq, bh) if hi is not None else jnp.zeros_like(yr)
                 if has_a_im:
-                    yi = yi + mm(Si, V, bs, bv, trans_a=scores_t) + mm(QPi, hr, bq, bh)
-                plgpu.store(r.yi.at[kb, b, ts, hd, vs], yi.astype(r.yi.dtype))
+                    yi = yi + mm(Si, V, bs, bv) + mm(QPi, hr, bq, bh)
+                plgpu.store(r.yi.at[b, ts, hd, vs], yi.astype(r.yi.dtype))
         # h <- T ⊙ h + Kᵀ v, T the chunk's total, K[m] = k_m R_m (eq. 7 once per chunk)
         nr, ni = _cmul(Tr.reshape(d_k, 1), None if Ti is None else Ti.reshape(d_k, 1), hr, hi)
         if "state" in ablate:
@@ -295,16 +290,16 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     A0 = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32))) if summary else (None, None)
     hr, hi, Ar, Ai = lax.fori_loop(0, n_chunks, body, (hr, hi) + A0)
     if summary:
-        plgpu.store(r.Ar.at[b, hd, g, ks], Ar[0])
+        plgpu.store(r.Ar.at[b, hd, g, :], Ar[0])
         if has_a_im:
-            plgpu.store(r.Ai.at[b, hd, g, ks], Ai[0])
-        plgpu.store(r.Ur.at[b, hd, g, ks, vs], hr)
+            plgpu.store(r.Ai.at[b, hd, g, :], Ai[0])
+        plgpu.store(r.Ur.at[b, hd, g, :, vs], hr)
         if hi is not None:
-            plgpu.store(r.Ui.at[b, hd, g, ks, vs], hi)
+            plgpu.store(r.Ui.at[b, hd, g, :, vs], hi)
     else:
-        plgpu.store(r.hr.at[b, hd, g, ks, vs], hr)
+        plgpu.store(r.hr.at[b, hd, g, :, vs], hr)
         if hi is not None:
-            plgpu.store(r.hi.at[b, hd, g, ks, vs], hi)
+            plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
 
 
 def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
@@ -317,9 +312,8 @@ def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "ablate", "num_stages", "scores_t", "block_k", "guard"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
-             num_stages=1, scores_t=False, block_k=None, guard=True):
+                                             "segments", "blocks", "ablate"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=()):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
@@ -336,13 +330,11 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         ins = [pad(x, 1.0 if i == 3 else 0.0) for i, x in enumerate(ins)]
     h0s = [jnp.real(h0), jnp.imag(h0)] if has_h0_im else [h0]
     params = dict(interpret=True) if interpret else dict(
-        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=num_stages))
+        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
               complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
-              ablate=tuple(ablate), scores_t=scores_t, block_k=block_k or d_k,
-              n_kblocks=d_k // (block_k or d_k))
-    nK = d_k // (block_k or d_k)
-    grid = (B, H, nJ * nK * G)
+              ablate=tuple(ablate))
+    grid = (B, H, nJ * G)
     f32 = jnp.float32
 
     def run(prec):
@@ -351,28 +343,27 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         if G > 1:  # the summaries of segments 0 .. G - 2 (no segment folds in the last one's)
             a_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k), f32)
             u_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k, d_v), f32)
-            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kwp), grid=(B, H, nJ * nK * (G - 1)),
+            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kwp), grid=(B, H, nJ * (G - 1)),
                                   **params, name="gl_mh_summary",
                                   out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
             summ = list(summ)
             if cplx and not has_a_im:  # a real, h0 complex: the summaries are real, the fold complex
                 summ.append(jnp.zeros_like(summ[-1]))
-        yshape = jax.ShapeDtypeStruct((nK, B, Lp, H, d_v), f32)  # one partial sum per block of d_k
+        yshape = jax.ShapeDtypeStruct((B, Lp, H, d_v), f32)
         hshape = jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
         out_shape = [yshape] + ([yshape] if complex_y else []) + [hshape] + ([hshape] if cplx else [])
         return tuple(pl.pallas_call(functools.partial(_kernel, summary=False, **kwp), out_shape=tuple(out_shape),
                                     grid=grid, **params, name="gl_mh_outputs")(*ins, *h0s, *summ))
 
-    if precision == "f16x3" and guard:
+    if precision == "f16x3":
         # the float16 products assume decays that do not grow by 65504 within a chunk: |a| < 2.09
         # (16 steps); max(|Re a|, |Im a|) <= 1.4 implies |a| <= 1.98. Otherwise (or NaN): TF32x3.
         big = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(p)) for p in planes])
         outs = list(lax.cond(big <= F16_A_MAX, lambda: run("f16x3"), lambda: run(PRECISIONS["fp32" if interpret else "tf32x3"])))
     else:
         outs = list(run(precision))
-    part = lambda y: (y[0] if nK == 1 else jnp.sum(y, axis=0))[:, :L]
-    yr = part(outs.pop(0))
-    y = lax.complex(yr, part(outs.pop(0))) if complex_y else yr
+    yr = outs.pop(0)[:, :L]
+    y = lax.complex(yr, outs.pop(0)[:, :L]) if complex_y else yr
     hL = lax.complex(outs[0][:, :, -1], outs[1][:, :, -1]) if cplx else outs[0][:, :, -1]
     return y, hL
 

@@ -160,3 +160,19 @@ def test_segments_for():
     assert P.segments_for(16, 8, 1, 4096) == 4  # the bench shape: 128 (batch, head) pairs -> 512 programs
     assert P.segments_for(64, 8, 1, 4096) == 1  # enough programs already
     assert P.segments_for(1, 1, 1, 300) == 1  # too short to split (>= 256 steps per segment)
+
+
+def test_ablations_leave_out_a_stage():
+    """The timing hook of tools/gpu_mh_ablate.py: each ``ablate`` stage traces and changes y (the
+    stage is really gone), and no ablation is the full kernel."""
+    rng = np.random.default_rng(5)
+    q, k, v, a, _ = inputs(rng, L=32, d_k=16, d_v=16)
+    h0 = jnp.zeros((1, 2, 16, 16), jnp.complex64)
+    opts = dict(complex_y=False, interpret=True, block_v=16, num_warps=4, precision=P.PRECISIONS["fp32"],
+                segments=2, blocks=4)
+    full, _ = P._forward(q, k, v, a, h0, **opts)
+    np.testing.assert_allclose(full, P.gate_loop_mh(q, k, v, a, interpret=True, precision="fp32", segments=2,
+                                                    blocks=4, block_v=16)[0])
+    for stage in ("steps", "cross", "y", "state", "rows"):
+        y, _ = P._forward(q, k, v, a, h0, ablate=(stage,), **opts)
+        assert np.abs(np.asarray(y) - np.asarray(full)).max() > 1e-3, stage

@@ -7,8 +7,4 @@ V='[{"blocks":2},{"block_k":32},{"block_k":32,"blocks":2},{"block_k":32,"segment
 {"block_k":32,"num_warps":2},{"block_k":32,"blocks":2,"num_warps":2},{"block_k":16},{"block_k":16,"blocks":2,"segments":2},
 {"block_k":32,"st":true},{"block_k":32,"precision":"BF16_BF16_F32_X3"}]'
 timeout 330 python3 tools/gpu_mh_ablate.py 16,4096,8,64 7 "$V" 2>&1 | grep -v Warning | tee "$OUT/sweep.log"
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-timeout 200 "$NCU" --clock-control none -k regex:gl_mh --launch-count 2 \
-  --section SpeedOfLight --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis --section InstructionStats \
-  python3 tools/gpu_mh_ablate.py --once 16,4096,8,64 '{"block_k":32}' > "$OUT/ncu_bk32.txt" 2>&1
-echo "ncu rc $?"; grep -E "gl_mh|Duration|Registers Per|Spilling Requests  |Block Limit Registers|Achieved Occ|  Executed Instructions  " "$OUT/ncu_bk32.txt"
+bash tools/gpu_mh_ncu.sh '{"block_k":32}' "$OUT/ncu_bk32.txt"

@@ -7,8 +7,4 @@ V='[{"st":true},{"st":true,"blocks":2},{"st":true,"blocks":1},{"st":true,"blocks
 {"st":true,"segments":8},{"st":true,"blocks":2,"segments":8},
 {"st":true,"precision":"BF16_BF16_F32_X3"},{"st":true,"blocks":2,"precision":"BF16_BF16_F32_X3"}]'
 timeout 330 python3 tools/gpu_mh_ablate.py 16,4096,8,64 7 "$V" 2>&1 | grep -v Warning | tee "$OUT/sweep.log"
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-timeout 200 "$NCU" --clock-control none -k regex:gl_mh --launch-count 2 \
-  --section SpeedOfLight --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis --section InstructionStats \
-  python3 tools/gpu_mh_ablate.py --once 16,4096,8,64 '{"st":true}' > "$OUT/ncu_st.txt" 2>&1
-echo "ncu rc $?"; grep -E "gl_mh|Duration|Registers Per|Spilling Requests  |Block Limit Registers|Achieved Occ|  Executed Instructions  " "$OUT/ncu_st.txt"
+bash tools/gpu_mh_ncu.sh '{"st":true}' "$OUT/ncu_st.txt"

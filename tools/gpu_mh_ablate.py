@@ -5,7 +5,9 @@ times and exits: the program to hand to Nsight Compute.
 
 Usage: python tools/gpu_mh_ablate.py B,L,H,d [rounds] [variants JSON] | --once B,L,H,d [overrides JSON]
 variants: a list of overrides of gl.pallas_chunked._forward's options, e.g.
-  [{"ablate": ["steps"]}, {"blocks": 2}, {"precision": "BF16_BF16_F32_X6"}, {"num_stages": 2}]
+  [{"ablate": ["steps"]}, {"blocks": 2}, {"precision": "BF16_BF16_F32_X6"}, {"precision": "f16x3"}]
+The options tried and dropped in gl/assets/bench/mh_kernel2_h100.log (num_stages, scores_t,
+block_k, the unscaled "f16x3u") exist in the kernel of commit a9f2b01 only.
 """
 import json
 import os
@@ -30,14 +32,14 @@ variants = json.loads(argv[2]) if len(argv) > 2 else []
 print(jax.devices()[0].device_kind, jax.__version__, flush=True)
 q, k, v, a = bench.mh_inputs(jax.random.key(0), B, L, H, d)
 h0 = jnp.zeros((B, H, d, d), jnp.complex64)
-BASE = dict(complex_y=False, interpret=False, block_v=min(d, 64), num_warps=4, precision="TF32_TF32_F32_X3",
-            segments=None, blocks=4, ablate=(), num_stages=1)
+BASE = dict(complex_y=False, interpret=False, block_v=min(d, 64), num_warps=4, precision="f16x3",
+            segments=None, blocks=2, ablate=())
 
 
 def kernel(**over):
     opts = {**BASE, **over}
     p = opts["precision"]
-    opts["precision"] = p if p.startswith("f16") else (getattr(lax.Precision, p, None) or getattr(lax.DotAlgorithmPreset, p))
+    opts["precision"] = p if p == "f16x3" else (getattr(lax.Precision, p, None) or getattr(lax.DotAlgorithmPreset, p))
     opts["ablate"] = tuple(opts["ablate"])
     return lambda q, k, v, a: pallas_chunked._forward(q, k, v, a, h0, **opts)[0]
 
