@@ -208,7 +208,7 @@ def siso_methods(B, L, D, key, gpu, mem):
         if mode == "recurrent" and gpu and L > 8192:
             skip = f"lax.scan over L={L} steps: too slow to time here"
         m[f"gate_loop[{mode}]"] = (
-            lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode)[..., 0].real,
+            lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, real=True)[..., 0],
             (q, k, v, a), skip, "y")
     if gpu:
         from gl import pallas_scan
@@ -235,7 +235,7 @@ def siso_methods(B, L, D, key, gpu, mem):
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, D), jnp.float32)
     # "auto" picks "pallas" on a GPU: its gradient is then the same program as fwd+bwd[pallas]
     for mode in ["parallel", "parallel_vjp"] + (["pallas"] if gpu else ["auto"]):
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode)[..., 0].real
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, real=True)[..., 0]
         skip = None if _plan("parallel", B, L, D, 1, 1, mem, grad=True) == "full" else "does not fit"
         m[f"fwd+bwd[{mode}]"] = (_grad_of(f, w), (q, k, v, a), skip, "grad")
     m["copy"] = (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a), None, None)
@@ -261,7 +261,7 @@ def mh_methods(B, L, H, d, key, gpu, mem):
         skip = None if plan else "does not fit"
         if mode == "recurrent" and gpu:
             skip = "lax.scan over outer-product states: too slow to time here"
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode, real=True)
         m[_label(f"gate_loop[{mode}]", plan)] = (_sliced(f, plan or "full"), (q, k, v, a), skip, "y")
     if gpu and gl.operator.pallas_available() and _checks.is_tile(d):
         from gl import pallas_chunked  # the fused kernels computing Re y only (the model's output)
@@ -270,13 +270,16 @@ def mh_methods(B, L, H, d, key, gpu, mem):
             m[f"pallas_mh[{prec}, Re y]"] = (
                 lambda q, k, v, a, prec=prec: pallas_chunked.gate_loop_mh(q, k, v, a, precision=prec)[0],
                 (q, k, v, a), None, "y")
+        m["pallas_mh[f16x3, complex y]"] = (  # what gate_loop(...) costs without real=True
+            lambda q, k, v, a: pallas_chunked.gate_loop_mh(q, k, v, a, complex_y=True)[0].real,
+            (q, k, v, a), None, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (lambda q, k, v, a: gl.gate_loop_reference(q, k, v, a).real, host,
                             None if not gpu else "too slow at d_k = d_v = 64 on the host", "y")
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, H, d), jnp.float32)
     for mode in ("parallel_vjp", "chunked"):  # autodiff through the scan over batch slices keeps every slice's residuals
         plan = _plan("parallel" if mode != "chunked" else "chunked", B, L, H, d, d, mem, grad=True)
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode).real
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode, real=True)
         m[_label(f"fwd+bwd[{mode}]", plan)] = (_grad_of(_sliced(f, plan or "full"), w), (q, k, v, a),
                                               None if plan else "does not fit", "grad")
     m["copy"] = (lambda q, k, v, a: (q + k + v + a.real + a.imag), (q, k, v, a), None, None)
@@ -438,8 +441,8 @@ def goals(res) -> list[dict]:
                                 target="< 1e-4", met=r["max_rel_err"] < 1e-4, note=custom))
         if len(s) == 4:
             scan, attn = _ms(rows, s, "gate_loop[parallel]")[0], _ms(rows, s, "gate_loop[attention]")[0]
-            for name in ("gate_loop[chunked]", "gate_loop[pallas]", "pallas_mh[f16x3, Re y]",
-                         "pallas_mh[tf32x3, Re y]", "pallas_mh[bf16x3, Re y]"):
+            for name in ("gate_loop[chunked]", "gate_loop[pallas]", "gate_loop[auto]", "pallas_mh[f16x3, Re y]",
+                         "pallas_mh[tf32x3, Re y]", "pallas_mh[bf16x3, Re y]", "pallas_mh[f16x3, complex y]"):
                 t, r = _ms(rows, s, name)
                 if t is None:
                     continue

@@ -183,7 +183,7 @@ def _time_mixing(layer, x, c: Config):
     k = _lin(layer["k"], u).reshape(B, L, H, c.d_qk // H)
     v = _lin(layer["v"], u).reshape(B, L, H, c.d_v // H)
     a = _transition(layer, u, c)
-    y = gate_loop(q, k, v, a, mode="parallel").real.reshape(B, L, c.d_v)  # eq. 7-8, Re(.)
+    y = gate_loop(q, k, v, a, mode="parallel", real=True).reshape(B, L, c.d_v)  # eq. 7-8, Re(.) (App. C)
     return _lin(layer["o"], y), a
 
 

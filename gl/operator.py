@@ -58,12 +58,13 @@ def pick_mode(backend: str, q_shape, v_shape, dtype, *, has_pallas: bool, qkv_co
     return "parallel_vjp"
 
 
-def _pallas(q, k, v, a, h0, dtype, interpret=False):
+def _pallas(q, k, v, a, h0, dtype, interpret=False, real=False):
     """The Pallas kernels, differentiable: SISO (:func:`gl.pallas_scan.gate_loop_siso`) or
     multi-head (:func:`gl.pallas_chunked.gate_loop_mh`, leading batch dimensions flattened).
 
     ``q, k, v`` real; ``a`` real or complex. Returns ``(y, h_L)`` in ``dtype`` (complex64 when
-    ``a`` or ``h0`` is complex, else float32). A complex ``a`` is split into its planes by XLA
+    ``a`` or ``h0`` is complex, else float32); with ``real``, ``y = Re y`` float32 (the kernels
+    then neither compute nor write ``Im y``). A complex ``a`` is split into its planes by XLA
     (one pass over ``a``) before the kernels read them.
     """
     from . import pallas_chunked, pallas_scan
@@ -75,16 +76,16 @@ def _pallas(q, k, v, a, h0, dtype, interpret=False):
         batch, (L, H, d_k), d_v = q.shape[:-3], q.shape[-3:], v.shape[-1]
         flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])
         h0f = None if h0 is None else flat(h0.astype(dtype))
-        y, h = pallas_chunked.gate_loop_mh(flat(q), flat(k), flat(v), flat(a), h0f, complex_y=bool(cplx),
-                                           interpret=interpret)
+        y, h = pallas_chunked.gate_loop_mh(flat(q), flat(k), flat(v), flat(a), h0f,
+                                           complex_y=bool(cplx and not real), interpret=interpret)
         y, h = y.reshape(batch + (L, H, d_v)), h.reshape(batch + (H, d_k, d_v))
-        return y.astype(dtype), h.astype(dtype)
+        return y.astype(jnp.float32 if real else dtype), h.astype(dtype)
     if h0 is not None:
         h0 = h0.astype(jnp.complex64)
-    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, complex_y=bool(cplx))
+    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, complex_y=bool(cplx and not real))
     if not cplx:
         h = jnp.real(h)
-    return y.astype(dtype), h.astype(dtype)
+    return y.astype(jnp.float32 if real else dtype), h.astype(dtype)
 
 
 def _check_pallas(q, k, v, dtype):
@@ -102,7 +103,7 @@ def _check_pallas(q, k, v, dtype):
                            f"{jax.default_backend()!r}; use mode='auto'")
 
 
-def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
+def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False, real=False):
     """GateLoop (eq. 7-8): ``h_n = a_n ⊙ h_{n-1} + k_nᵀ v_n``, ``y_n = q_n h_n``.
 
     Args:
@@ -119,9 +120,12 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
         (:func:`pick_mode`).
       h0: initial state ``(..., H, d_k, d_v)``; zeros when omitted.
       return_state: also return the final state ``h_L`` ``(..., H, d_k, d_v)``.
+      real: return ``Re y`` only, as the paper's model does ("return only the real part of the
+        GateLoop output", App. C). The same numbers as ``gate_loop(...).real``; ``mode="pallas"``
+        (and ``"auto"`` on it) then skips ``Im y`` inside the kernels.
 
     Leading ``...`` are batch dimensions. ``y`` is ``(..., L, H, d_v)``, complex when any
-    input is complex (take ``.real`` as the paper's model does), real otherwise.
+    input is complex and ``real`` is false, real otherwise.
     bfloat16/float16 inputs are computed and returned in float32 (complex64 with a complex input).
     The SISO ("max-headed") case of the paper is ``d_k = d_v = 1``.
 
@@ -146,7 +150,9 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False):
         y, h = gate_loop_parallel_vjp(q, k, v, a, h0, dtype)
     elif mode == "pallas":
         _check_pallas(q, k, v, dtype)
-        y, h = _pallas(q, k, v, a, h0, dtype)
+        y, h = _pallas(q, k, v, a, h0, dtype, real=real)
     else:
         y, h = surrogate_attention(q, k, v, a, h0, dtype)
+    if real:
+        y = jnp.real(y)
     return (y, h) if return_state else y

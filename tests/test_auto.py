@@ -155,3 +155,35 @@ def test_reference_siso_loop_equals_general_loop(complex_a, L, H):
     R._loop_siso(*(sq(x) for x in (q, k, v, a)), hs, ys, 3)  # three channel blocks
     np.testing.assert_array_equal(ys, y[..., 0])
     np.testing.assert_array_equal(hs, h[..., 0, 0])
+
+
+@pytest.mark.parametrize("mode", ["recurrent", "parallel", "chunked", "attention", "auto"])
+def test_real_output_is_re_y(rng, mode):
+    """``real=True`` returns exactly ``Re y`` (float32 for complex64 work) in every CPU mode."""
+    q, k, v, a = (jnp.asarray(x) for x in random_inputs(rng, (2,), 9, 2, 4, 3, complex_a=True))
+    y = gl.gate_loop(q, k, v, a, mode=mode)
+    yr, h = gl.gate_loop(q, k, v, a, mode=mode, real=True, return_state=True)
+    assert y.dtype == C64 and yr.dtype == F32 and h.dtype == C64
+    np.testing.assert_array_equal(np.asarray(yr), np.asarray(y.real))
+
+
+@pytest.mark.skipif(not operator.pallas_available(), reason="gl.pallas_scan not importable")
+@pytest.mark.parametrize("d", [1, 16])
+def test_pallas_real_output_in_interpret_mode(rng, d):
+    """``real=True`` on the Pallas path (SISO, d = 1, and the fused multi-head kernels, d = 16)
+    skips ``Im y`` in the kernels: ``Re y`` against the Numba loop, and its gradient against
+    autodiff through the associative scan (SISO) or the chunked mode (multi-head)."""
+    q, k, v, a, h0 = (jnp.asarray(x) for x in random_inputs(rng, (2,), 21, 2, d, d, complex_a=True, h0=True))
+    y_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, dtype=np.complex128).real
+    y, h = operator._pallas(q, k, v, a, h0, C64, interpret=True, real=True)
+    assert y.dtype == F32 and h.dtype == C64 and y.shape == y_ref.shape
+    assert rel_err(y, y_ref) < 2e-5, rel_err(y, y_ref)
+    w = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+    other = "parallel" if d == 1 else "chunked"
+    loss = lambda f: lambda *x: jnp.sum(f(*x) * w)
+    pallas = lambda *x: operator._pallas(*x, C64, interpret=True, real=True)[0]
+    ref = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode=other).real
+    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
+    g_ref = jax.grad(loss(ref), argnums=range(5))(q, k, v, a, h0)
+    for x, x_ref in zip(g, g_ref):
+        assert x.dtype == x_ref.dtype and rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
