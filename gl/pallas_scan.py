@@ -114,21 +114,18 @@ def _cmul(ar, ai, br, bi):
 def _chunks(n_chunks, load, compute, state, prefetch, reverse=False):
     """``state = compute(c, load(c), state)`` for chunks ``c = 0 .. n_chunks - 1`` (or reversed).
 
-    ``prefetch`` (an int; ``True`` is 1): the loads of the next ``prefetch`` chunks are in flight
-    while the current one is computed (0: each chunk is loaded, then computed).
+    With ``prefetch`` the loads of the next chunk are issued before the current one is computed.
     """
     order = (lambda i: n_chunks - 1 - i) if reverse else (lambda i: i)
-    depth = int(prefetch)
-    if depth <= 0:
+    if not prefetch:
         return jax.lax.fori_loop(0, n_chunks, lambda i, s: compute(order(i), load(order(i)), s), state)
 
     def body(i, carry):
-        s, rows = carry  # rows[j]: chunk i + j, j < depth
-        nxt = load(order(jnp.minimum(i + depth, n_chunks - 1)))  # in flight during compute
-        return compute(order(i), rows[0], s), rows[1:] + (nxt,)
+        s, rows = carry
+        nxt = load(order(jnp.minimum(i + 1, n_chunks - 1)))  # in flight during compute
+        return compute(order(i), rows, s), nxt
 
-    first = tuple(load(order(min(j, n_chunks - 1))) for j in range(depth))
-    return jax.lax.fori_loop(0, n_chunks, body, (state, first))[0]
+    return jax.lax.fori_loop(0, n_chunks, body, (state, load(order(0))))[0]
 
 
 class _Refs:
@@ -511,8 +508,6 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     cfg.setdefault("complex_y", False)
     if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1:
         raise ValueError(f"chunk, block_d, segments: expected positive integers, got {cfg}")
-    if int(cfg["prefetch"]) != cfg["prefetch"] or cfg["prefetch"] < 0:
-        raise ValueError(f"prefetch: expected a number of chunks >= 0 (or a bool), got {cfg['prefetch']!r}")
     return tuple(sorted(cfg.items()))
 
 
@@ -530,8 +525,7 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         raises ``RuntimeError``.
       complex_y: return the complex ``y = q h`` (one more plane written) instead of ``Re(q h)``.
       block_d, chunk, segments, prefetch, num_warps: tile options (:func:`default_config` when
-        omitted; ``num_warps`` defaults to ``block_d // 32``; ``prefetch``: chunks loaded ahead,
-        ``True`` = 1).
+        omitted; ``num_warps`` defaults to ``block_d // 32``).
 
     Returns:
       ``y = Re(q_n h_n)`` real in the dtype of ``q, k, v`` (complex64 ``q_n h_n`` with

@@ -33,14 +33,12 @@ def rel(x, ref):
 
 
 # Tile options for the interpreter tests: one pass; many channel blocks and an odd number of
-# segments without prefetch; a block wider than D with segments; three chunks loaded ahead (more
-# than the two chunks of the last segment). L and D are never multiples of the tiles, so the
-# masks (padding in interpret mode) are exercised.
+# segments without prefetch; a block wider than D with segments. L and D are never multiples
+# of the tiles, so the masks (padding in interpret mode) are exercised.
 TILES = [
     dict(block_d=16, chunk=4, segments=1, prefetch=True),
     dict(block_d=8, chunk=2, segments=5, prefetch=False),
     dict(block_d=32, chunk=2, segments=4, prefetch=True),
-    dict(block_d=16, chunk=4, segments=3, prefetch=3),
 ]
 
 
@@ -163,8 +161,6 @@ def test_bad_input(rng):
         pallas_scan.gate_loop_siso(q, k, v, a, np.zeros((1, 5), np.complex64), interpret=True)
     with pytest.raises(ValueError, match="positive integers"):
         pallas_scan.gate_loop_siso(q, k, v, a, interpret=True, chunk=0)
-    with pytest.raises(ValueError, match="prefetch: expected a number of chunks"):
-        pallas_scan.gate_loop_siso(q, k, v, a, interpret=True, prefetch=-1)
 
 
 def test_default_config_fills_the_gpu():

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fifteenth GPU call (2026-11-24): the SISO forward with 1-4 chunks loaded ahead (prefetch depth),
 # float32 and bfloat16, at the three bench shapes, next to the listing and the copy (one run per shape).
+# The prefetch depth (an int) existed only for this call and call 16 (commit 17b5861); it lost
+# (gl/assets/bench/NOTES.md item 10) and was removed: prefetch is a bool again.
 set -uo pipefail
 export LIMIT=190
 A='{"block_d":128,"chunk":16,"segments":1,"num_warps":4'
