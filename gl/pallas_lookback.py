@@ -30,13 +30,13 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from .pallas_scan import _cmul, _row
+from .pallas_scan import _chunks, _cmul, _row
 
 __all__ = ["gate_loop_siso_lookback"]
 
 
-def _kernel(*refs, L, T, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a_im, complex_y, interpret, test_aggregates,
-            ctype):
+def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a_im, complex_y, interpret,
+            test_aggregates, ctype):
     names = ["q", "k", "v", "ar", "ai" if has_a_im else None, "h0r", "h0i", "cnt_in", "flag_in",
              "yr", "yi" if complex_y else None, "Ar", "Ai", "Sr", "Si", "Ir", "Ii", "cnt", "flag"]
     r = dict(zip([n for n in names if n], refs))
@@ -51,19 +51,37 @@ def _kernel(*refs, L, T, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a
     ins = [("q", 0.0), ("k", 0.0), ("v", 0.0), ("ar", 1.0)] + ([("ai", 0.0)] if has_a_im else [])
 
     # 1. the tile from a zero state
-    hr, hi, Pr, Pi = zero, zero, zero + 1, zero
-    yl, yli, ur, ui = [], [], [], []
-    for t in range(T):
-        n = g * T + t
-        q, k, v, ar, *rest = (_row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
-        ai = rest[0] if has_a_im else None
-        hr, hi = _cmul(ar, ai, hr, hi)
-        hr = hr + k * v  # eq. 7
-        Pr, Pi = _cmul(ar, ai, Pr, Pi)
-        yl.append(q * hr)
-        yli.append(q * hi)
-        ur.append(q * Pr)
-        ui.append(q * Pi)
+    if chunk:  # long tile: walk it in chunks keeping only (P, h); step 3 reads it again (from L2)
+        ins1 = ins[1:]
+
+        def load1(c):
+            return [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins1]
+                    for t in range(chunk)]
+
+        def step1(c, rows, s):
+            hr, hi, Pr, Pi = s
+            for k, v, ar, *rest in rows:
+                ai = rest[0] if has_a_im else None
+                hr, hi = _cmul(ar, ai, hr, hi)
+                hr = hr + k * v  # eq. 7
+                Pr, Pi = _cmul(ar, ai, Pr, Pi)
+            return hr, hi, Pr, Pi
+
+        hr, hi, Pr, Pi = _chunks(T // chunk, load1, step1, (zero, zero, zero + 1, zero), True)
+    else:
+        hr, hi, Pr, Pi = zero, zero, zero + 1, zero
+        yl, yli, ur, ui = [], [], [], []
+        for t in range(T):
+            n = g * T + t
+            q, k, v, ar, *rest = (_row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
+            ai = rest[0] if has_a_im else None
+            hr, hi = _cmul(ar, ai, hr, hi)
+            hr = hr + k * v  # eq. 7
+            Pr, Pi = _cmul(ar, ai, Pr, Pi)
+            yl.append(q * hr)
+            yli.append(q * hi)
+            ur.append(q * Pr)
+            ui.append(q * Pi)
 
     def publish(pairs):  # the status goes 0 -> 1 (aggregate) -> 2 (inclusive), by atomic increments
         for name, x in pairs:
@@ -114,6 +132,27 @@ def _kernel(*refs, L, T, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a
     publish((("Ir", Ir + hr), ("Ii", Ii + hi)))
 
     # 3. eq. 8 with the entering state
+    if chunk:  # the tile again, from the entering state (eq. 7-8)
+        def load3(c):
+            return [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins]
+                    for t in range(chunk)]
+
+        def step3(c, rows, s):
+            hr, hi = s
+            for t, (q, k, v, ar, *rest) in enumerate(rows):
+                ai = rest[0] if has_a_im else None
+                hr, hi = _cmul(ar, ai, hr, hi)
+                hr = hr + k * v
+                n = g * T + c * chunk + t
+                m = dmask & (n < L)
+                row = (b, jnp.minimum(n, L - 1), dsl)
+                plgpu.store(r["yr"].at[row], (q * hr).astype(r["yr"].dtype), mask=m)
+                if complex_y:
+                    plgpu.store(r["yi"].at[row], (q * hi).astype(r["yi"].dtype), mask=m)
+            return hr, hi
+
+        _chunks(T // chunk, load3, step3, (Er, Ei), True)
+        return
     for t in range(T):
         n = g * T + t
         m = dmask & (n < L)
@@ -123,9 +162,9 @@ def _kernel(*refs, L, T, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a
             plgpu.store(r["yi"].at[row], (yli[t] + ur[t] * Ei + ui[t] * Er).astype(r["yi"].dtype), mask=m)
 
 
-@functools.partial(jax.jit, static_argnames=("T", "block_d", "window", "num_warps", "complex_y", "interpret",
-                                             "test_aggregates"))
-def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, block_d, window, num_warps, complex_y, interpret,
+@functools.partial(jax.jit, static_argnames=("T", "chunk", "block_d", "window", "num_warps", "complex_y",
+                                             "interpret", "test_aggregates"))
+def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps, complex_y, interpret,
           test_aggregates=False):
     B, L, D = q.shape
     nJ = -(-D // block_d)
@@ -156,7 +195,7 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, block_d, window, num_warps, compl
     params = dict(interpret=True) if interpret else dict(
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     outs = pl.pallas_call(
-        functools.partial(_kernel, L=L_run, T=T, n_chains=n_chains, n_tiles_per_chain=G, nJ=nJ, block_d=block_d, window=window,
+        functools.partial(_kernel, L=L_run, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=G, nJ=nJ, block_d=block_d, window=window,
                           has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
                           test_aggregates=test_aggregates, ctype=ctype),
         out_shape=tuple(out_shape), grid=(n_tiles,), input_output_aliases=aliases, **params,
@@ -168,13 +207,15 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, block_d, window, num_warps, compl
     return y_re, y_im, last[0], last[1]
 
 
-def gate_loop_siso_lookback(q, k, v, a, h0=None, *, T=16, block_d=64, window=8, num_warps=None, complex_y=False,
-                            interpret=False, test_aggregates=False):
+def gate_loop_siso_lookback(q, k, v, a, h0=None, *, T=16, chunk=None, block_d=64, window=8, num_warps=None,
+                            complex_y=False, interpret=False, test_aggregates=False):
     """SISO GateLoop by one pass with decoupled look-back; ``(B, L, D)`` planes; returns ``(y, h_L)``.
 
     ``q, k, v``: real ``(B, L, D)``; ``a``: complex, real, or a pair ``(a_re, a_im)``; ``h0``: ``(B, D)``.
     ``T`` steps per tile, ``block_d`` channels per tile, ``window`` predecessors read per look-back
-    round. Forward only (no VJP). ``test_aggregates`` (tests only) ignores odd tiles' inclusive
+    round. ``chunk`` (a divisor of ``T``): walk a long tile in chunks of that many steps, twice (its
+    aggregate, then ``y`` from the entering state, reading the tile again: from L2 while it is
+    there); None keeps the tile's ``T`` steps in registers. Forward only (no VJP). ``test_aggregates`` (tests only) ignores odd tiles' inclusive
     states so that look-backs fold aggregates.
     """
     if isinstance(a, (tuple, list)):
@@ -190,7 +231,9 @@ def gate_loop_siso_lookback(q, k, v, a, h0=None, *, T=16, block_d=64, window=8, 
     else:
         h0 = jnp.asarray(h0)
         h0r, h0i = jnp.real(h0).astype(jnp.float32), jnp.imag(h0).astype(jnp.float32)
-    y_re, y_im, hr, hi = _scan(q, k, v, a_re, a_im, h0r, h0i, T=T, block_d=block_d, window=window,
+    if chunk is not None and (chunk < 1 or T % chunk):
+        raise ValueError(f"chunk: expected a divisor of T = {T}, got {chunk}")
+    y_re, y_im, hr, hi = _scan(q, k, v, a_re, a_im, h0r, h0i, T=T, chunk=chunk, block_d=block_d, window=window,
                                num_warps=num_warps or max(1, block_d // 32), complex_y=bool(complex_y),
                                interpret=bool(interpret), test_aggregates=bool(test_aggregates))
     y = jax.lax.complex(y_re.astype(jnp.float32), y_im.astype(jnp.float32)) if complex_y else y_re
