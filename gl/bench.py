@@ -1,7 +1,8 @@
 """``python -m gl.bench``: time every way of computing GateLoop against the paper's listing.
 
 For each shape, in one run: the paper's listing (:func:`gl.paper_gate_loop_operator`, the
-baseline), each :func:`gl.gate_loop` mode that fits in memory, the Pallas SISO kernels
+baseline), each :func:`gl.gate_loop` mode that fits in memory (called with ``real=True``: every
+row computes ``Re y``, the paper's model output), the Pallas SISO kernels
 (:mod:`gl.pallas_scan`, GPU only), the Numba loop (:func:`gl.gate_loop_reference`, timed on the
 host), forward+backward of the gradient paths, and an elementwise pass over the same bytes
 (``y = q + k + v + Re a + Im a``: the memory roofline). Each row gives the median time, the

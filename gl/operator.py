@@ -130,10 +130,12 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False, real=Fals
     The SISO ("max-headed") case of the paper is ``d_k = d_v = 1``.
 
     Raises:
-      TypeError: an input is not a float or complex array.
+      TypeError: an input is not a float or complex array, or ``real`` is not a bool.
       ValueError: shapes disagree, or ``mode`` is unknown.
       RuntimeError: ``mode="pallas"`` without a GPU.
     """
+    if not isinstance(real, (bool, np.bool_)):
+        raise TypeError(f"real: expected a bool, got {type(real).__name__} {real!r}")
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0, mode))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))
     h0 = None if h0 is None else jnp.asarray(h0)

@@ -198,7 +198,7 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps
         functools.partial(_kernel, L=L_run, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=G, nJ=nJ, block_d=block_d, window=window,
                           has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
                           test_aggregates=test_aggregates, ctype=ctype),
-        out_shape=tuple(out_shape), grid=(n_tiles,), input_output_aliases=aliases, **params,
+        out_shape=tuple(out_shape), grid=(n_tiles,), input_output_aliases=aliases, **params, name="gl_lookback",
     )(*ins)
     y_re = outs[0][:, :L, :D]
     y_im = outs[1][:, :L, :D] if complex_y else None

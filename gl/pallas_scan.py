@@ -383,7 +383,7 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
     a_planes = (a_re,) + ((a_im,) if has_a_im else ())
     if G > 1:
         A = pl.pallas_call(functools.partial(_fwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
-                           **params)(k, v, *a_planes)
+                           **params, name="gl_siso_summary")(k, v, *a_planes)
     else:
         A = (jnp.zeros((B, 1, D_run), ctype),) * 4
     plane = jax.ShapeDtypeStruct((B, L_run, D_run), ydt)
@@ -394,7 +394,7 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
     h0 = (h0r.astype(ctype), h0i.astype(ctype)) if has_h0 else ()
     outs = pl.pallas_call(
         functools.partial(_fwd_kernel, has_h0=has_h0, complex_y=complex_y, save_ck=save_ck, **kw),
-        out_shape=tuple(out_shape), grid=grid, **params,
+        out_shape=tuple(out_shape), grid=grid, **params, name="gl_siso_outputs",
     )(q, k, v, *a_planes, *h0, *A)
     outs = list(outs)
     y_re = outs.pop(0)[:, :L, :D]

@@ -165,6 +165,9 @@ def test_real_output_is_re_y(rng, mode):
     yr, h = gl.gate_loop(q, k, v, a, mode=mode, real=True, return_state=True)
     assert y.dtype == C64 and yr.dtype == F32 and h.dtype == C64
     np.testing.assert_array_equal(np.asarray(yr), np.asarray(y.real))
+    if mode == "auto":
+        with pytest.raises(TypeError, match="real: expected a bool, got str"):
+            gl.gate_loop(q, k, v, a, real="yes")
 
 
 @pytest.mark.skipif(not operator.pallas_available(), reason="gl.pallas_scan not importable")
