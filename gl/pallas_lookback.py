@@ -16,6 +16,12 @@ the decoupled look-back of Merrill and Garland's single-pass prefix scan:
   tile; it publishes its own inclusive state ``A E + S`` and writes
   ``y_n = y_loc_n + Re(u_n E)``, the correction of eq. 8 for the entering state.
 
+With ``chunk``, a tile of ``T`` steps (hundreds) is walked in chunks twice instead: once for its
+aggregate, and, after the look-back, again from the entering state to write ``y``, hoping to
+read the tile from L2 the second time. On an H100 it was correct but slower than the two-kernel
+scan: the tiles in flight outgrow L2, so the second walk reads DRAM again
+(``gl/assets/bench/NOTES.md``, item 11).
+
 Publication: values are stored, the program synchronizes (a barrier), then a flag is set by an
 atomic increment (release); readers read flags by atomics (acquire) and values with volatile
 loads (from L2, never a stale line of the SM's L1). Status flags: 0 nothing yet, 1 aggregate, 2 inclusive.
@@ -51,12 +57,11 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
     ins = [("q", 0.0), ("k", 0.0), ("v", 0.0), ("ar", 1.0)] + ([("ai", 0.0)] if has_a_im else [])
 
     # 1. the tile from a zero state
-    if chunk:  # long tile: walk it in chunks keeping only (P, h); step 3 reads it again (from L2)
-        ins1 = ins[1:]
+    def loader(planes):  # chunk c of the tile: rows of the given planes
+        return lambda c: [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in planes]
+                          for t in range(chunk)]
 
-        def load1(c):
-            return [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins1]
-                    for t in range(chunk)]
+    if chunk:  # long tile: walk it in chunks keeping only (P, h); step 3 reads it again (from L2)
 
         def step1(c, rows, s):
             hr, hi, Pr, Pi = s
@@ -67,7 +72,7 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
                 Pr, Pi = _cmul(ar, ai, Pr, Pi)
             return hr, hi, Pr, Pi
 
-        hr, hi, Pr, Pi = _chunks(T // chunk, load1, step1, (zero, zero, zero + 1, zero), True)
+        hr, hi, Pr, Pi = _chunks(T // chunk, loader(ins[1:]), step1, (zero, zero, zero + 1, zero), True)
     else:
         hr, hi, Pr, Pi = zero, zero, zero + 1, zero
         yl, yli, ur, ui = [], [], [], []
@@ -133,10 +138,6 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
 
     # 3. eq. 8 with the entering state
     if chunk:  # the tile again, from the entering state (eq. 7-8)
-        def load3(c):
-            return [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in ins]
-                    for t in range(chunk)]
-
         def step3(c, rows, s):
             hr, hi = s
             for t, (q, k, v, ar, *rest) in enumerate(rows):
@@ -151,7 +152,7 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
                     plgpu.store(r["yi"].at[row], (q * hi).astype(r["yi"].dtype), mask=m)
             return hr, hi
 
-        _chunks(T // chunk, load3, step3, (Er, Ei), True)
+        _chunks(T // chunk, loader(ins), step3, (Er, Ei), True)
         return
     for t in range(T):
         n = g * T + t
