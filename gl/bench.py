@@ -488,8 +488,9 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
         e = lambda x: x[..., None]
         auto_grad = _grad_of(lambda q, k, v, a: gl.gate_loop(e(q), e(k), e(v), e(a), mode="parallel")[..., 0].real, w)
         fns = {"copy": (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a)),
-               "listing": (listing, (q, k, v, a)),
-               "fwd+bwd autodiff": (auto_grad, (q, k, v, a))}
+               "listing": (listing, (q, k, v, a))}
+        if any(cfg.get("bwd") for cfg in configs):
+            fns["fwd+bwd autodiff"] = (auto_grad, (q, k, v, a))
         for i, cfg in enumerate(configs):
             cfg = dict(cfg)
             bf16, bwd = cfg.pop("bf16", False), cfg.pop("bwd", False)
@@ -525,7 +526,7 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
         samples = time_rounds(ready, repeats)
         t = {name: statistics.median(x) for name, x in samples.items()}
         copy, paper, ad = t.get("copy"), t.get("listing"), t.get("fwd+bwd autodiff")
-        log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad:.3f} ms, "
+        log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad or float('nan'):.3f} ms, "
             f"default {pallas_scan.default_config(*shape)}")
         for name in t:
             if name in ("copy", "listing", "fwd+bwd autodiff"):
