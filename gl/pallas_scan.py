@@ -55,7 +55,9 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
       steps (5% faster than 8 at (16, 4096, 624); chunks of 32 took 45 s to compile);
     * forward, fewer channels: time split into ``segments`` (a power of two) until
       ``batch * D * segments >= 65536`` independent scans, keeping >= 256 steps per segment;
-      64 channels per program (``D <= 64``, 2 warps) or 128 (4 warps), chunks of 8 (16 for bfloat16);
+      64 channels per program (``D <= 64``, 2 warps) or 128 (4 warps), chunks of 8; for bfloat16
+      chunks of 16, or at ``D <= 64`` one warp (two channels per thread: 0.306 -> 0.263 / 0.269 ms
+      at (8, 65536, 64), ``vec_h100.log``, ``stages_h100.log``);
     * ``grad=True`` (the forward that saves checkpoints, and the backward pass): chunks of 8
       steps (the backward keeps a chunk's recomputed states in registers), segments from
       ``batch * D < 16384`` channels (target 32768 scans; 65536 under 4096 channels), 256
@@ -78,9 +80,10 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
         num_warps, chunk = 4, (8 if grad else 16)
     else:
         block_d, num_warps = (64, 2) if D <= 64 else (128, 4)
-        chunk = 16 if (bf16 and not grad) else 8
-    cfg = dict(block_d=block_d, chunk=chunk, segments=segments, prefetch=True, num_warps=num_warps)
-    return cfg if grad else dict(cfg, rows=1, num_stages=1)
+        chunk = 8
+        if bf16 and not grad:  # two channels per thread at D <= 64 (calls 23-24), else chunks of 16
+            num_warps, chunk = (1, 8) if D <= 64 else (num_warps, 16)
+    return dict(block_d=block_d, chunk=chunk, segments=segments, prefetch=True, num_warps=num_warps)
 
 
 # ----------------------------------------------------------------------------- kernel helpers
@@ -232,69 +235,6 @@ def _fwd_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_h0, comple
         plgpu.store(ref.at[b, g, dsl], x.astype(ref.dtype), mask=dmask)
 
 
-def _i(n):
-    """An index as an array: the interpreter rejects Python ints beside full slices."""
-    return jnp.asarray(n, jnp.int32)
-
-
-def _fwd_rows_kernel(*refs, chunk, rows, block_d, prefetch, has_a_im, has_h0, complex_y, ctype):
-    """One pass over time with ``rows`` sub-chunks per step of the loop (``segments = 1``).
-
-    Time is walked in blocks of ``rows * chunk`` steps; row ``w`` of a ``(rows, block_d)`` tile
-    holds steps ``w * chunk .. (w + 1) * chunk - 1`` of the block. Each block is scanned twice
-    from registers: first each row from a zero state, giving its summary ``(P_w, S_w)`` (eq. 13's
-    leaves); then the summaries are folded in order (eq. 13) into the state entering each row,
-    and each row is scanned again from that state, writing ``y``. The two scans cost twice the
-    arithmetic of :func:`_fwd_kernel`, in exchange for ``rows`` independent chains per channel.
-    """
-    r = _Refs([n for n in _fwd_names(has_a_im, has_h0, complex_y, False) if n not in ("Ar", "Ai", "Sr", "Si")], refs)
-    D = r.q.shape[-1]
-    b, _, d0, dmask = _ids(block_d, D)
-    dsl = pl.ds(d0, block_d)
-    rid = jnp.arange(rows)[:, None]
-    zero = jnp.zeros((block_d,), ctype)
-    if has_h0:
-        h = tuple(plgpu.load(x.at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.h0r, r.h0i))
-    else:
-        h = (zero, zero)
-    ins = [(r.q, 0.0), (r.k, 0.0), (r.v, 0.0), (r.ar, 1.0)] + ([(r.ai, 0.0)] if has_a_im else [])
-
-    m = jnp.broadcast_to(dmask[None, :], (rows, block_d))
-
-    def load(c):  # refs are (B, L / S, rows, chunk, D): tile t is steps c * S + w * chunk + t
-        return [[plgpu.load(x.at[b, _i(c), :, _i(t), dsl], mask=m, other=o).astype(ctype) for x, o in ins]
-                for t in range(chunk)]
-
-    def compute(c, tiles, h):
-        t0 = jnp.zeros((rows, block_d), ctype)
-        Pr, Pi, Sr, Si = t0 + 1, t0, t0, t0  # each row from a zero state
-        for q, k, v, ar, *ai in tiles:
-            ai = ai[0] if ai else None
-            Pr, Pi = _cmul(ar, ai, Pr, Pi)
-            Sr, Si = _cmul(ar, ai, Sr, Si)
-            Sr = Sr + k * v  # eq. 7
-        hr, hi = h
-        er, ei = t0, t0  # the state entering each row
-        for w in range(rows):  # eq. 13, in order
-            sel = rid == w
-            er, ei = jnp.where(sel, hr[None, :], er), jnp.where(sel, hi[None, :], ei)
-            row = [jnp.sum(jnp.where(sel, x, 0.0), axis=0) for x in (Pr, Pi, Sr, Si)]
-            hr, hi = _cmul(row[0], row[1], hr, hi)
-            hr, hi = hr + row[2], hi + row[3]
-        for t, (q, k, v, ar, *ai) in enumerate(tiles):
-            ai = ai[0] if ai else None
-            er, ei = _cmul(ar, ai, er, ei)
-            er = er + k * v  # eq. 7
-            plgpu.store(r.yr.at[b, _i(c), :, _i(t), dsl], (q * er).astype(r.yr.dtype), mask=m)  # eq. 8
-            if complex_y:
-                plgpu.store(r.yi.at[b, _i(c), :, _i(t), dsl], (q * ei).astype(r.yi.dtype), mask=m)
-        return hr, hi
-
-    hr, hi = _chunks(r.q.shape[1], load, compute, h, prefetch)
-    for ref, x in ((r.hr, hr), (r.hi, hi)):
-        plgpu.store(ref.at[b, _i(0), dsl], x.astype(ref.dtype), mask=dmask)
-
-
 # ----------------------------------------------------------------------------- backward kernels
 
 def _bwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_yb_im, ctype):
@@ -407,11 +347,10 @@ def _geometry(L, chunk, segments):
     return Ls, -(-L // Ls)  # (Ls, G)
 
 
-def _params(interpret, block_d, num_warps, num_stages=1):
+def _params(interpret, block_d, num_warps):
     if interpret:
         return dict(interpret=True)
-    return dict(compiler_params=plgpu.CompilerParams(num_warps=num_warps or max(1, block_d // 32),
-                                                     num_stages=num_stages))
+    return dict(compiler_params=plgpu.CompilerParams(num_warps=num_warps or max(1, block_d // 32), num_stages=1))
 
 
 def _pad_for_interpreter(arrays, fills, Lp, Dp):
@@ -426,16 +365,11 @@ def _pad_for_interpreter(arrays, fills, Lp, Dp):
 
 
 @functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
-                                             "prefetch", "num_warps", "complex_y", "save_ck", "rows",
-                                             "num_stages"))
+                                             "prefetch", "num_warps", "complex_y", "save_ck"))
 def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk, segments, prefetch,
-             num_warps, complex_y, save_ck, rows=1, num_stages=1):
+             num_warps, complex_y, save_ck):
     """``(B, L, D)`` planes in; ``(y_re, y_im or None, hL_re, hL_im, checkpoints or None)`` out."""
     B, L, D = q.shape
-    if rows > 1 and segments == 1 and not save_ck and L % (rows * chunk) == 0:
-        return _forward_rows(q, k, v, a_re, a_im, h0r, h0i, ctype=ctype, interpret=interpret,
-                             block_d=block_d, chunk=chunk, rows=rows, prefetch=prefetch,
-                             num_warps=num_warps, complex_y=complex_y, num_stages=num_stages)
     Ls, G = _geometry(L, chunk, segments)
     has_a_im, has_h0 = a_im is not None, h0r is not None
     ydt = jnp.result_type(q, k, v)
@@ -447,7 +381,7 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
     else:
         L_run, D_run = L, D
     grid = (B, -(-D_run // block_d), G)
-    params = _params(interpret, block_d, num_warps, num_stages)
+    params = _params(interpret, block_d, num_warps)
     kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, has_a_im=has_a_im, ctype=ctype)
     summ = jax.ShapeDtypeStruct((B, G, D_run), ctype)
     a_planes = (a_re,) + ((a_im,) if has_a_im else ())
@@ -472,37 +406,6 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
     h_re, h_im = outs.pop(0), outs.pop(0)
     ck = (outs[0], outs[1]) if save_ck else None
     return y_re, y_im, h_re[:, -1, :D], h_im[:, -1, :D], ck
-
-
-def _forward_rows(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk, rows, prefetch,
-                  num_warps, complex_y, num_stages=1):
-    """:func:`_forward` by :func:`_fwd_rows_kernel`: one pass, ``rows`` sub-chunks, no checkpoints.
-
-    The ``(B, L, D)`` planes are viewed as ``(B, L / S, rows, chunk, D)`` with ``S = rows * chunk``
-    (a free reshape; ``L`` must be a multiple of ``S``, padded by the caller otherwise).
-    """
-    B, L, D = q.shape
-    S = rows * chunk
-    has_a_im, has_h0 = a_im is not None, h0r is not None
-    ydt = jnp.result_type(q, k, v)
-    D_run = -(-D // block_d) * block_d if interpret else D
-    if interpret:
-        q, k, v, a_re, a_im, h0r, h0i = _pad_for_interpreter(
-            (q, k, v, a_re, a_im, h0r, h0i), (0, 0, 0, 1, 0, 0, 0), L, D_run)
-    view = lambda x: x.reshape((B, L // S, rows, chunk, D_run))
-    plane = jax.ShapeDtypeStruct((B, L // S, rows, chunk, D_run), ydt)
-    summ = jax.ShapeDtypeStruct((B, 1, D_run), ctype)
-    a_planes = (view(a_re),) + ((view(a_im),) if has_a_im else ())
-    h0 = (h0r.astype(ctype), h0i.astype(ctype)) if has_h0 else ()
-    kern = functools.partial(_fwd_rows_kernel, chunk=chunk, rows=rows, block_d=block_d, prefetch=prefetch,
-                             has_a_im=has_a_im, has_h0=has_h0, complex_y=complex_y, ctype=ctype)
-    outs = list(pl.pallas_call(
-        kern, out_shape=(plane,) * (2 if complex_y else 1) + (summ, summ),
-        grid=(B, -(-D_run // block_d), 1), **_params(interpret, block_d, num_warps, num_stages), name="gl_siso_rows",
-    )(view(q), view(k), view(v), *a_planes, *h0))
-    y_re = outs.pop(0).reshape((B, L, D_run))[..., :D]
-    y_im = outs.pop(0).reshape((B, L, D_run))[..., :D] if complex_y else None
-    return y_re, y_im, outs[0][:, 0, :D], outs[1][:, 0, :D], None
 
 
 @functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
@@ -602,22 +505,18 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     ``"grad"``).
     """
     cfg = default_config(batch, L, D, itemsize)
-    tiles = {key: val for key, val in overrides.items() if val is not None and key in cfg and key not in ("rows", "num_stages")}
+    tiles = {key: val for key, val in overrides.items() if val is not None and key in cfg}
     cfg.update({key: val for key, val in overrides.items() if val is not None})
     cfg["grad"] = tuple(sorted(dict(default_config(batch, L, D, itemsize, grad=True), **tiles).items()))
     cfg.update(ctype=np.dtype(accumulate_dtype).name, interpret=bool(interpret))
     cfg.setdefault("complex_y", False)
-    if min(cfg["chunk"], cfg["block_d"], cfg["segments"], cfg["rows"]) < 1:
-        raise ValueError(f"chunk, block_d, segments, rows: expected positive integers, got {cfg}")
-    if cfg["rows"] > 1 and cfg["segments"] > 1:
-        raise ValueError(f"rows: sub-chunk rows need one pass over time (segments=1), got rows={cfg['rows']}, "
-                         f"segments={cfg['segments']}")
+    if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1:
+        raise ValueError(f"chunk, block_d, segments: expected positive integers, got {cfg}")
     return tuple(sorted(cfg.items()))
 
 
 def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpret=False, complex_y=False,
-                   block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None, rows=None,
-                   num_stages=None):
+                   block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None):
     """SISO GateLoop (eq. 7-8, ``d_k = d_v = 1``) by a chunked Pallas scan; returns ``(y, h_L)``.
 
     Args:
@@ -677,8 +576,8 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         h0 = h0.reshape((Bf, D))
         h0r, h0i = jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype)
     opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype, block_d=block_d,
-                   chunk=chunk, segments=segments, prefetch=prefetch, num_warps=num_warps, rows=rows,
-                   num_stages=num_stages, complex_y=bool(complex_y))
+                   chunk=chunk, segments=segments, prefetch=prefetch, num_warps=num_warps,
+                   complex_y=bool(complex_y))
     y_re, y_im, hr, hi = siso_scan(flat(q), flat(k), flat(v), flat(a_re), flat(a_im), h0r, h0i, opts)
     y = jax.lax.complex(y_re.astype(jnp.float32), y_im.astype(jnp.float32)) if complex_y else y_re
     y = y.reshape(q.shape)

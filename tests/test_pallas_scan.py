@@ -172,6 +172,8 @@ def test_default_config_fills_the_gpu():
     assert pallas_scan.default_config(16, 4096, 624, grad=True) == dict(
         block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4)
     assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
+    bf16 = pallas_scan.default_config(8, 65536, 64, itemsize=2)  # two channels per thread (notes, item 14)
+    assert (bf16["block_d"], bf16["num_warps"], bf16["chunk"]) == (64, 1, 8)
 
 
 def test_options_share_tile_overrides():
