@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import gl
 from gl import _checks
 
-GPU_SISO = [(16, 4096, 624), (8, 65536, 64), (32, 2048, 1024)]
+GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]  # the shapes of issue 5
 GPU_MH = [(16, 4096, 8, 64)]
 CPU_SISO = [(2, 1024, 32)]
 CPU_MH = [(1, 128, 2, 8)]
