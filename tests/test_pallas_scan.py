@@ -52,6 +52,17 @@ def test_matches_reference(rng, cfg):
     assert rel(h, h_ref) < 1e-5, rel(h, h_ref)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("segments", [1, 3])
+def test_exact_tiles_without_masks(rng, segments, masked):
+    """Where the tiles cover L and D exactly the forward kernels run without masks (the default)."""
+    q, k, v, a, h0 = siso(rng, 2, 48, 32)
+    y_ref, h_ref = reference(q, k, v, a, h0)
+    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, block_d=16, chunk=4, segments=segments,
+                                      masked=masked)
+    assert rel(y, y_ref) < 1e-5 and rel(h, h_ref) < 1e-5, (rel(y, y_ref), rel(h, h_ref))
+
+
 @pytest.mark.parametrize("cfg", TILES)
 def test_complex_y_and_real_a(rng, cfg):
     """``complex_y`` writes ``Im(q h)`` too; a real ``a`` skips the imaginary plane."""
@@ -170,7 +181,9 @@ def test_default_config_fills_the_gpu():
     assert pallas_scan.default_config(32, 2048, 1024)["segments"] == 1
     assert pallas_scan.default_config(16, 4096, 624)["segments"] == 1
     assert pallas_scan.default_config(16, 4096, 624, grad=True) == dict(
-        block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4)
+        block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4, masked=True)
+    assert not pallas_scan.default_config(16, 4096, 640)["masked"]  # no masks where tiles fit (notes)
+    assert pallas_scan.default_config(32, 2048, 1024)["masked"]
     assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
     bf16 = pallas_scan.default_config(8, 65536, 64, itemsize=2)  # two channels per thread (notes, item 14)
     assert (bf16["block_d"], bf16["num_warps"], bf16["chunk"]) == (64, 1, 8)
