@@ -5,9 +5,9 @@ channel and step (float32 ``q, k, v``, complex ``a`` as two float32 planes, real
 it is memory-bound, so the kernels are built to stream their inputs once at full bandwidth:
 
 * each program owns a block of ``block_d`` contiguous channels of one batch row and walks
-  time in chunks of ``chunk`` steps; every row load is a wide, coalesced vector load;
+  time in chunks of ``chunk`` steps; a row load reads ``block_d`` contiguous channels (coalesced);
 * the loads of chunk ``c + 1`` are issued *before* chunk ``c`` is computed (an explicit
-  register double buffer carried through the loop), so memory latency overlaps compute;
+  register double buffer carried through the loop), so that memory latency can overlap compute;
 * when batch x channels are too few to fill the GPU, time is split into ``segments``:
   a first kernel computes each segment's summary ``(A_s, S_s)`` (the product of its ``a`` and
   its final state from zero, the two leaves of eq. 13), and the second kernel folds the

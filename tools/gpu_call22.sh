@@ -2,6 +2,7 @@
 # Twenty-second GPU call (2026-11-24): the one-pass SISO forward with sub-chunk rows (`rows` option
 # of gl.pallas_scan: several independent chains per channel, combined by eq. 13 on chip) at
 # (16, 4096, 624), float32 and bfloat16, next to the one-row kernel (the default).
+# Run at commit fd81838; the rows and num_stages options were removed again in 3273c1f (they lost).
 set -uo pipefail
 export LIMIT=270
 c() { echo "{\"block_d\":$1,\"chunk\":$2,\"rows\":$3,\"num_warps\":$4,\"segments\":1,\"prefetch\":true${5:-}}"; }

@@ -3,6 +3,7 @@
 # of later loop iterations copied asynchronously into shared memory) instead of our register
 # prefetch. Call 23's chunk sizes fit a per-chunk wait of about 1-2 us (the loaded memory
 # latency): 0.83 / 0.55 / 0.51 ms at chunks of 4 / 8 / 16 steps at (16, 4096, 624).
+# Run at commit fd81838; the num_stages option was removed again in 3273c1f (it lost).
 set -uo pipefail
 export LIMIT=190
 c() { echo "{\"block_d\":$1,\"chunk\":$2,\"num_warps\":$3,\"segments\":$4,\"prefetch\":$5,\"num_stages\":$6${7:-}}"; }
