@@ -212,7 +212,7 @@ def siso_methods(B, L, D, key, gpu, mem):
             lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, real=True)[..., 0],
             (q, k, v, a), skip, "y")
     if gpu:
-        from gl import pallas_scan
+        from gl import pallas_scan, pallas_tma
         m["pallas_siso"] = (lambda q, k, v, a: pallas_scan.gate_loop_siso(q, k, v, a)[0], (q, k, v, a), None, "y")
         ar, ai = jnp.real(a), jnp.imag(a)
         m["pallas_siso[planar a]"] = (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
@@ -221,6 +221,12 @@ def siso_methods(B, L, D, key, gpu, mem):
         m["pallas_siso[bf16 planar]"] = (
             lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
             tuple(bf(x) for x in (q, k, v, ar, ai)), None, "y")
+        if pallas_scan.default_config(B, L, D, tma=pallas_tma.available())["backend"] == "tma":
+            # the same run's Triton kernels, where the defaults above run the TMA forward
+            for name, args in (("planar a", (q, k, v, ar, ai)), ("bf16 planar", tuple(bf(x) for x in (q, k, v, ar, ai)))):
+                m[f"pallas_siso[{name}, triton]"] = (
+                    lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai), backend="triton")[0],
+                    args, None, "y")
         lookback = os.environ.get("GL_BENCH_LOOKBACK")  # a JSON config, once tools/gpu_lookback.py passed here
         if lookback:
             from gl import pallas_lookback
@@ -475,7 +481,7 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
     associative scan). Timing as in :func:`run` (interleaved rounds of bursts). Returns rows with
     errors vs the Numba loop (forward) or vs autodiff (``bwd``).
     """
-    from gl import pallas_scan
+    from gl import pallas_scan, pallas_tma
     key, rows = jax.random.key(1), []
     for shape in shapes:
         q, k, v, a = siso_inputs(key, *shape)
@@ -527,7 +533,7 @@ def variants(shapes, configs, repeats=10, interpret=False, log=print):
         t = {name: statistics.median(x) for name, x in samples.items()}
         copy, paper, ad = t.get("copy"), t.get("listing"), t.get("fwd+bwd autodiff")
         log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad or float('nan'):.3f} ms, "
-            f"default {pallas_scan.default_config(*shape)}")
+            f"default {pallas_scan.default_config(*shape, tma=pallas_tma.available())}")
         for name in t:
             if name in ("copy", "listing", "fwd+bwd autodiff"):
                 continue

@@ -42,11 +42,18 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
+from gl import pallas_tma
+
 __all__ = ["gate_loop_siso", "siso_scan", "default_config"]
 
 
-def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = False) -> dict:
+def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = False, tma: bool = False) -> dict:
     """Tile options for a ``(batch, L, D)`` problem with inputs of ``itemsize`` bytes.
+
+    ``tma``: the device runs :mod:`gl.pallas_tma` (a Hopper GPU). Then the plain forward in one
+    pass (at least 8192 channels) with ``D`` a multiple of 128 runs there (``backend="tma"``),
+    with ``chunk`` steps per tile and ``stages`` tiles in flight (TMA_TILES, from the sweep of
+    ``tma_h100.log``); everything else runs the Triton kernels below (``backend="triton"``).
 
     From the tile sweeps on an H100 (``gl/assets/bench/NOTES.md``, ``sweep*_h100.log``):
 
@@ -90,8 +97,20 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
     # (16, 4096, 640) took 0.421-0.432 ms against 0.494-0.495, (32, 2048, 1024) 0.598-0.603
     # against 0.570-0.574 (two runs, exact_h100.log); the differentiated pass keeps its masks.
     masked = grad or (segments == 1 and C >= 32768)
-    return dict(block_d=block_d, chunk=chunk, segments=segments, prefetch=True, num_warps=num_warps,
-                masked=masked)
+    cfg = dict(backend="triton", block_d=block_d, chunk=chunk, segments=segments, prefetch=True,
+               num_warps=num_warps, masked=masked, stages=1)
+    if tma and not grad and segments == 1:
+        t_chunk, stages = TMA_TILES[bf16]
+        if pallas_tma.unsupported(L, D, t_chunk, stages, itemsize) is None:
+            cfg.update(backend="tma", block_d=pallas_tma.BLOCK_D, chunk=t_chunk, stages=stages)
+    return cfg
+
+
+# (chunk, stages) of the TMA forward by input width (bfloat16: True). From the H100 sweep of GPU
+# call 30 (tma_h100.log; times at (16, 4096, 640) / (32, 2048, 1024)): float32 chunks of 8 in 4
+# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3, and the best at 640 in call 27's probe too);
+# bfloat16 chunks of 32 in 3 stages 0.227 / 0.294 ms (64 x 2: 0.230 / 0.293 but 13 s to compile).
+TMA_TILES = {False: (8, 4), True: (32, 3)}
 
 
 # ----------------------------------------------------------------------------- kernel helpers
@@ -379,11 +398,18 @@ def _pad_for_interpreter(arrays, fills, Lp, Dp):
 
 
 @functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
-                                             "prefetch", "num_warps", "complex_y", "save_ck", "masked"))
+                                             "prefetch", "num_warps", "complex_y", "save_ck", "masked",
+                                             "backend", "stages"))
 def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk, segments, prefetch,
-             num_warps, complex_y, save_ck, masked):
+             num_warps, complex_y, save_ck, masked, backend="triton", stages=1):
     """``(B, L, D)`` planes in; ``(y_re, y_im or None, hL_re, hL_im, checkpoints or None)`` out."""
     B, L, D = q.shape
+    if backend == "tma":  # one pass through shared memory (gl.pallas_tma); no checkpoints
+        if save_ck or segments != 1 or block_d != pallas_tma.BLOCK_D:
+            raise ValueError("backend='tma': one pass (segments=1) of 128 channels per program, no checkpoints; "
+                             f"got segments={segments}, block_d={block_d}, save_ck={save_ck}")
+        return pallas_tma.forward(q, k, v, a_re, a_im, h0r, h0i, ctype=ctype, chunk=chunk, stages=stages,
+                                  complex_y=complex_y, interpret=interpret) + (None,)
     Ls, G = _geometry(L, chunk, segments)
     has_a_im, has_h0 = a_im is not None, h0r is not None
     ydt = jnp.result_type(q, k, v)
@@ -497,6 +523,7 @@ def _siso_bwd(opts, res, cts):
     ybr, ybi, hLr, hLi = cts
     o = {key: val for key, val in _grad_opts(opts).items() if key != "complex_y"}
     o.pop("masked")  # the backward kernels always mask (they read a_{n+1} one past the end)
+    o.pop("backend"), o.pop("stages")  # always Triton (default_config with grad=True)
     qb, kb, vb, abr, abi, h0br, h0bi = _backward(q, k, v, a_re, a_im, ybr, ybi, *ck, hLr, hLi, **o)
     return qb, kb, vb, abr, abi, h0br.astype(h0r.dtype), h0bi.astype(h0r.dtype)
 
@@ -513,27 +540,43 @@ def _as_siso(name, x):
     return x
 
 
-def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float32, **overrides):
+def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float32, tma=False, **overrides):
     """The static options of :func:`siso_scan` for a ``(batch, L, D)`` problem, as a hashable tuple.
 
     Tile options given in ``overrides`` hold for the forward and the backward pass; those not
     given come from :func:`default_config`, separately for the plain forward (``grad=False``)
     and for the forward with checkpoints and the backward pass (``grad=True``, under the key
-    ``"grad"``).
+    ``"grad"``). ``tma``: the device runs :mod:`gl.pallas_tma`; ``backend`` in ``overrides``
+    forces a backend. With ``backend="tma"`` the tile options are the TMA forward's, and the
+    differentiated pass keeps the Triton defaults.
     """
-    cfg = default_config(batch, L, D, itemsize)
-    tiles = {key: val for key, val in overrides.items() if val is not None and key in cfg}
-    cfg.update({key: val for key, val in overrides.items() if val is not None})
+    backend = overrides.get("backend")
+    if backend not in (None, "triton", "tma"):
+        raise ValueError(f"backend: expected 'triton' or 'tma', got {backend!r}")
+    cfg = default_config(batch, L, D, itemsize, tma=tma if backend is None else backend == "tma")
+    if backend == "tma" and cfg["backend"] != "tma":  # forced: one pass of 128 channels per program
+        chunk, stages = TMA_TILES[itemsize <= 2]
+        cfg.update(backend="tma", block_d=pallas_tma.BLOCK_D, segments=1, chunk=chunk, stages=stages)
+    given = {key: val for key, val in overrides.items() if val is not None}
+    tiles = {} if cfg["backend"] == "tma" else {key: val for key, val in given.items() if key in cfg}
+    cfg.update(given)
     cfg["grad"] = tuple(sorted(dict(default_config(batch, L, D, itemsize, grad=True), **tiles).items()))
     cfg.update(ctype=np.dtype(accumulate_dtype).name, interpret=bool(interpret))
     cfg.setdefault("complex_y", False)
-    if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1:
-        raise ValueError(f"chunk, block_d, segments: expected positive integers, got {cfg}")
+    if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1 or cfg["stages"] < 1:
+        raise ValueError(f"chunk, block_d, segments, stages: expected positive integers, got {cfg}")
+    if cfg["backend"] == "tma":
+        why = pallas_tma.unsupported(L, D, cfg["chunk"], cfg["stages"], itemsize, cfg.get("complex_y", False))
+        if why is None and (cfg["segments"] != 1 or cfg["block_d"] != pallas_tma.BLOCK_D):
+            why = f"segments, block_d: expected 1 and {pallas_tma.BLOCK_D}, got {cfg['segments']} and {cfg['block_d']}"
+        if why:
+            raise ValueError(f"backend='tma': {why}")
     return tuple(sorted(cfg.items()))
 
 
 def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpret=False, complex_y=False,
-                   block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None, masked=None):
+                   block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None, masked=None,
+                   backend=None, stages=None):
     """SISO GateLoop (eq. 7-8, ``d_k = d_v = 1``) by a chunked Pallas scan; returns ``(y, h_L)``.
 
     Args:
@@ -548,6 +591,10 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
       block_d, chunk, segments, prefetch, num_warps, masked: tile options (:func:`default_config`
         when omitted; ``num_warps`` defaults to ``block_d // 32``; ``masked=True`` keeps the
         load/store masks where the tiles fit exactly, ``False`` drops them there).
+      backend: ``"tma"`` (:mod:`gl.pallas_tma`, the forward through shared memory on a Hopper GPU)
+        or ``"triton"``; by default ``"tma"`` where the device and shape allow it
+        (:func:`default_config`), else ``"triton"``. The backward pass always runs Triton.
+      stages: TMA tiles in flight (``backend="tma"``).
 
     Returns:
       ``y = Re(q_n h_n)`` real in the dtype of ``q, k, v`` (complex64 ``q_n h_n`` with
@@ -577,6 +624,9 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         raise ValueError(f"v: expected d_v = 1 for the SISO kernel, got shape {v.shape}")
     core = q.shape[:-1] if heads else q.shape  # (..., L, D)
     batch, (L, D) = core[:-2], core[-2:]
+    if backend == "tma" and not interpret and not pallas_tma.available():
+        raise RuntimeError("gate_loop_siso: backend='tma' needs a Hopper GPU (compute capability 9.x); "
+                           "pass backend='triton' or interpret=True")
     if not interpret and jax.default_backend() != "gpu":
         raise RuntimeError(
             "gate_loop_siso: the Pallas Triton kernel needs a GPU backend, got "
@@ -593,9 +643,10 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
             raise ValueError(f"h0: expected {batch + (D,)} or {batch + (D, 1, 1)} elements, got shape {h0.shape}")
         h0 = h0.reshape((Bf, D))
         h0r, h0i = jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype)
-    opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype, block_d=block_d,
-                   chunk=chunk, segments=segments, prefetch=prefetch, num_warps=num_warps, masked=masked,
-                   complex_y=bool(complex_y))
+    opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype,
+                   tma=not interpret and pallas_tma.available(), block_d=block_d, chunk=chunk,
+                   segments=segments, prefetch=prefetch, num_warps=num_warps, masked=masked,
+                   complex_y=bool(complex_y), backend=backend, stages=stages)
     y_re, y_im, hr, hi = siso_scan(flat(q), flat(k), flat(v), flat(a_re), flat(a_im), h0r, h0i, opts)
     y = jax.lax.complex(y_re.astype(jnp.float32), y_im.astype(jnp.float32)) if complex_y else y_re
     y = y.reshape(q.shape)

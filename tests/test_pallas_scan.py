@@ -181,7 +181,7 @@ def test_default_config_fills_the_gpu():
     assert pallas_scan.default_config(32, 2048, 1024)["segments"] == 1
     assert pallas_scan.default_config(16, 4096, 624)["segments"] == 1
     assert pallas_scan.default_config(16, 4096, 624, grad=True) == dict(
-        block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4, masked=True)
+        backend="triton", block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4, masked=True, stages=1)
     assert not pallas_scan.default_config(16, 4096, 640)["masked"]  # no masks where tiles fit (notes)
     assert pallas_scan.default_config(32, 2048, 1024)["masked"]
     assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
