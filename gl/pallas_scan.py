@@ -30,7 +30,9 @@ the chunk backwards. Backward segments use reverse summaries ``(Π a_{n+1}, g fr
 ``a`` may be complex or given in planar form ``(a_re, a_im)`` (two real arrays): a complex
 array is split by XLA first (one extra pass over ``a``); planar and bfloat16 inputs avoid it.
 Arithmetic is always in ``accumulate_dtype`` (float32). On a CPU the kernels run in the Pallas
-interpreter (``interpret=True``): slow, for tests.
+interpreter (``interpret=True``): slow, for tests. On a Hopper GPU the plain forward in one pass
+runs :mod:`gl.pallas_tma` instead (tiles copied into shared memory by TMA; ``backend="tma"``,
+chosen by :func:`default_config`).
 """
 from __future__ import annotations
 
@@ -108,7 +110,7 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
 
 # (chunk, stages) of the TMA forward by input width (bfloat16: True). From the H100 sweep of GPU
 # call 30 (tma_h100.log; times at (16, 4096, 640) / (32, 2048, 1024)): float32 chunks of 8 in 4
-# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3, and the best at 640 in call 27's probe too);
+# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3, and the best at 640 in the probe call's run too, mgpu_probe_h100.log);
 # bfloat16 chunks of 32 in 3 stages 0.227 / 0.294 ms (64 x 2: 0.230 / 0.293 but 13 s to compile).
 TMA_TILES = {False: (8, 4), True: (32, 3)}
 

@@ -34,6 +34,12 @@ def available() -> bool:
     """Whether the default device can run the kernel: a Hopper GPU (compute capability 9.x)."""
     if jax.default_backend() != "gpu":
         return False
+    try:
+        from jax.experimental.pallas import mosaic_gpu as plgpu
+    except ImportError:  # a JAX without the Mosaic GPU backend
+        return False
+    if not (hasattr(plgpu, "emit_pipeline") and hasattr(plgpu, "kernel")):
+        return False
     cc = str(getattr(jax.devices()[0], "compute_capability", ""))
     return cc.split(".")[0] == "9"
 
