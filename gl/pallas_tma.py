@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
 
-__all__ = ["BLOCK_D", "forward", "unsupported", "available", "smem_bytes"]
+__all__ = ["BLOCK_D", "SMEM_BYTES", "forward", "unsupported", "available", "smem_bytes"]
 
 BLOCK_D = 128  # channels per program: one per thread of a warpgroup
 
