@@ -110,9 +110,12 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
 
 # (chunk, stages) of the TMA forward by input width (bfloat16: True). From the H100 sweep of GPU
 # call 30 (tma_h100.log; times at (16, 4096, 640) / (32, 2048, 1024)): float32 chunks of 8 in 4
-# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3, and the best at 640 in the probe call's run too, mgpu_probe_h100.log);
-# bfloat16 chunks of 32 in 3 stages 0.227 / 0.294 ms (64 x 2: 0.230 / 0.293 but 13 s to compile).
+# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3; also the best at 640 in the probe call,
+# mgpu_probe_h100.log); bfloat16 chunks of 32 in 3 stages 0.227 / 0.294 ms (64 x 2: 0.230 /
+# 0.293 but 13 s to compile).
 TMA_TILES = {False: (8, 4), True: (32, 3)}
+# tile options only the Triton kernels take: given without ``backend``, they select Triton
+TRITON_ONLY = ("block_d", "segments", "prefetch", "num_warps", "masked")
 
 
 # ----------------------------------------------------------------------------- kernel helpers
@@ -549,12 +552,15 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     given come from :func:`default_config`, separately for the plain forward (``grad=False``)
     and for the forward with checkpoints and the backward pass (``grad=True``, under the key
     ``"grad"``). ``tma``: the device runs :mod:`gl.pallas_tma`; ``backend`` in ``overrides``
-    forces a backend. With ``backend="tma"`` the tile options are the TMA forward's, and the
-    differentiated pass keeps the Triton defaults.
+    forces a backend, and without it an option only the Triton kernels take (:data:`TRITON_ONLY`)
+    selects them. With ``backend="tma"`` the tile options (``chunk``, ``stages``) are the TMA
+    forward's, and the differentiated pass keeps the Triton defaults.
     """
     backend = overrides.get("backend")
     if backend not in (None, "triton", "tma"):
         raise ValueError(f"backend: expected 'triton' or 'tma', got {backend!r}")
+    if backend is None:
+        tma = tma and not any(overrides.get(key) is not None for key in TRITON_ONLY)
     cfg = default_config(batch, L, D, itemsize, tma=tma if backend is None else backend == "tma")
     if backend == "tma" and cfg["backend"] != "tma":  # forced: one pass of 128 channels per program
         chunk, stages = TMA_TILES[itemsize <= 2]
@@ -595,7 +601,8 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         load/store masks where the tiles fit exactly, ``False`` drops them there).
       backend: ``"tma"`` (:mod:`gl.pallas_tma`, the forward through shared memory on a Hopper GPU)
         or ``"triton"``; by default ``"tma"`` where the device and shape allow it
-        (:func:`default_config`), else ``"triton"``. The backward pass always runs Triton.
+        (:func:`default_config`) and no Triton-only option (``block_d, segments, prefetch,
+        num_warps, masked``) is given, else ``"triton"``. The backward pass always runs Triton.
       stages: TMA tiles in flight (``backend="tma"``).
 
     Returns:

@@ -83,6 +83,15 @@ def test_default_config_picks_tma_where_it_runs():
     assert pallas_scan.default_config(16, 4096, 640)["backend"] == "triton"  # not a Hopper GPU
 
 
+def test_triton_options_select_triton():
+    """On a Hopper GPU, callers that give Triton tile options keep getting the Triton kernels."""
+    opts = lambda **kw: dict(pallas_scan.options(16, 4096, 640, tma=True, **kw))
+    assert opts()["backend"] == "tma" and opts(chunk=16)["chunk"] == 16 and opts(chunk=16)["backend"] == "tma"
+    for kw in (dict(segments=4), dict(block_d=64), dict(masked=True), dict(num_warps=2), dict(prefetch=False)):
+        assert opts(**kw)["backend"] == "triton", kw
+    assert opts(segments=4, backend="triton")["segments"] == 4
+
+
 def test_bad_options(rng):
     with pytest.raises(ValueError, match="backend: expected 'triton' or 'tma', got 'cuda'"):
         pallas_scan.options(2, 32, 256, backend="cuda")
