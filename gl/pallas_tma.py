@@ -1,7 +1,7 @@
 """The SISO GateLoop forward (eq. 7-8, ``d_k = d_v = 1``) streamed through shared memory by TMA.
 
-The Triton kernels of :mod:`gl.pallas_scan` load every row of a chunk into registers with one
-instruction per thread and array, and on the H100 their one-pass forward stayed at 0.79-0.81 of
+The Triton kernels of :mod:`gl.pallas_scan` load every row of a chunk into registers, each thread
+its own channels' values, and on the H100 their one-pass forward stayed at 0.79-0.81 of
 a same-run copy at (16, 4096, 640), with bfloat16 no faster than float32 (the bench notes, items
 13-15). Here the loads are bulk copies instead: Pallas' Mosaic GPU backend (Hopper) runs one
 warpgroup (128 threads, one channel each) per program, owning ``block_d = 128`` channels of one
