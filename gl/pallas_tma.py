@@ -51,7 +51,8 @@ SMEM_BYTES = 225 * 1024
 
 def smem_bytes(chunk: int, stages: int, itemsize: int, complex_y: bool = False) -> int:
     """Shared memory of the pipeline: ``stages`` tiles of ``(chunk, 128)`` for each of the five
-    inputs and one or two ``y`` planes (all of ``itemsize`` bytes)."""
+    inputs and one or two ``y`` planes (all of ``itemsize`` bytes); an upper bound for a real ``a``
+    (four input planes)."""
     return stages * chunk * BLOCK_D * itemsize * (5 + 1 + bool(complex_y))
 
 

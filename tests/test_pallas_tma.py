@@ -36,7 +36,7 @@ def test_complex_y_real_a_planar(rng):
     e = lambda x: x[..., None]
     y_ref, h_ref = gate_loop_reference(e(q), e(k), e(v), e(a), h0=h0[..., None, None], return_state=True,
                                        dtype=np.complex128)
-    assert y.dtype == jnp.complex64 and rel(y, y_ref[..., 0]) < 1e-5
+    assert y.dtype == jnp.complex64 and rel(y, y_ref[..., 0]) < 1e-5 and rel(h, h_ref[..., 0, 0]) < 1e-5
     ar = np.abs(a).astype(np.float32)  # a real, positive a
     y, h = pallas_scan.gate_loop_siso(q, k, v, ar, h0, complex_y=True, chunk=8, stages=2, **RUN)
     y_ref, h_ref = gate_loop_reference(e(q), e(k), e(v), e(ar.astype(np.complex64)), h0=h0[..., None, None],
