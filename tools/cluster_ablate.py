@@ -3,7 +3,7 @@ the copy and the kernel itself in interleaved rounds:
   full        the kernel;
   no_sync     no cluster barrier in the rounds (wrong y: neighbours' aggregates read unsynchronised);
   own_slot    the barrier, but every program folds its own aggregate C times (no shared-memory reads
-              across the cluster; wrong y);
+              across the cluster; with push, no stores across it; wrong y);
   neither     neither: the pipeline and the local scans only (wrong y).
 Usage (on the GPU): python3 tools/cluster_ablate.py VARIANT '{"C":16,"T":32,"S":4,"stages":2}' [B,L,D]
 """
@@ -27,6 +27,8 @@ ready = {}
 for name, fn in fns.items():
     f, _, _, n = bench.prepare(fn, args)
     ready[name] = f, args, n
+if variant in ("no_sync", "neither") and cfg.get("lag"):
+    sys.exit("no_sync and neither drop _round_sync, which only the kernel without lag calls")
 if variant != "full":  # patch, then trace a second kernel
     if variant in ("no_sync", "neither"):
         cluster_scan._round_sync = lambda: None

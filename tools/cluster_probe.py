@@ -51,8 +51,10 @@ for shape in shapes:
     for cfg in configs:
         cfg = dict(cfg)
         bf16 = cfg.pop("bf16", False)
-        if cluster_scan.unsupported(B, L, D, cfg.get("C", 8), cfg.get("T", 16), cfg.get("stages", 4),
-                                      2 if bf16 else 4):
+        why = cluster_scan.unsupported(B, L, D, cfg.get("C", 16), cfg.get("T", 32), cfg.get("stages", 2),
+                                       2 if bf16 else 4, cfg.get("push", False))
+        if why:
+            print(f"  {cfg} skipped: {why}", flush=True)
             continue
         fns[json.dumps(dict(cfg, bf16=bf16))] = (
             lambda q, k, v, ar, ai, cfg=cfg: cluster_scan.forward(q, k, v, ar, ai, h0r, h0i, **cfg), bf16)

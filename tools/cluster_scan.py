@@ -1,6 +1,9 @@
-"""An experiment (GPU calls 35-38): the SISO GateLoop forward (eq. 7-8) in one pass with time split
-over a Hopper thread-block cluster. Correct, but slower than gl's default at (8, 65536, 64); not
-used by gl (bench notes, item 18).
+"""An experiment (GPU calls 35-41): the SISO GateLoop forward (eq. 7-8) in one pass with time split
+over a Hopper thread-block cluster. Correct (1.1e-7 against the complex128 loop), but slower than
+gl's default at (8, 65536, 64): at best 0.59 ms against 0.49-0.50 ms; not used by gl (bench notes,
+item 18). Options tried there: ``lag`` (the correction one round late, :func:`_kernel_lag`),
+``push`` (aggregates stored into every program instead of loaded from each), ``seq`` (the fold one
+program at a time).
 
 With few channels (``B * D`` of a few hundred) one program per 128 channels leaves most of a GPU
 idle, and splitting time into segments that a second kernel corrects (gl.pallas_scan) reads
@@ -42,7 +45,7 @@ __all__ = ["forward", "unsupported"]
 THREADS = 128
 
 
-def unsupported(B: int, L: int, D: int, C: int, T: int, stages: int, itemsize: int = 4) -> str | None:
+def unsupported(B: int, L: int, D: int, C: int, T: int, stages: int, itemsize: int = 4, push: bool = False) -> str | None:
     """Why ``(B, L, D)`` with these options cannot run here (``None`` if it can)."""
     W = min(D, THREADS)
     if D % W or THREADS % W:
@@ -54,7 +57,7 @@ def unsupported(B: int, L: int, D: int, C: int, T: int, stages: int, itemsize: i
         return f"C: expected a cluster of 1 to 16 programs, got {C}"
     if T < 1 or L % (C * T):
         return f"T: expected C * T = {C} * {T} to divide L = {L}"
-    need = stages * T * THREADS * itemsize * 6 + 2 * 4 * THREADS * 4
+    need = (5 * stages + max(stages, 2)) * T * THREADS * itemsize + 2 * (C if push else 1) * 4 * THREADS * 4  # inputs, y, aggregates
     if stages < 1 or need > 225 * 1024:
         return f"T x stages: expected at most {225 * 1024} bytes of shared memory, got {need}"
     return None
@@ -64,27 +67,145 @@ def _cmul(ar, ai, br, bi):
     return ar * br - ai * bi, ar * bi + ai * br
 
 
-def _cluster_sync():
-    """``barrier.cluster`` with release/acquire: every thread of the cluster's programs arrives,
-    then waits; shared-memory writes before it are visible to all of them after it."""
+def _asm(text):
+    """Inline PTX, executed by every thread of the warpgroup."""
     from jax.experimental.pallas import mosaic_gpu as plgpu
     from jax._src.lib.mlir import ir
     from jax._src.lib.mlir.dialects import llvm
 
     @plgpu.inline_mgpu()
-    def sync(ctx):
-        llvm.inline_asm(ir.Type.parse("!llvm.void"), [],
-                        "barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;", "",
-                        has_side_effects=True)
+    def emit(ctx):
+        llvm.inline_asm(ir.Type.parse("!llvm.void"), [], text, "", has_side_effects=True)
 
-    sync()
+    emit()
+
+
+def _cluster_arrive():
+    """Arrive at ``barrier.cluster`` (release: this thread's shared-memory writes before it are seen
+    by every thread of the cluster after the matching wait)."""
+    _asm("barrier.cluster.arrive.release;")
+
+
+def _cluster_wait():
+    """Wait until every thread of the cluster's programs has arrived (acquire)."""
+    _asm("barrier.cluster.wait.acquire;")
+
+
+def _cluster_sync():
+    _cluster_arrive()
+    _cluster_wait()
 
 
 def _round_sync():  # the barrier of every round (a separate name, so that tools/cluster_ablate.py can drop it)
     _cluster_sync()
 
 
-def _kernel(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype):
+def _local_scan(tiles, *, T, S, R, W, has_a_im, ctype):
+    """Eq. 7-8 over one ``(R, T, W)`` tile from a zero state, as ``S`` sub-tiles side by side.
+
+    Returns ``(yl, yli, ur, ui, H, Q)``: per step ``Re(q h_loc)``, ``Im(q h_loc)`` and ``q P`` (``h_loc``,
+    ``P`` from the start of the step's sub-tile), and per sub-tile ``s`` the state ``H[s]`` (from zero)
+    and the product ``Q[s]`` of ``a`` before it within the tile; ``Q[S], H[S]`` are the tile's aggregate.
+    """
+    q_s, k_s, v_s, ar_s = tiles[:4]
+    ai_s = tiles[4] if has_a_im else None
+    one = jnp.ones((R, W), ctype)
+    zero = one * 0
+    Ts = T // S
+    st = [(zero, zero, one, zero) for _ in range(S)]  # (h_r, h_i, P_r, P_i) per sub-tile
+    yl, yli, ur, ui = [None] * T, [None] * T, [None] * T, [None] * T
+    for tt in range(Ts):  # the S chains interleaved: S recurrences in flight per thread
+        for s_ in range(S):
+            t = s_ * Ts + tt
+            hr, hi, Pr, Pi = st[s_]
+            ar = ar_s[:, t, :].astype(ctype)
+            kv = k_s[:, t, :].astype(ctype) * v_s[:, t, :].astype(ctype)
+            q = q_s[:, t, :].astype(ctype)
+            if ai_s is None:
+                hr, hi, Pr, Pi = ar * hr + kv, ar * hi, ar * Pr, ar * Pi
+            else:
+                ai = ai_s[:, t, :].astype(ctype)
+                hr, hi = _cmul(ar, ai, hr, hi)
+                hr = hr + kv  # eq. 7
+                Pr, Pi = _cmul(ar, ai, Pr, Pi)
+            st[s_] = (hr, hi, Pr, Pi)
+            yl[t], yli[t], ur[t], ui[t] = q * hr, q * hi, q * Pr, q * Pi
+    H, Q = [(zero, zero)], [(one, zero)]  # eq. 13 within the tile
+    for hr, hi, Pr, Pi in st:
+        Hr, Hi = _cmul(Pr, Pi, *H[-1])
+        H.append((Hr + hr, Hi + hi))
+        Q.append(_cmul(Pr, Pi, *Q[-1]))
+    return yl, yli, ur, ui, H, Q
+
+
+def _publish(agg_s, p, H, Q, c, C, push):
+    """Program ``c``'s aggregate ``(A, S)`` into slot ``p``: of its own shared memory (``agg_s``
+    ``(2, 4, R, W)``), or, with ``push``, into entry ``c`` of every program's (``(2, C, 4, R, W)``)."""
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
+    (Ar, Ai), (Sr, Si) = Q[-1], H[-1]
+    for cc in range(C if push else 1):
+        dst = plgpu.cluster_ref(agg_s, {"c": cc}).at[p, c] if push else agg_s.at[p]
+        dst[0] = Ar
+        dst[1] = Ai
+        dst[2] = Sr
+        dst[3] = Si
+
+
+def _fold(agg_s, p, c, C, er, ei, push, seq=False):
+    """Eq. 13 across the cluster: the aggregates in slot ``p`` of all ``C`` programs (read from their
+    shared memory, all loads first; with ``push``, from this program's own copy) act in order on the
+    state ``E`` entering the round. Returns the state entering program ``c``'s tile and the state
+    entering the next round."""
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
+    def load(cc):
+        return [agg_s[p, cc, x] for x in range(4)] if push else [
+            plgpu.cluster_ref(agg_s, {"c": cc})[p, x] for x in range(4)]
+
+    if seq:  # one program's aggregate at a time: fewer registers, one load latency per program
+        def body(cc, st):
+            mr, mi, er, ei = st
+            Ar, Ai, Sr, Si = load(cc)
+            mine = c == cc
+            mr, mi = jnp.where(mine, er, mr), jnp.where(mine, ei, mi)
+            er, ei = _cmul(Ar, Ai, er, ei)
+            return mr, mi, er + Sr, ei + Si
+
+        return lax.fori_loop(0, C, body, (er, ei, er, ei))
+    peers = [load(cc) for cc in range(C)]
+    mr, mi = er, ei
+    for cc, (Ar, Ai, Sr, Si) in enumerate(peers):
+        mine = c == cc
+        mr, mi = jnp.where(mine, er, mr), jnp.where(mine, ei, mi)
+        er, ei = _cmul(Ar, Ai, er, ei)
+        er, ei = er + Sr, ei + Si
+    return mr, mi, er, ei
+
+
+def _write_y(y_refs, yl, yli, ur, ui, H, Q, mr, mi, *, T, S, complex_y):
+    """Eq. 8 with the state entering each sub-tile: ``F = H_s + Q_s M``, ``y = y_loc + Re(u F)``."""
+    Ts = T // S
+    for s_ in range(S):
+        Fr, Fi = _cmul(*Q[s_], mr, mi)
+        Fr, Fi = Fr + H[s_][0], Fi + H[s_][1]
+        for t in range(s_ * Ts, (s_ + 1) * Ts):
+            y_refs[0][:, t, :] = (yl[t] + ur[t] * Fr - ui[t] * Fi).astype(y_refs[0].dtype)
+            if complex_y:
+                y_refs[1][:, t, :] = (yli[t] + ur[t] * Fi + ui[t] * Fr).astype(y_refs[1].dtype)
+
+
+def _write_hL(h_s, hL_g, g, dsl, er, ei):
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
+    h_s[0], h_s[1] = er, ei
+    plgpu.commit_smem()
+    plgpu.copy_smem_to_gmem(h_s, hL_g.at[g, :, :, dsl])
+    plgpu.wait_smem_to_gmem(0)
+
+
+def _kernel(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, push, seq):
+    """One round per pipeline step: scan, barrier, fold, ``y`` (calls 35-38)."""
     from jax.experimental.pallas import mosaic_gpu as plgpu
 
     n_in = 5 if has_a_im else 4
@@ -92,64 +213,20 @@ def _kernel(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype):
     y_g, hL_g = outs[:-1], outs[-1]
     g, j, c = lax.axis_index("g"), lax.axis_index("d"), lax.axis_index("c")
     dsl = pl.ds(j * W, W)
+    kw = dict(T=T, S=S, R=R, W=W, has_a_im=has_a_im, ctype=ctype)
 
     def scoped(h_s, agg_s, bar):
+        if push:
+            _cluster_sync()  # every program has started before any writes into its shared memory
+
         def step(idx, *tiles_and_carry):
             *tiles, (er, ei) = tiles_and_carry
-            q_s, k_s, v_s, ar_s = tiles[:4]
-            ai_s = tiles[4] if has_a_im else None
-            y_s = tiles[n_in:]
-            one = jnp.ones((R, W), ctype)
-            zero = one * 0
-            Ts = T // S
-            # S sub-tiles of Ts steps, each from a zero state, walked side by side (independent
-            # chains, so each thread has S recurrences in flight instead of one)
-            st = [(zero, zero, one, zero) for _ in range(S)]  # (h_r, h_i, P_r, P_i) per sub-tile
-            yl, yli, ur, ui = [None] * T, [None] * T, [None] * T, [None] * T
-            for tt in range(Ts):
-                for s_ in range(S):
-                    t = s_ * Ts + tt
-                    hr, hi, Pr, Pi = st[s_]
-                    ar = ar_s[:, t, :].astype(ctype)
-                    kv = k_s[:, t, :].astype(ctype) * v_s[:, t, :].astype(ctype)
-                    q = q_s[:, t, :].astype(ctype)
-                    if ai_s is None:
-                        hr, hi, Pr, Pi = ar * hr + kv, ar * hi, ar * Pr, ar * Pi
-                    else:
-                        ai = ai_s[:, t, :].astype(ctype)
-                        hr, hi = _cmul(ar, ai, hr, hi)
-                        hr = hr + kv  # eq. 7
-                        Pr, Pi = _cmul(ar, ai, Pr, Pi)
-                    st[s_] = (hr, hi, Pr, Pi)
-                    yl[t], yli[t], ur[t], ui[t] = q * hr, q * hi, q * Pr, q * Pi
-            # eq. 13 within the tile: H_s, Q_s = state (from zero) and product of a before sub-tile s
-            H, Q = [(zero, zero)], [(one, zero)]
-            for s_ in range(S):
-                hr, hi, Pr, Pi = st[s_]
-                Hr, Hi = _cmul(Pr, Pi, *H[-1])
-                H.append((Hr + hr, Hi + hi))
-                Q.append(_cmul(Pr, Pi, *Q[-1]))
+            yl, yli, ur, ui, H, Q = _local_scan(tiles[:n_in], **kw)
             p = lax.rem(idx[0], 2)
-            (Ar, Ai), (Sr, Si) = Q[S], H[S]  # the tile's aggregate
-            agg_s[p, 0] = Ar
-            agg_s[p, 1] = Ai
-            agg_s[p, 2] = Sr
-            agg_s[p, 3] = Si
+            _publish(agg_s, p, H, Q, c, C, push)
             _round_sync()
-            peers = [[plgpu.cluster_ref(agg_s, {"c": cc})[p, x] for x in range(4)] for cc in range(C)]
-            mr, mi = er, ei
-            for cc, (Ar, Ai, Sr, Si) in enumerate(peers):  # eq. 13 across the cluster's tiles
-                mine = c == cc
-                mr, mi = jnp.where(mine, er, mr), jnp.where(mine, ei, mi)
-                er, ei = _cmul(Ar, Ai, er, ei)
-                er, ei = er + Sr, ei + Si
-            for s_ in range(S):  # the state entering sub-tile s: F = H_s + Q_s E
-                Fr, Fi = _cmul(*Q[s_], mr, mi)
-                Fr, Fi = Fr + H[s_][0], Fi + H[s_][1]
-                for t in range(s_ * Ts, (s_ + 1) * Ts):  # eq. 8 with it
-                    y_s[0][:, t, :] = (yl[t] + ur[t] * Fr - ui[t] * Fi).astype(y_s[0].dtype)
-                    if complex_y:
-                        y_s[1][:, t, :] = (yli[t] + ur[t] * Fi + ui[t] * Fr).astype(y_s[1].dtype)
+            mr, mi, er, ei = _fold(agg_s, p, c, C, er, ei, push, seq)
+            _write_y(tiles[n_in:], yl, yli, ur, ui, H, Q, mr, mi, T=T, S=S, complex_y=complex_y)
             return er, ei
 
         plgpu.copy_gmem_to_smem(h0_g.at[g, :, :, dsl], h_s, bar)
@@ -160,31 +237,91 @@ def _kernel(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype):
                                    init_carry=(h_s[0], h_s[1]))
         er, ei = pipe(*(x.at[g] for x in ins), *(y.at[g] for y in y_g))
         _cluster_sync()  # no program leaves while a neighbour may still read its shared memory
+        pl.when(c == 0)(lambda: _write_hL(h_s, hL_g, g, dsl, er, ei))
 
-        @pl.when(c == 0)
-        def _():
-            h_s[0], h_s[1] = er, ei
-            plgpu.commit_smem()
-            plgpu.copy_smem_to_gmem(h_s, hL_g.at[g, :, :, dsl])
-            plgpu.wait_smem_to_gmem(0)
-
-    pl.run_scoped(scoped, plgpu.SMEM((2, R, W), jnp.dtype(ctype)), plgpu.SMEM((2, 4, R, W), jnp.dtype(ctype)),
+    pl.run_scoped(scoped, plgpu.SMEM((2, R, W), jnp.dtype(ctype)), plgpu.SMEM((2,) + ((C,) if push else ()) + (4, R, W), jnp.dtype(ctype)),
                   plgpu.Barrier(num_arrivals=1))
 
 
-@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "semantics"))
+def _kernel_lag(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, push, seq):
+    """The correction one round late (call 39): step ``s`` scans tile ``s``, then waits for round
+    ``s - 1``'s barrier, folds that round and writes its ``y``, then publishes tile ``s``'s aggregate
+    and arrives. The barrier's wait thus overlaps a tile's scan. ``y`` is stored by hand (two
+    buffers), one step late; a last step re-reads the last tile to finish the last round."""
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
+    n_in = 5 if has_a_im else 4
+    ins, (h0_g,), outs = refs[:n_in], refs[n_in:n_in + 1], refs[n_in + 1:]
+    y_g, hL_g = outs[:-1], outs[-1]
+    ny = len(y_g)
+    n_it = L // (C * T)
+    g, j, c = lax.axis_index("g"), lax.axis_index("d"), lax.axis_index("c")
+    dsl = pl.ds(j * W, W)
+    kw = dict(T=T, S=S, R=R, W=W, has_a_im=has_a_im, ctype=ctype)
+
+    def scoped(h_s, agg_s, ybuf, bar):
+        one = jnp.ones((R, W), ctype)
+        zero = one * 0
+        if push:
+            _cluster_sync()  # every program has started before any writes into its shared memory
+        _publish(agg_s, 1, [(zero, zero)], [(one, zero)], c, C, push)  # round -1: identity aggregates
+        _cluster_arrive()
+
+        def step(idx, *tiles_and_carry):
+            *tiles, ((er, ei), prev) = tiles_and_carry
+            s = idx[0]
+            yl, yli, ur, ui, H, Q = _local_scan(tiles, **kw)
+            _cluster_wait()  # round s - 1: every program has published its aggregate
+            pp = lax.rem(s + 1, 2)
+            mr, mi, er, ei = _fold(agg_s, pp, c, C, er, ei, push, seq)
+            plgpu.wait_smem_to_gmem(ny, wait_read_only=True)  # the copies out of this buffer two steps ago
+            pyl, pyli, pur, pui, pH, pQ = prev  # H, Q of the previous tile without their constant first entries
+            pH, pQ = [(zero, zero)] + list(pH), [(one, zero)] + list(pQ)
+            _write_y([ybuf.at[u, pp] for u in range(ny)], pyl, pyli, pur, pui, pH, pQ, mr, mi,
+                     T=T, S=S, complex_y=complex_y)
+            plgpu.commit_smem()
+            start = ((s - 1) * C + c) * T
+            for u in range(ny):
+                plgpu.copy_smem_to_gmem(ybuf.at[u, pp], y_g[u].at[g, :, pl.ds(jnp.maximum(start, 0), T), dsl],
+                                        predicate=s >= 1)
+            _publish(agg_s, lax.rem(s, 2), H, Q, c, C, push)
+            _cluster_arrive()
+            return (er, ei), (yl, yli if complex_y else None, ur, ui, H[1:], Q[1:])
+
+        plgpu.copy_gmem_to_smem(h0_g.at[g, :, :, dsl], h_s, bar)
+        plgpu.barrier_wait(bar)
+        spec = plgpu.BlockSpec((R, T, W), lambda i: (0, jnp.minimum(i, n_it - 1) * C + c, j))
+        strided = plgpu.Layout.WG_STRIDED((R, W), vec_size=1)  # the loop carries the loaded rows' layout
+        z, o = plgpu.layout_cast(zero, strided), plgpu.layout_cast(one, strided)
+        prev0 = ([z] * T, [z] * T if complex_y else None, [z] * T, [z] * T, [(z, z)] * S, [(o, z)] * S)
+        pipe = plgpu.emit_pipeline(step, grid=(n_it + 1,), in_specs=[spec] * n_in, out_specs=[],
+                                   max_concurrent_steps=stages, init_carry=((h_s[0], h_s[1]), prev0))
+        (er, ei), _ = pipe(*(x.at[g] for x in ins))
+        _cluster_wait()  # the last arrival: no program leaves while a neighbour may read its memory
+        plgpu.wait_smem_to_gmem(0)
+        pl.when(c == 0)(lambda: _write_hL(h_s, hL_g, g, dsl, er, ei))
+
+    pl.run_scoped(scoped, plgpu.SMEM((2, R, W), jnp.dtype(ctype)), plgpu.SMEM((2,) + ((C,) if push else ()) + (4, R, W), jnp.dtype(ctype)),
+                  plgpu.SMEM((ny, 2, R, T, W), jnp.dtype(jnp.result_type(*(y.dtype for y in y_g)))),
+                  plgpu.Barrier(num_arrivals=1))
+
+
+@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "semantics", "lag", "push", "seq"))
 def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, stages=2,
-            complex_y=False,
-            semantics="Lane"):
+            complex_y=False, semantics="Lane", lag=False, push=False, seq=False):
     """Eq. 7-8 on ``(B, L, D)`` planes in one pass; returns ``(y_re, y_im or None, hL_re, hL_im)``.
 
     ``q, k, v, a_re`` real ``(B, L, D)``, ``a_im`` the same or ``None`` (real ``a``), ``h0r, h0i``
-    ``(B, D)``. ``C`` programs per cluster, tiles of ``T`` steps, ``stages`` tiles in flight.
+    ``(B, D)``. ``C`` programs per cluster, tiles of ``T`` steps walked as ``S`` sub-tiles, ``stages``
+    tiles in flight; ``lag``: the correction one round late (:func:`_kernel_lag`); ``push``: each
+    program stores its aggregate into every program's shared memory instead of every program
+    loading all of them from their owners (call 40); ``seq``: fold the aggregates one program at a
+    time in a loop instead of loading all of them first (call 41).
     """
     from jax.experimental.pallas import mosaic_gpu as plgpu
 
     B, L, D = q.shape
-    why = unsupported(B, L, D, C, T, stages, jnp.dtype(q.dtype).itemsize) or (
+    why = unsupported(B, L, D, C, T, stages, jnp.dtype(q.dtype).itemsize, push) or (
         None if S >= 1 and T % S == 0 else f"S: expected a divisor of T = {T}, got {S}")
     if why:
         raise ValueError(f"cluster_scan.forward: {why}")
@@ -198,8 +335,8 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, 
     plane = jax.ShapeDtypeStruct((G, R, L, D), ydt)
     out_type = (plane,) * (2 if complex_y else 1) + (jax.ShapeDtypeStruct((G, 2, R, D), ctype),)
     run = plgpu.kernel(
-        functools.partial(_kernel, L=L, C=C, T=T, S=S, R=R, W=W, stages=stages, has_a_im=has_a_im,
-                          complex_y=complex_y, ctype=ctype),
+        functools.partial(_kernel_lag if lag else _kernel, L=L, C=C, T=T, S=S, R=R, W=W, stages=stages, has_a_im=has_a_im,
+                          complex_y=complex_y, ctype=ctype, push=push, seq=seq),
         out_type=out_type, grid=(G, D // W), grid_names=("g", "d"), cluster=(C,), cluster_names=("c",),
         **({} if semantics is None else dict(compiler_params=plgpu.CompilerParams(
             lowering_semantics=getattr(plgpu.LoweringSemantics, semantics)))))
