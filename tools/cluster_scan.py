@@ -1,9 +1,9 @@
-"""An experiment (GPU calls 35-41): the SISO GateLoop forward (eq. 7-8) in one pass with time split
+"""An experiment (GPU calls 35-43): the SISO GateLoop forward (eq. 7-8) in one pass with time split
 over a Hopper thread-block cluster. Correct (1.1e-7 against the complex128 loop), but slower than
 gl's default at (8, 65536, 64): at best 0.59 ms against 0.49-0.50 ms; not used by gl (bench notes,
 item 18). Options tried there: ``lag`` (the correction one round late, :func:`_kernel_lag`),
 ``push`` (aggregates stored into every program instead of loaded from each), ``seq`` (the fold one
-program at a time).
+program at a time), ``wgs=2`` (two warpgroups per program, :func:`_kernel_2wg`).
 
 With few channels (``B * D`` of a few hundred) one program per 128 channels leaves most of a GPU
 idle, and splitting time into segments that a second kernel corrects (gl.pallas_scan) reads
@@ -306,9 +306,82 @@ def _kernel_lag(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, pus
                   plgpu.Barrier(num_arrivals=1))
 
 
-@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "semantics", "lag", "push", "seq"))
+def _kernel_2wg(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, push, seq):
+    """Two warpgroups per program (call 43): warpgroup ``w`` of program ``c`` is the virtual program
+    ``2 c + w`` of a cluster of ``2 C``, with tiles of ``T / 2`` steps; twice the warps per
+    multiprocessor to hide latency (call 42's profile), the same rounds otherwise. Pallas allows only
+    allocations shared by both warpgroups here, which ``emit_pipeline`` does not make, so the TMA
+    pipeline is written out: each warpgroup its own buffers ``[w]`` and barriers."""
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
+    n_in = 5 if has_a_im else 4
+    ins, (h0_g,), outs = refs[:n_in], refs[n_in:n_in + 1], refs[n_in + 1:]
+    y_g, hL_g = outs[:-1], outs[-1]
+    ny = len(y_g)
+    g, j, c, w = lax.axis_index("g"), lax.axis_index("d"), lax.axis_index("c"), lax.axis_index("wg")
+    dsl = pl.ds(j * W, W)
+    Th = T // 2
+    n_it = L // (C * T)
+    kw = dict(T=Th, S=S, R=R, W=W, has_a_im=has_a_im, ctype=ctype)
+    v = 2 * c + w  # this warpgroup's place among the cluster's 2 C
+
+    def rows(i):  # the steps of round i that this warpgroup owns
+        return pl.ds((i * 2 * C + v) * Th, Th)
+
+    def scoped(agg_s, h_s, bufs, ybuf, bar, hbar):
+        def fetch(i, slot):
+            for x in range(n_in):
+                plgpu.copy_gmem_to_smem(ins[x].at[g, :, rows(i), dsl], bufs[x].at[w, slot], bar.at[w * stages + slot])
+
+        plgpu.copy_gmem_to_smem(h0_g.at[g, :, :, dsl], h_s.at[w], hbar.at[w])
+        for slot in range(min(stages, n_it)):
+            fetch(slot, slot)
+        plgpu.barrier_wait(hbar.at[w])
+
+        def body(i, e):
+            er, ei = e
+            slot = lax.rem(i, stages)
+            plgpu.barrier_wait(bar.at[w * stages + slot])
+            yl, yli, ur, ui, H, Q = _local_scan([bufs[x].at[w, slot] for x in range(n_in)], **kw)
+            p = lax.rem(i, 2)
+            _publish(agg_s.at[p], w, H, Q, c, C, False)  # slot p, entry w
+            _round_sync()  # also: every thread has read its tile, so its buffer may be refilled
+            pl.when(i + stages < n_it)(lambda: fetch(i + stages, slot))
+
+            def load(vv):
+                src = plgpu.cluster_ref(agg_s, {"c": vv // 2})
+                return [src[p, vv % 2, x] for x in range(4)]
+
+            mr, mi = er, ei
+            for vv, (Ar, Ai, Sr, Si) in enumerate([load(vv) for vv in range(2 * C)]):
+                mine = v == vv
+                mr, mi = jnp.where(mine, er, mr), jnp.where(mine, ei, mi)
+                er, ei = _cmul(Ar, Ai, er, ei)
+                er, ei = er + Sr, ei + Si
+            plgpu.wait_smem_to_gmem(1, wait_read_only=True)  # this buffer's copy out, two rounds ago
+            yb = [ybuf[u].at[w, p] for u in range(ny)]
+            _write_y(yb, yl, yli, ur, ui, H, Q, mr, mi, T=Th, S=S, complex_y=complex_y)
+            plgpu.commit_smem()
+            for u in range(ny):
+                plgpu.copy_smem_to_gmem(yb[u], y_g[u].at[g, :, rows(i), dsl], commit_group=u == ny - 1)
+            return er, ei
+
+        er, ei = lax.fori_loop(0, n_it, body, (h_s[w, 0], h_s[w, 1]))
+        _cluster_sync()  # no program leaves while a neighbour may still read its shared memory
+        plgpu.wait_smem_to_gmem(0)
+        pl.when((c == 0) & (w == 0))(lambda: _write_hL(h_s.at[0], hL_g, g, dsl, er, ei))
+
+    f32 = jnp.dtype(ctype)
+    pl.run_scoped(scoped, plgpu.SMEM((2, 2, 4, R, W), f32), plgpu.SMEM((2, 2, R, W), f32),
+                  [plgpu.SMEM((2, stages, R, Th, W), x.dtype) for x in ins],
+                  [plgpu.SMEM((2, 2, R, Th, W), y.dtype) for y in y_g],
+                  plgpu.Barrier(num_arrivals=n_in, num_barriers=2 * stages), plgpu.Barrier(num_arrivals=1, num_barriers=2),
+                  collective_axes="wg")
+
+
+@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "semantics", "lag", "push", "seq", "wgs"))
 def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, stages=2,
-            complex_y=False, semantics="Lane", lag=False, push=False, seq=False):
+            complex_y=False, semantics="Lane", lag=False, push=False, seq=False, wgs=1):
     """Eq. 7-8 on ``(B, L, D)`` planes in one pass; returns ``(y_re, y_im or None, hL_re, hL_im)``.
 
     ``q, k, v, a_re`` real ``(B, L, D)``, ``a_im`` the same or ``None`` (real ``a``), ``h0r, h0i``
@@ -316,13 +389,15 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, 
     tiles in flight; ``lag``: the correction one round late (:func:`_kernel_lag`); ``push``: each
     program stores its aggregate into every program's shared memory instead of every program
     loading all of them from their owners (call 40); ``seq``: fold the aggregates one program at a
-    time in a loop instead of loading all of them first (call 41).
+    time in a loop instead of loading all of them first (call 41); ``wgs=2``: two warpgroups per
+    program (:func:`_kernel_2wg`, call 43).
     """
     from jax.experimental.pallas import mosaic_gpu as plgpu
 
     B, L, D = q.shape
     why = unsupported(B, L, D, C, T, stages, jnp.dtype(q.dtype).itemsize, push) or (
-        None if S >= 1 and T % S == 0 else f"S: expected a divisor of T = {T}, got {S}")
+        None if S >= 1 and (T // wgs) * wgs == T and (T // wgs) % S == 0 else
+        f"S: expected a divisor of T / wgs = {T} / {wgs}, got {S}")
     if why:
         raise ValueError(f"cluster_scan.forward: {why}")
     W = min(D, THREADS)
@@ -335,9 +410,10 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, 
     plane = jax.ShapeDtypeStruct((G, R, L, D), ydt)
     out_type = (plane,) * (2 if complex_y else 1) + (jax.ShapeDtypeStruct((G, 2, R, D), ctype),)
     run = plgpu.kernel(
-        functools.partial(_kernel_lag if lag else _kernel, L=L, C=C, T=T, S=S, R=R, W=W, stages=stages, has_a_im=has_a_im,
+        functools.partial(_kernel_2wg if wgs == 2 else _kernel_lag if lag else _kernel, L=L, C=C, T=T, S=S, R=R, W=W, stages=stages, has_a_im=has_a_im,
                           complex_y=complex_y, ctype=ctype, push=push, seq=seq),
         out_type=out_type, grid=(G, D // W), grid_names=("g", "d"), cluster=(C,), cluster_names=("c",),
+        **(dict(num_threads=2, thread_name="wg") if wgs == 2 else {}),
         **({} if semantics is None else dict(compiler_params=plgpu.CompilerParams(
             lowering_semantics=getattr(plgpu.LoweringSemantics, semantics)))))
     outs = run(*ins, h0)
