@@ -314,6 +314,8 @@ def _kernel_2wg(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, pus
     pipeline is written out: each warpgroup its own buffers ``[w]`` and barriers."""
     from jax.experimental.pallas import mosaic_gpu as plgpu
 
+    del push, seq  # not supported here (forward rejects them)
+
     n_in = 5 if has_a_im else 4
     ins, (h0_g,), outs = refs[:n_in], refs[n_in:n_in + 1], refs[n_in + 1:]
     y_g, hL_g = outs[:-1], outs[-1]
@@ -379,9 +381,9 @@ def _kernel_2wg(*refs, L, C, T, S, R, W, stages, has_a_im, complex_y, ctype, pus
                   collective_axes="wg")
 
 
-@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "semantics", "lag", "push", "seq", "wgs"))
+@functools.partial(jax.jit, static_argnames=("ctype", "C", "T", "S", "stages", "complex_y", "lag", "push", "seq", "wgs"))
 def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, stages=2,
-            complex_y=False, semantics="Lane", lag=False, push=False, seq=False, wgs=1):
+            complex_y=False, lag=False, push=False, seq=False, wgs=1):
     """Eq. 7-8 on ``(B, L, D)`` planes in one pass; returns ``(y_re, y_im or None, hL_re, hL_im)``.
 
     ``q, k, v, a_re`` real ``(B, L, D)``, ``a_im`` the same or ``None`` (real ``a``), ``h0r, h0i``
@@ -390,11 +392,15 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, 
     program stores its aggregate into every program's shared memory instead of every program
     loading all of them from their owners (call 40); ``seq``: fold the aggregates one program at a
     time in a loop instead of loading all of them first (call 41); ``wgs=2``: two warpgroups per
-    program (:func:`_kernel_2wg`, call 43).
+    program (:func:`_kernel_2wg`, call 43; without the other three). The kernels ask for Pallas'
+    lane semantics (JAX 0.11.2's default rejected a ``where`` with a scalar predicate, call 35).
     """
     from jax.experimental.pallas import mosaic_gpu as plgpu
 
     B, L, D = q.shape
+    if wgs not in (1, 2) or (wgs == 2 and (lag or push or seq)):
+        raise ValueError(f"cluster_scan.forward: wgs: expected 1, or 2 without lag, push, seq; got {wgs} "
+                         f"(lag={lag}, push={push}, seq={seq})")
     why = unsupported(B, L, D, C, T, stages, jnp.dtype(q.dtype).itemsize, push) or (
         None if S >= 1 and (T // wgs) * wgs == T and (T // wgs) % S == 0 else
         f"S: expected a divisor of T / wgs = {T} / {wgs}, got {S}")
@@ -410,12 +416,12 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype="float32", C=16, T=32, S=4, 
     plane = jax.ShapeDtypeStruct((G, R, L, D), ydt)
     out_type = (plane,) * (2 if complex_y else 1) + (jax.ShapeDtypeStruct((G, 2, R, D), ctype),)
     run = plgpu.kernel(
-        functools.partial(_kernel_2wg if wgs == 2 else _kernel_lag if lag else _kernel, L=L, C=C, T=T, S=S, R=R, W=W, stages=stages, has_a_im=has_a_im,
-                          complex_y=complex_y, ctype=ctype, push=push, seq=seq),
+        functools.partial(_kernel_2wg if wgs == 2 else _kernel_lag if lag else _kernel, L=L, C=C, T=T, S=S,
+                          R=R, W=W, stages=stages, has_a_im=has_a_im, complex_y=complex_y, ctype=ctype,
+                          push=push, seq=seq),
         out_type=out_type, grid=(G, D // W), grid_names=("g", "d"), cluster=(C,), cluster_names=("c",),
         **(dict(num_threads=2, thread_name="wg") if wgs == 2 else {}),
-        **({} if semantics is None else dict(compiler_params=plgpu.CompilerParams(
-            lowering_semantics=getattr(plgpu.LoweringSemantics, semantics)))))
+        compiler_params=plgpu.CompilerParams(lowering_semantics=plgpu.LoweringSemantics.Lane))
     outs = run(*ins, h0)
     y_re = outs[0].reshape(B, L, D)
     y_im = outs[1].reshape(B, L, D) if complex_y else None
