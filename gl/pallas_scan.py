@@ -525,9 +525,9 @@ def _siso_fwd(q, k, v, a_re, a_im, h0r, h0i, opts):
 def _siso_bwd(opts, res, cts):
     q, k, v, a_re, a_im, h0r, ck = res
     ybr, ybi, hLr, hLi = cts
-    o = {key: val for key, val in _grad_opts(opts).items() if key != "complex_y"}
-    o.pop("masked")  # the backward kernels always mask (they read a_{n+1} one past the end)
-    o.pop("backend"), o.pop("stages")  # always Triton (default_config with grad=True)
+    # forward-only options: the backward kernels always mask (they read a_{n+1} one past the end)
+    # and always run Triton (default_config with grad=True)
+    o = {key: val for key, val in _grad_opts(opts).items() if key not in ("complex_y", "masked", "backend", "stages")}
     qb, kb, vb, abr, abi, h0br, h0bi = _backward(q, k, v, a_re, a_im, ybr, ybi, *ck, hLr, hLi, **o)
     return qb, kb, vb, abr, abi, h0br.astype(h0r.dtype), h0bi.astype(h0r.dtype)
 
