@@ -88,6 +88,28 @@ def test_dtype_combinations(rng, complex_a, complex_h0, complex_y):
     assert rel_err(y, yc if complex_y else jnp.real(yc)) < 1e-6
 
 
+@pytest.mark.parametrize("precision", ["f16x3", "fp32"])
+@pytest.mark.parametrize("gate", ["decaying", "growing"])
+def test_complex_y_three_products(rng, precision, gate):
+    """Complex y takes its complex products (scores between sub-blocks, ``(q ⊙ P) h``) from three
+    real matmuls (``gauss``, the default): the same tolerance as four (1e-6), also with gates at
+    the largest "f16x3" runs (max(|Re a|, |Im a|) = F16_A_MAX, decays up to 1.98^16 per chunk,
+    where the sums ``x_r + x_i`` would overflow float16 without their doubled bounds)."""
+    q, k, v, a, _ = inputs(rng, L=40, mag=(0.5, 1.0))
+    if gate == "growing":
+        a = a * (0.999 * P.F16_A_MAX / jnp.maximum(jnp.abs(a.real), jnp.abs(a.imag)).max())
+    h0 = (jnp.asarray(rng.standard_normal((1, 2, 16, 32)), jnp.float32)
+          + 1j * jnp.asarray(rng.standard_normal((1, 2, 16, 32)), jnp.float32)).astype(jnp.complex64)
+    y_ref, h_ref = reference(q, k, v, a, h0, True)
+    opts = dict(complex_y=True, interpret=True, block_v=16, num_warps=4, segments=2, blocks=4,
+                precision=precision if precision == "f16x3" else P.PRECISIONS[precision])
+    ys = {g: P._forward(q, k, v, a, h0, gauss=g, **opts) for g in (True, False)}
+    for g, (y, h) in ys.items():
+        assert np.all(np.isfinite(np.asarray(y))), g
+        assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6, g
+    assert np.abs(np.asarray(ys[True][0] - ys[False][0])).max() > 0  # two different computations
+
+
 def test_zero_and_tiny_gates_are_exact(rng):
     """Products only, nothing divided: a = 0 cuts the past exactly, |a| = 1e-30 does not overflow."""
     q, k, v, a, _ = inputs(rng, L=48)
