@@ -111,7 +111,7 @@ def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
 
 
 def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks, gauss=True, ablate=()):
+            has_segments, blocks, ablate=()):
     """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
 
     ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
@@ -122,10 +122,6 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     in-register steps), ``"cross"`` (the scores between sub-blocks), ``"y"`` (the output
     matmuls), ``"state"`` (the state update's matmuls), ``"rows"`` (one row load per step
     instead of one per sub-block).
-
-    ``gauss``: the complex products of complex ``y`` (the scores ``Im S`` between sub-blocks and
-    ``(q ⊙ P) h``) from three real matmuls instead of four (:func:`cmm` inside); ``False`` only
-    to time the difference (``tools/gpu_mh_ablate.py``).
     """
     r = _Refs(_names(summary, has_a_im, has_h0_im, complex_y, has_segments), refs)
     b, hd = pl.program_id(0), pl.program_id(1)
@@ -148,16 +144,6 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         if not f16:
             return _dot(x, y, precision, **kw)
         return _dot(x * bx[1], y * by[1], precision, **kw) * (bx[0] * by[0])
-    def cmm(xr, xi, yr, yi, bx, by, **kw):
-        """``(xr + i xi)(yr + i yi)`` as ``(re, im)``; with ``gauss``, from three products
-        ``t1 = xr yr``, ``t2 = xi yi``, ``t3 = (xr + xi)(yr + yi)``: ``re = t1 - t2``,
-        ``im = t3 - t1 - t2`` (the sums' bounds doubled: ``|xr + xi| <= 2 max(|xr|, |xi|)``)."""
-        if not gauss:
-            return (mm(xr, yr, bx, by, **kw) - mm(xi, yi, bx, by, **kw),
-                    mm(xr, yi, bx, by, **kw) + mm(xi, yr, bx, by, **kw))
-        two = lambda bz: bz if bz is None else (2.0 * bz[0], 0.5 * bz[1])  # powers of two: exact
-        t1, t2 = mm(xr, yr, bx, by, **kw), mm(xi, yi, bx, by, **kw)
-        return t1 - t2, mm(xr + xi, yr + yi, two(bx), two(by), **kw) - t1 - t2
     im = lambda x: x if has_a_im else None
     rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
     rows_s = lax.broadcasted_iota(jnp.int32, (C, C), 0)
@@ -266,33 +252,32 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
                 Xr, Xi = _cmul(QPr, QPi, Gr, Gi) if delta > 1 else (QPr, QPi)  # G = 1 at distance 1
                 dot = lambda x, kl: mm(x, kl, bq, bk, trans_b=True)
                 keep = (blk_n - blk_m) == delta
-                if need_si:  # a complex: Xi and KLi exist
-                    Sx, Sy = cmm(Xr, Xi, KLr, KLi, bq, bk, trans_b=True)
-                    Si = jnp.where(keep, Sy, Si)
-                else:
-                    Sx = dot(Xr, KLr)
-                    if Xi is not None and KLi is not None:
-                        Sx = Sx - dot(Xi, KLi)
+                Sx = dot(Xr, KLr)
+                if Xi is not None and KLi is not None:
+                    Sx = Sx - dot(Xi, KLi)
                 Sr = jnp.where(keep, Sx, Sr)
+                if need_si:
+                    Sy = dot(Xr, KLi) if KLi is not None else 0.0
+                    if Xi is not None:
+                        Sy = Sy + dot(Xi, KLr)
+                    Si = jnp.where(keep, Sy, Si)
             if blocks > 1:  # from the chunk's start: q_n P_n = (q_n P_n within its block) ⊙ prod_{l < i} T_l
                 QPr, QPi = _cmul(QPr, QPi, *by_block([prod(T[:i]) for i in range(blocks)]))
             # y = S v + (q ⊙ P) h: eq. 21 inside the chunk, eq. 8 on the entering state
             if "y" in ablate:
                 yr = V * jnp.sum(Sr) + jnp.sum(QPr) + (0.0 if QPi is None else jnp.sum(QPi))
-                yi = yr
+                yi = yr  # complex y: its matmuls left out too
             else:
                 bs, bh = bound(Sr, Si), bound(hr, hi)
-                if need_si:  # complex y, a complex: (q ⊙ P) h as one complex product
-                    zr, zi = cmm(QPr, QPi, hr, hi, bq, bh)
-                    yr, yi = mm(Sr, V, bs, bv) + zr, mm(Si, V, bs, bv) + zi
-                else:
-                    yr = mm(Sr, V, bs, bv) + mm(QPr, hr, bq, bh)
-                    if QPi is not None and hi is not None:
-                        yr = yr - mm(QPi, hi, bq, bh)
-                    if complex_y:  # a real, h0 complex: Im y = (q ⊙ P) Im h
-                        yi = mm(QPr, hi, bq, bh) if hi is not None else jnp.zeros_like(yr)
+                yr = mm(Sr, V, bs, bv) + mm(QPr, hr, bq, bh)
+                if QPi is not None and hi is not None:
+                    yr = yr - mm(QPi, hi, bq, bh)
             plgpu.store(r.yr.at[b, ts, hd, vs], yr.astype(r.yr.dtype))
             if complex_y:
+                if "y" not in ablate:
+                    yi = mm(QPr, hi, bq, bh) if hi is not None else jnp.zeros_like(yr)
+                    if has_a_im:
+                        yi = yi + mm(Si, V, bs, bv) + mm(QPi, hr, bq, bh)
                 plgpu.store(r.yi.at[b, ts, hd, vs], yi.astype(r.yi.dtype))
         # h <- T ⊙ h + Kᵀ v, T the chunk's total, K[m] = k_m R_m (eq. 7 once per chunk)
         nr, ni = _cmul(Tr.reshape(d_k, 1), None if Ti is None else Ti.reshape(d_k, 1), hr, hi)
@@ -331,9 +316,8 @@ def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "gauss", "ablate"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, gauss=True,
-             ablate=()):
+                                             "segments", "blocks", "ablate"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=()):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
@@ -353,7 +337,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
               complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
-              gauss=gauss, ablate=tuple(ablate))
+              ablate=tuple(ablate))
     grid = (B, H, nJ * G)
     f32 = jnp.float32
 

@@ -3,6 +3,7 @@
 # three real matmuls (Gauss; `gauss` option of gl.pallas_chunked._forward, the new default)
 # against four, next to the Re-y kernel and the associative scan (tools/gpu_mh_ablate.py); then
 # the multi-head part of the bench (goal 3) again, to be merged into gl/assets/bench/gpu.json.
+# Runs at commit 9db1b1a only: the gauss option was dropped after calls 44-45 (bench notes, item 19).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 c='"complex_y": true'

@@ -7,7 +7,8 @@ Usage: python tools/gpu_mh_ablate.py B,L,H,d [rounds] [variants JSON] | --once B
 variants: a list of overrides of gl.pallas_chunked._forward's options, e.g.
   [{"ablate": ["steps"]}, {"blocks": 2}, {"precision": "BF16_BF16_F32_X6"}, {"precision": "f16x3"}]
 The options tried and dropped in gl/assets/bench/mh_kernel2_h100.log (num_stages, scores_t,
-block_k, the unscaled "f16x3u") exist in the kernel of commit a9f2b01 only.
+block_k, the unscaled "f16x3u") exist in the kernel of commit a9f2b01 only; "gauss" (three real
+matmuls per complex product of complex y, calls 44-45) in commit 9db1b1a only.
 """
 import json
 import os
