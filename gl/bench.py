@@ -101,6 +101,18 @@ def rel_err(x, ref) -> float:
     return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
 
 
+def copy_planar(q, k, v, ar, ai):
+    """The memory roofline on planar SISO inputs: one elementwise pass over the same bytes."""
+    return q + k + v + ar + ai
+
+
+def listing_planar(q, k, v, ar, ai):
+    """The paper's associative-scan listing on planar SISO inputs ``(B, L, D)``: ``a = ar + i ai``
+    joined inside the jit (XLA fuses it into the scan's first pass); returns ``Re y``."""
+    return gl.paper_gate_loop_operator(k[..., None, None], v[..., None, None], q[..., None, None],
+                                       jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real
+
+
 def siso_inputs(key, B, L, D):
     """Real float32 ``q, k, v`` and complex64 ``a`` with ``|a|`` in (0.9, 1), phase in (−π, π)."""
     kq, kk, kv, km, kp = jax.random.split(key, 5)
@@ -198,11 +210,7 @@ def siso_methods(B, L, D, key, gpu, mem):
         (q, k, v, a), None, "y")
     # the same listing handed a in planar form (XLA fuses lax.complex into the scan's first pass):
     # the like-for-like baseline of the planar kernels
-    m["paper_listing[planar a]"] = (
-        lambda q, k, v, ar, ai: gl.paper_gate_loop_operator(
-            k[..., None, None], v[..., None, None], q[..., None, None],
-            jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real,
-        (q, k, v, jnp.real(a), jnp.imag(a)), None, "y")
+    m["paper_listing[planar a]"] = (listing_planar, (q, k, v, jnp.real(a), jnp.imag(a)), None, "y")
     for mode in _modes(gpu) + ["auto"]:
         plan = _plan(mode, B, L, D, 1, 1, mem)
         skip = None if plan == "full" else "O(L^2) work or memory" if mode == "attention" else "does not fit"

@@ -42,10 +42,8 @@ for shape in shapes:
     y_ref, h_ref = gl.gate_loop_reference(*host, h0=h0, dtype=np.complex128, return_state=True)
     y_ref, h_ref = y_ref[..., 0].real, h_ref[..., 0, 0]
     fns = {
-        "copy": (lambda q, k, v, ar, ai: q + k + v + ar + ai, None),
-        "listing": (lambda q, k, v, ar, ai: gl.paper_gate_loop_operator(
-            k[..., None, None], v[..., None, None], q[..., None, None],
-            jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real, None),
+        "copy": (bench.copy_planar, None),
+        "listing": (bench.listing_planar, None),
         "default": (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0], None),
     }
     for cfg in configs:

@@ -32,10 +32,8 @@ for shape in shapes:
     host = [np.asarray(x[:1, ..., None]) for x in (q, k, v, a)]
     y_ref = gl.gate_loop_reference(*host, dtype=np.complex128)[..., 0].real
     fns = {
-        "copy": (lambda q, k, v, ar, ai: q + k + v + ar + ai, None),
-        "listing": (lambda q, k, v, ar, ai: gl.paper_gate_loop_operator(
-            k[..., None, None], v[..., None, None], q[..., None, None],
-            jax.lax.complex(ar, ai)[..., None, None])[..., 0, 0].real, None),
+        "copy": (bench.copy_planar, None),
+        "listing": (bench.listing_planar, None),
         "two-kernel default": (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0], None),
     }
     for cfg in configs:
