@@ -285,7 +285,9 @@ def mh_methods(B, L, H, d, key, gpu, mem):
             m[f"pallas_mh[{prec}, Re y]"] = (
                 lambda q, k, v, a, prec=prec: pallas_chunked.gate_loop_mh(q, k, v, a, precision=prec)[0],
                 (q, k, v, a), None, "y")
-        m["pallas_mh[f16x3, complex y]"] = (  # what gate_loop(...) costs without real=True
+        # the kernel writing Re y and Im y; .real drops XLA's merge of the two planes into complex64,
+        # which gate_loop(...) without real=True adds (0.19 ms at the bench shape: notes, item 20)
+        m["pallas_mh[f16x3, complex y]"] = (
             lambda q, k, v, a: pallas_chunked.gate_loop_mh(q, k, v, a, complex_y=True)[0].real,
             (q, k, v, a), None, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]

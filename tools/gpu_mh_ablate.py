@@ -6,6 +6,9 @@ times and exits: the program to hand to Nsight Compute.
 Usage: python tools/gpu_mh_ablate.py B,L,H,d [rounds] [variants JSON] | --once B,L,H,d [overrides JSON]
 variants: a list of overrides of gl.pallas_chunked._forward's options, e.g.
   [{"ablate": ["steps"]}, {"blocks": 2}, {"precision": "BF16_BF16_F32_X6"}, {"precision": "f16x3"}]
+  plus two keys of this tool: {"out": "real"} times ``Re y`` of the kernel's output only (with
+  complex_y, XLA then drops the merge of the two planes into complex64, as in the bench), and
+  {"merge": true} times that merge alone (``lax.complex`` of two planes of y's shape).
 The options tried and dropped in gl/assets/bench/mh_kernel2_h100.log (num_stages, scores_t,
 block_k, the unscaled "f16x3u") exist in the kernel of commit a9f2b01 only; "gauss" (three real
 matmuls per complex product of complex y, calls 44-45) in commit 9db1b1a only.
@@ -37,11 +40,15 @@ BASE = dict(complex_y=False, interpret=False, block_v=min(d, 64), num_warps=4, p
             segments=None, blocks=2, ablate=())
 
 
-def kernel(**over):
+def kernel(out=None, merge=False, **over):
+    if merge:  # what complex y's merge of its two planes costs alone (results meaningless)
+        return lambda q, k, v, a: lax.complex(v, q)
     opts = {**BASE, **over}
     p = opts["precision"]
     opts["precision"] = p if p == "f16x3" else (getattr(lax.Precision, p, None) or getattr(lax.DotAlgorithmPreset, p))
     opts["ablate"] = tuple(opts["ablate"])
+    if out == "real":
+        return lambda q, k, v, a: pallas_chunked._forward(q, k, v, a, h0, **opts)[0].real
     return lambda q, k, v, a: pallas_chunked._forward(q, k, v, a, h0, **opts)[0]
 
 
