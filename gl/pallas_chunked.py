@@ -111,7 +111,7 @@ def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
 
 
 def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks, ablate=(), pair=False):
+            has_segments, blocks, ablate=()):
     """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
 
     ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
@@ -171,7 +171,6 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
     blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
     blk_n, blk_m = rows_s // s, lax.broadcasted_iota(jnp.int32, (C, C), 1) // s
     need_si = complex_y and has_a_im  # Im S only feeds Im y
-    pair = pair and need_si and not summary  # Re S and Im S as one (C, C, 2) tile, one sum per step for both
 
     def per_block(ref, n0, n):
         """A (C, d_k) tile whose rows in sub-block i hold row ``i s + n`` of the chunk."""
@@ -194,14 +193,10 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
             QPr = jnp.where(loc == n, qn * Pr, QPr)
             here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
             put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[None, :], S)
-            if pair:  # one reduction and one layout change for both parts of S
-                z = jnp.sum(lax.stack([Kr * qn, Ki * qn], 2), axis=1)  # (C, 2)
-                Sr = jnp.where(here[:, :, None], z[None, :, :], Sr)
-            else:
-                Sr = put(Kr, Sr)  # S[n, m] = q_n . K[m]
+            Sr = put(Kr, Sr)  # S[n, m] = q_n . K[m]
             if has_a_im:
                 QPi = jnp.where(loc == n, qn * Pi, QPi)
-            if need_si and not pair:
+            if need_si:
                 Si = put(Ki, Si)
         return Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si
 
@@ -237,14 +232,12 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
         none_if = lambda x, flag=True: None if summary or not flag else x
         one = jnp.ones((C, d_k), f32)
         st = (zero_ck, im(zero_ck), one, im(zero_ck), none_if(zero_ck), none_if(im(zero_ck)),
-              none_if(jnp.zeros((C, C, 2) if pair else (C, C), f32)), none_if(jnp.zeros((C, C), f32), need_si and not pair))
+              none_if(jnp.zeros((C, C), f32)), none_if(jnp.zeros((C, C), f32), need_si))
         if "steps" in ablate:
             Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
             Kr = Kb
         else:
             Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = lax.fori_loop(0, s, functools.partial(step, n0, Kb), st)
-        if pair:
-            Sr, Si = lax.unstack(Sr, 2)
         T = totals(Pr, Pi)
         Tr, Ti = prod(T)  # the chunk's total decay
         KLr, KLi = Kr, Ki  # k_m R_m within its sub-block
@@ -323,9 +316,8 @@ def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "ablate", "pair"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
-             pair=False):
+                                             "segments", "blocks", "ablate"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=()):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
@@ -345,7 +337,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
               complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
-              ablate=tuple(ablate), pair=pair)
+              ablate=tuple(ablate))
     grid = (B, H, nJ * G)
     f32 = jnp.float32
 

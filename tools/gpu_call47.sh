@@ -3,6 +3,7 @@
 # taken as one reduction of a stacked (C, d_k, 2) tile, one layout change per step instead of two
 # (pair=True), against the default; kernel only (out real, as the bench), with call 34's best
 # tile options beside them, and the stages left out once more (tools/gpu_mh_ablate.py).
+# Runs at commit 338a78a only: the pair option was dropped after this call (bench notes, item 21).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 c='"complex_y": true, "out": "real"'

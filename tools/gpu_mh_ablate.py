@@ -11,7 +11,8 @@ variants: a list of overrides of gl.pallas_chunked._forward's options, e.g.
   {"merge": true} times that merge alone (``lax.complex`` of two planes of y's shape).
 The options tried and dropped in gl/assets/bench/mh_kernel2_h100.log (num_stages, scores_t,
 block_k, the unscaled "f16x3u") exist in the kernel of commit a9f2b01 only; "gauss" (three real
-matmuls per complex product of complex y, calls 44-45) in commit 9db1b1a only.
+matmuls per complex product of complex y, calls 44-45) in commit 9db1b1a only, "pair" (Re S and
+Im S summed as one stacked tile per step, call 47) in commit 338a78a only.
 """
 import json
 import os
