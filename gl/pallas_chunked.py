@@ -27,7 +27,9 @@ writes ``y`` once, and:
 **Segments.** ``B H`` programs are too few to fill a GPU, so time is cut into ``segments``
 (:func:`segments_for`): a first kernel computes each segment's total decay ``A_g`` and final
 state from zero ``U_g`` (the two leaves of eq. 13), the second folds those of the earlier
-segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`.
+segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`. The first
+kernel has only ``G - 1`` segments to summarize, so it summarizes ``split`` parts of each
+(:func:`split_for`) and the second folds those: both then fill whole waves of programs.
 
 Nothing of size ``(C, C, d_k)`` and no ``(d_k, d_v)`` state per step is ever formed; ``h`` leaves
 the chip once per segment. **Precision**: by default (``"f16x3"``) every in-kernel matmul is three
@@ -61,7 +63,7 @@ from jax.experimental.pallas import triton as plgpu
 from ._checks import check_gate_loop_inputs, is_tile
 from .pallas_scan import _cmul, _Refs
 
-__all__ = ["gate_loop_mh", "supported", "segments_for", "CHUNK", "PRECISIONS"]
+__all__ = ["gate_loop_mh", "supported", "segments_for", "split_for", "CHUNK", "PRECISIONS"]
 
 CHUNK = 16  #: steps per chunk: the smallest Triton matmul tile
 F16_A_MAX = 1.4  #: "f16x3" runs while max(|Re a|, |Im a|) <= this (so |a| < 2, the decays of 16 steps < 65504)
@@ -111,12 +113,14 @@ def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
 
 
 def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks, ablate=()):
+            has_segments, blocks, split=1, ablate=()):
     """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
 
     ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
     (the two leaves of eq. 13); otherwise fold the summaries of the earlier segments into ``h0``
-    (eq. 13 again) and compute the segment's outputs.
+    (eq. 13 again) and compute the segment's outputs. The summaries may be of ``split`` parts of
+    each segment (the summary kernel then runs with ``n_chunks / split``): segment ``g`` folds
+    the first ``g * split`` of them.
 
     ``ablate`` (timing experiments only, wrong results): stages left out, from ``"steps"`` (the
     in-register steps), ``"cross"`` (the scores between sub-blocks), ``"y"`` (the output
@@ -165,7 +169,7 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
                 if ni is not None and r.get("Ui") is not None:
                     ni = ni + plgpu.load(r.Ui.at[b, hd, s, :, vs])
                 return nr, ni
-            hr, hi = lax.fori_loop(0, g, fold, (hr, hi))
+            hr, hi = lax.fori_loop(0, g * split, fold, (hr, hi))
 
     s = C // blocks  # steps per sub-block; the blocks are walked side by side
     blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
@@ -306,7 +310,12 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
             plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
 
 
-def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
+#: programs that make one wave on an H100: 132 multiprocessors, 2 programs each (the kernels use
+#: 187 and 255 registers per thread, Nsight Compute, ``gl/assets/bench/ncu_mh_h100.log``)
+WAVE = 256
+
+
+def segments_for(B, H, n_vblocks, L, min_programs=WAVE, min_steps=256):
     """Time segments: a power of two, until ``B H n_vblocks segments >= min_programs`` programs,
     keeping at least ``min_steps`` steps per segment."""
     G = 1
@@ -315,16 +324,31 @@ def segments_for(B, H, n_vblocks, L, min_programs=512, min_steps=256):
     return G
 
 
+def split_for(B, H, n_vblocks, G, n_chunks, min_programs=WAVE):
+    """Parts per segment for the summaries: a power of two, until the summary kernel's
+    ``B H n_vblocks (G - 1) split`` programs reach ``min_programs``, while the parts divide a
+    segment's ``n_chunks`` chunks evenly; 1 without segments. Its ``G - 1`` segments alone
+    would leave part of a wave idle (bench notes, item 22)."""
+    split = 1
+    while G > 1 and B * H * n_vblocks * (G - 1) * split < min_programs and n_chunks % (2 * split) == 0:
+        split *= 2
+    return split
+
+
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "ablate"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=()):
-    """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`."""
+                                             "segments", "blocks", "ablate", "split"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
+             split=None):
+    """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
+    parts of each segment (None: :func:`split_for`; 1 if the parts do not divide a segment's chunks)."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
     C, nJ = CHUNK, d_v // block_v
     G = segments or segments_for(B, H, nJ, L)
     Ls = -(-L // (G * C)) * C  # steps per segment, a multiple of C
     Lp = G * Ls
+    split = split or split_for(B, H, nJ, G, Ls // C)
+    split = split if G > 1 and (Ls // C) % split == 0 else 1
     has_a_im, has_h0_im = jnp.iscomplexobj(a), jnp.iscomplexobj(h0)
     cplx = has_a_im or has_h0_im
     planes = [jnp.real(a), jnp.imag(a)] if has_a_im else [a]
@@ -337,17 +361,19 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
               complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
-              ablate=tuple(ablate))
+              ablate=tuple(ablate), split=split)
     grid = (B, H, nJ * G)
     f32 = jnp.float32
 
     def run(prec):
         kwp = dict(kw, precision=prec)
         summ = []
-        if G > 1:  # the summaries of segments 0 .. G - 2 (no segment folds in the last one's)
-            a_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k), f32)
-            u_sh = jax.ShapeDtypeStruct((B, H, G - 1, d_k, d_v), f32)
-            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kwp), grid=(B, H, nJ * (G - 1)),
+        if G > 1:  # the summaries of segments 0 .. G - 2 (no segment folds in the last one's), in split parts
+            S = (G - 1) * split
+            a_sh = jax.ShapeDtypeStruct((B, H, S, d_k), f32)
+            u_sh = jax.ShapeDtypeStruct((B, H, S, d_k, d_v), f32)
+            kws = dict(kwp, n_chunks=Ls // C // split)
+            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kws), grid=(B, H, nJ * S),
                                   **params, name="gl_mh_summary",
                                   out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
             summ = list(summ)
@@ -398,7 +424,7 @@ _mh.defvjp(_mh_fwd, _mh_bwd)
 
 
 def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="f16x3", block_v=None,
-                 num_warps=4, segments=None, blocks=2):
+                 num_warps=4, segments=None, blocks=2, split=None):
     """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
 
     Args:
@@ -411,7 +437,9 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
       precision: of the in-kernel matmuls, a key of :data:`PRECISIONS` (``"f16x3"``, ``"tf32x3"``, ``"fp32"``,
         ``"bf16x3"``) or a ``lax`` precision.
       block_v: columns of ``v`` per program (default ``min(d_v, 64)``); num_warps: per program;
-      segments: time segments (None: :func:`segments_for`); blocks: sub-blocks per chunk
+      segments: time segments (None: :func:`segments_for`); split: the summary kernel's parts per
+        segment (None: :func:`split_for`; 1 where the parts would not divide a segment's chunks);
+        blocks: sub-blocks per chunk
         (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
         (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``).
 
@@ -444,6 +472,8 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         raise ValueError(f"gate_loop_mh: blocks: expected 1, 2, 4 or 8 sub-blocks per chunk, got {blocks}")
     if segments is not None and (int(segments) != segments or segments < 1):
         raise ValueError(f"gate_loop_mh: segments: expected a positive integer or None, got {segments}")
+    if split is not None and (int(split) != split or split < 1):
+        raise ValueError(f"gate_loop_mh: split: expected a positive integer or None, got {split}")
     cplx = jnp.iscomplexobj(a) or (h0 is not None and jnp.iscomplexobj(h0))
     for name, x in (("q", q), ("k", k), ("v", v), ("a", a), ("h0", h0)):
         if x is None:
@@ -462,5 +492,6 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         h0 = h0.astype(sdt)
     opts = (("complex_y", bool(complex_y and cplx)), ("interpret", bool(interpret)), ("block_v", int(block_v)),
             ("num_warps", int(num_warps)), ("precision", precision), ("segments", None if segments is None else int(segments)),
+            ("split", None if split is None else int(split)),
             ("blocks", int(blocks)))
     return _mh(q, k, v, a, h0, opts)

@@ -176,9 +176,29 @@ def test_clear_errors(rng, change, match):
 
 
 def test_segments_for():
-    assert P.segments_for(16, 8, 1, 4096) == 4  # the bench shape: 128 (batch, head) pairs -> 512 programs
+    assert P.segments_for(16, 8, 1, 4096) == 2  # the bench shape: 128 (batch, head) pairs -> 256 programs
     assert P.segments_for(64, 8, 1, 4096) == 1  # enough programs already
     assert P.segments_for(1, 1, 1, 300) == 1  # too short to split (>= 256 steps per segment)
+    assert P.split_for(16, 8, 1, 2, 128) == 2  # the bench shape: 128 x 1 x 2 = 256 summary programs
+    assert P.split_for(1, 2, 1, 4, 64) == 64  # 2 x 3 x 64 = 384 >= 256
+    assert P.split_for(1, 2, 1, 4, 6) == 2  # the parts must divide a segment's 6 chunks
+    assert P.split_for(64, 8, 1, 1, 256) == 1  # no segments, no summaries
+
+
+@pytest.mark.parametrize("complex_a, complex_h0, L, segments, split", [
+    (True, True, 512, 4, 2), (False, True, 300, 2, 2), (False, False, 256, 2, 8),
+    (True, False, 520, 2, 4)])  # the last: 4 parts do not divide a segment's 17 chunks, so 1
+def test_split_summaries_match(rng, complex_a, complex_h0, L, segments, split):
+    """Summaries of parts of segments (the summary kernel's split) give the outputs and final state
+    of whole segments, within float32 rounding, and match the complex128 loop; padded lengths too."""
+    q, k, v, a, h0 = inputs(rng, L=L, complex_a=complex_a, h0=True)
+    h0 = (h0.real + 1j * h0.real[..., ::-1]).astype(jnp.complex64) if complex_h0 else h0.real
+    kw = dict(interpret=True, complex_y=True, segments=segments, block_v=16)
+    y1, h1 = P.gate_loop_mh(q, k, v, a, h0, split=1, **kw)
+    y2, h2 = P.gate_loop_mh(q, k, v, a, h0, split=split, **kw)
+    y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
+    for x1, x2, ref in ((y1, y2, y_ref), (h1, h2, h_ref)):
+        assert rel_err(x2, x1) < 1e-6 and rel_err(x2, ref) < 1e-6
 
 
 def test_ablations_leave_out_a_stage():
