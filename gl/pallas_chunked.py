@@ -25,11 +25,11 @@ writes ``y`` once, and:
    ``h ← T ⊙ h + Kᵀ v`` (eq. 7 once per chunk, ``T`` the chunk's total decay).
 
 **Segments.** ``B H`` programs are too few to fill a GPU, so time is cut into ``segments``
-(:func:`segments_for`): a first kernel computes each segment's total decay ``A_g`` and final
+(:func:`plan`): a first kernel computes each segment's total decay ``A_g`` and final
 state from zero ``U_g`` (the two leaves of eq. 13), the second folds those of the earlier
 segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`. The first
-kernel has only ``G - 1`` segments to summarize, so it summarizes ``split`` parts of each
-(:func:`split_for`) and the second folds those: both then fill whole waves of programs.
+kernel has only ``G - 1`` segments to summarize, so it may summarize ``split`` parts of each
+and the second fold those: :func:`plan` picks both to fill whole waves of programs.
 
 Nothing of size ``(C, C, d_k)`` and no ``(d_k, d_v)`` state per step is ever formed; ``h`` leaves
 the chip once per segment. **Precision**: by default (``"f16x3"``) every in-kernel matmul is three
@@ -63,7 +63,7 @@ from jax.experimental.pallas import triton as plgpu
 from ._checks import check_gate_loop_inputs, is_tile
 from .pallas_scan import _cmul, _Refs
 
-__all__ = ["gate_loop_mh", "supported", "segments_for", "split_for", "CHUNK", "PRECISIONS"]
+__all__ = ["gate_loop_mh", "supported", "plan", "step_times", "SLOTS", "CHUNK", "PRECISIONS"]
 
 CHUNK = 16  #: steps per chunk: the smallest Triton matmul tile
 F16_A_MAX = 1.4  #: "f16x3" runs while max(|Re a|, |Im a|) <= this (so |a| < 2, the decays of 16 steps < 65504)
@@ -310,29 +310,40 @@ def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex
             plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
 
 
-#: programs that make one wave on an H100: 132 multiprocessors, 2 programs each (the kernels use
-#: 187 and 255 registers per thread, Nsight Compute, ``gl/assets/bench/ncu_mh_h100.log``)
-WAVE = 256
+#: programs that run at once on an H100: 132 multiprocessors, 2 programs each (the kernels use
+#: 187 and 255 registers per thread; Nsight Compute, ``gl/assets/bench/ncu_mh_h100.log``)
+SLOTS = 264
 
 
-def segments_for(B, H, n_vblocks, L, min_programs=WAVE, min_steps=256):
-    """Time segments: a power of two, until ``B H n_vblocks segments >= min_programs`` programs,
-    keeping at least ``min_steps`` steps per segment."""
-    G = 1
-    while B * H * n_vblocks * G < min_programs and L // (2 * G) >= min_steps:
-        G *= 2
-    return G
+def step_times(programs, steps, slots=SLOTS):
+    """Step times of one launch of ``programs`` programs of ``steps`` steps each: the kernels are
+    bound by latency, not bandwidth, so each wave of up to ``slots`` programs takes ``steps``."""
+    return -(-programs // slots) * steps
 
 
-def split_for(B, H, n_vblocks, G, n_chunks, min_programs=WAVE):
-    """Parts per segment for the summaries: a power of two, until the summary kernel's
-    ``B H n_vblocks (G - 1) split`` programs reach ``min_programs``, while the parts divide a
-    segment's ``n_chunks`` chunks evenly; 1 without segments. Its ``G - 1`` segments alone
-    would leave part of a wave idle (bench notes, item 22)."""
-    split = 1
-    while G > 1 and B * H * n_vblocks * (G - 1) * split < min_programs and n_chunks % (2 * split) == 0:
-        split *= 2
-    return split
+def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
+    """``(segments, split)`` with the fewest step times of the two launches (:func:`step_times`),
+    the fewest programs on a tie: time segments a power of two of at least ``min_steps`` steps
+    each (or ``segments``, if given), and the summary kernel's parts per segment a power of two
+    that divides a segment's chunks, as long as that kernel runs no more than twice the outputs
+    kernel's programs or one wave, whichever is more: the count would favour ever more, ever shorter
+    programs by a few step times, which measured slower (bench notes, item 22)."""
+    P = B * H * n_vblocks
+    best = None
+    for G in [segments] if segments else [2 ** i for i in range(L.bit_length()) if 2 ** i == 1 or L // 2 ** i >= min_steps]:
+        n = -(-L // (G * CHUNK))  # chunks per segment
+        split = 1
+        while True:
+            t = step_times(P * G, n * CHUNK, slots)
+            if G > 1:  # the summaries of segments 0 .. G - 2, in split parts
+                t += step_times(P * (G - 1) * split, n * CHUNK // split, slots)
+            key = (t, P * G + P * (G - 1) * split)
+            if best is None or key < best[0]:
+                best = (key, (G, split))
+            if G == 1 or n % (2 * split) or P * (G - 1) * 2 * split > max(slots, 2 * P * G):
+                break
+            split *= 2
+    return best[1]
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
@@ -340,14 +351,14 @@ def split_for(B, H, n_vblocks, G, n_chunks, min_programs=WAVE):
 def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
              split=None):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
-    parts of each segment (None: :func:`split_for`; 1 if the parts do not divide a segment's chunks)."""
+    parts of each segment (None: :func:`plan`; 1 if the parts do not divide a segment's chunks)."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
     C, nJ = CHUNK, d_v // block_v
-    G = segments or segments_for(B, H, nJ, L)
+    G, auto_split = plan(B, H, nJ, L, segments)
     Ls = -(-L // (G * C)) * C  # steps per segment, a multiple of C
     Lp = G * Ls
-    split = split or split_for(B, H, nJ, G, Ls // C)
+    split = split or auto_split
     split = split if G > 1 and (Ls // C) % split == 0 else 1
     has_a_im, has_h0_im = jnp.iscomplexobj(a), jnp.iscomplexobj(h0)
     cplx = has_a_im or has_h0_im
@@ -437,11 +448,11 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
       precision: of the in-kernel matmuls, a key of :data:`PRECISIONS` (``"f16x3"``, ``"tf32x3"``, ``"fp32"``,
         ``"bf16x3"``) or a ``lax`` precision.
       block_v: columns of ``v`` per program (default ``min(d_v, 64)``); num_warps: per program;
-      segments: time segments (None: :func:`segments_for`); split: the summary kernel's parts per
-        segment (None: :func:`split_for`; 1 where the parts would not divide a segment's chunks);
+      segments: time segments (None: :func:`plan`); split: the summary kernel's parts per
+        segment (None: :func:`plan`; 1 where the parts would not divide a segment's chunks);
         blocks: sub-blocks per chunk
         (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
-        (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``).
+        (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``, ``mh_split_h100.log``).
 
     Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
     ``a`` or ``h0`` is complex, else float32.

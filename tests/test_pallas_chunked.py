@@ -175,14 +175,19 @@ def test_clear_errors(rng, change, match):
         P.gate_loop_mh(kw.pop("q"), kw.pop("k"), kw.pop("v"), kw.pop("a"), interpret=True, **kw)
 
 
-def test_segments_for():
-    assert P.segments_for(16, 8, 1, 4096) == 2  # the bench shape: 128 (batch, head) pairs -> 256 programs
-    assert P.segments_for(64, 8, 1, 4096) == 1  # enough programs already
-    assert P.segments_for(1, 1, 1, 300) == 1  # too short to split (>= 256 steps per segment)
-    assert P.split_for(16, 8, 1, 2, 128) == 2  # the bench shape: 128 x 1 x 2 = 256 summary programs
-    assert P.split_for(1, 2, 1, 4, 64) == 64  # 2 x 3 x 64 = 384 >= 256
-    assert P.split_for(1, 2, 1, 4, 6) == 2  # the parts must divide a segment's 6 chunks
-    assert P.split_for(64, 8, 1, 1, 256) == 1  # no segments, no summaries
+def test_plan():
+    """Segments and summary parts by the count of step times (waves of SLOTS = 264 programs)."""
+    assert P.step_times(264, 100) == 100 and P.step_times(265, 100) == 200 and P.step_times(1, 7) == 7
+    # the bench shape: 128 (batch, head) pairs; 2 segments, summaries in 2 parts: 2048 + 1024 step
+    # times, against 4096 in one pass and 2048 + 2048 for 4 segments (call 49's runs, in that order)
+    assert P.plan(16, 8, 1, 4096) == (2, 2)
+    t = lambda G, s: P.step_times(128 * G, 4096 // G) + P.step_times(128 * (G - 1) * s, 4096 // G // s)
+    assert t(2, 2) == 3072 < t(4, 2) == 3584 < t(4, 1) == 4096 == P.step_times(128, 4096)
+    assert P.plan(16, 8, 1, 4096, segments=4) == (4, 2)  # given segments: the parts only
+    assert P.plan(4, 8, 1, 16384) == (8, 1)  # 224 summary programs already fill a wave: no parts
+    assert P.plan(64, 8, 1, 4096) == (1, 1)  # 512 programs fill two waves without segments
+    assert P.plan(1, 1, 1, 300) == (1, 1)  # too short to split (>= 256 steps per segment)
+    assert P.plan(1, 2, 1, 1000, segments=3) == (3, 1)  # parts must divide a segment's 21 chunks
 
 
 @pytest.mark.parametrize("complex_a, complex_h0, L, segments, split", [
