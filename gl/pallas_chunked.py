@@ -330,7 +330,8 @@ def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
     programs by a few step times, which measured slower (bench notes, item 22)."""
     P = B * H * n_vblocks
     best = None
-    for G in [segments] if segments else [2 ** i for i in range(L.bit_length()) if 2 ** i == 1 or L // 2 ** i >= min_steps]:
+    Gs = [2 ** i for i in range(L.bit_length()) if i == 0 or L // 2 ** i >= min_steps]
+    for G in [segments] if segments else Gs:
         n = -(-L // (G * CHUNK))  # chunks per segment
         split = 1
         while True:

@@ -165,6 +165,8 @@ def test_gradients_match_chunked_autodiff(rng):
     (dict(block_v=24), "block_v: expected a power of two"),
     (dict(blocks=16), "blocks: expected 1, 2, 4 or 8"),
     (dict(segments=0), "segments: expected a positive integer"),
+    (dict(split=0), "split: expected a positive integer"),
+    (dict(split=1.5), "split: expected a positive integer"),
     (dict(precision="tf16"), "precision: expected one of"),
 ])
 def test_clear_errors(rng, change, match):
