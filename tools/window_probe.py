@@ -8,6 +8,7 @@ chained through the final state: window ``w`` starts from window ``w - 1``'s ``h
 library's default forward over the whole sequence; ``y`` is compared with the default's.
 
 Usage: python3 tools/window_probe.py B,L,D '[[Lw, segments], ...]' [rounds]
+       python3 tools/window_probe.py --once B,L,D Lw,segments   (run twice, for Nsight Compute)
 """
 import json
 import os
@@ -22,21 +23,16 @@ import numpy as np
 
 from gl import bench, pallas_scan
 
-B, L, D = (int(x) for x in sys.argv[1].split(","))
-configs = json.loads(sys.argv[2])
-rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+once = sys.argv[1] == "--once"
+argv = sys.argv[2:] if once else sys.argv[1:]
+B, L, D = (int(x) for x in argv[0].split(","))
+configs = [[int(x) for x in argv[1].split(",")]] if once else json.loads(argv[1])
+rounds = int(argv[2]) if len(argv) > 2 else 5
 print(jax.devices()[0].device_kind, jax.__version__, flush=True)
 q, k, v, a = bench.siso_inputs(jax.random.key(1), B, L, D)
 ar, ai = jnp.real(a), jnp.imag(a)
 full = (q, k, v, ar, ai)
 default = lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0]
-ready = {}
-for name, fn in (("copy", bench.copy_planar), ("listing", bench.listing_planar), ("default", default)):
-    f, out, comp, n = bench.prepare(fn, full)
-    ready[name] = (f, full, n)
-    if name == "default":
-        y_def = np.asarray(out)
-    print(f"  {name}: compiled in {comp:.1f} s", flush=True)
 
 
 def windowed(Lw, segments):
@@ -54,12 +50,30 @@ def windowed(Lw, segments):
     return f, W
 
 
+def window_args(Lw):  # every window its own arrays: copies made here, outside the timed function
+    return tuple(jnp.array(x[:, w * Lw:(w + 1) * Lw]) for w in range(L // Lw) for x in full)
+
+
+if once:
+    (Lw, segments), = configs
+    f = jax.jit(windowed(Lw, segments)[0])
+    args = window_args(Lw)
+    jax.block_until_ready(f(*args))
+    jax.block_until_ready(f(*args))
+    print("ran", (B, L, D), Lw, segments, flush=True)
+    sys.exit(0)
+ready = {}
+for name, fn in (("copy", bench.copy_planar), ("listing", bench.listing_planar), ("default", default)):
+    f, out, comp, n = bench.prepare(fn, full)
+    ready[name] = (f, full, n)
+    if name == "default":
+        y_def = np.asarray(out)
+    print(f"  {name}: compiled in {comp:.1f} s", flush=True)
 ok = True
 for Lw, segments in configs:
     name = f"windows of {Lw}, {segments} segments"
     f, W = windowed(Lw, segments)
-    # every window its own arrays: copies made here, outside the timed function
-    args = tuple(jnp.array(x[:, w * Lw:(w + 1) * Lw]) for w in range(W) for x in full)
+    args = window_args(Lw)
     try:
         fj, out, comp, n = bench.prepare(f, args)
     except Exception as e:
