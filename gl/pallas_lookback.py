@@ -42,12 +42,37 @@ __all__ = ["gate_loop_siso_lookback"]
 
 
 def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a_im, complex_y, interpret,
-            test_aggregates, ctype):
+            test_aggregates, ctype, persistent):
+    """One program: one tile, or with ``persistent`` (the number of programs) tiles by ticket until none are left."""
     names = ["q", "k", "v", "ar", "ai" if has_a_im else None, "h0r", "h0i", "cnt_in", "flag_in",
              "yr", "yi" if complex_y else None, "Ar", "Ai", "Sr", "Si", "Ir", "Ii", "cnt", "flag"]
     r = dict(zip([n for n in names if n], refs))
+    ticket = lambda: plgpu.atomic_add(r["cnt"], (jnp.int32(0),), jnp.int32(1))  # tiles in launch order
+    if not persistent:
+        return _tile(r, ticket(), L=L, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=n_tiles_per_chain,
+                     nJ=nJ, block_d=block_d, window=window, has_a_im=has_a_im, complex_y=complex_y,
+                     interpret=interpret, test_aggregates=test_aggregates, ctype=ctype)
+    n_tiles = n_chains * n_tiles_per_chain
+
+    def body(i, carry):  # a program takes its next ticket only when its tile is done: it never waits on itself
+        tid = ticket()
+
+        @pl.when(tid < n_tiles)  # the last round's extra tickets do nothing
+        def _():
+            _tile(r, tid, L=L, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=n_tiles_per_chain, nJ=nJ,
+                  block_d=block_d, window=window, has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
+                  test_aggregates=test_aggregates, ctype=ctype)
+        return carry
+
+    # every program takes rounds tickets (the interpreter runs programs one after the other, so there
+    # the first program takes the first rounds tickets, and so on)
+    jax.lax.fori_loop(0, -(-n_tiles // persistent), body, 0)
+
+
+def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window, has_a_im, complex_y, interpret,
+          test_aggregates, ctype):
+    """Tile ``tid`` (its ticket): scan from zero, publish, look back, write ``y``."""
     D = r["q"].shape[-1]
-    tid = plgpu.atomic_add(r["cnt"], (jnp.int32(0),), jnp.int32(1))  # tiles in launch order
     g, chain = tid // n_chains, tid % n_chains
     b, j = chain // nJ, chain % nJ
     d0 = j * block_d
@@ -164,9 +189,9 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
 
 
 @functools.partial(jax.jit, static_argnames=("T", "chunk", "block_d", "window", "num_warps", "complex_y",
-                                             "interpret", "test_aggregates"))
+                                             "interpret", "test_aggregates", "programs"))
 def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps, complex_y, interpret,
-          test_aggregates=False):
+          test_aggregates=False, programs=None):
     B, L, D = q.shape
     nJ = -(-D // block_d)
     G = -(-L // T)
@@ -198,8 +223,9 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps
     outs = pl.pallas_call(
         functools.partial(_kernel, L=L_run, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=G, nJ=nJ, block_d=block_d, window=window,
                           has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
-                          test_aggregates=test_aggregates, ctype=ctype),
-        out_shape=tuple(out_shape), grid=(n_tiles,), input_output_aliases=aliases, **params, name="gl_lookback",
+                          test_aggregates=test_aggregates, ctype=ctype,
+                          persistent=None if programs is None else min(programs, n_tiles)),
+        out_shape=tuple(out_shape), grid=(n_tiles if programs is None else min(programs, n_tiles),), input_output_aliases=aliases, **params, name="gl_lookback",
     )(*ins)
     y_re = outs[0][:, :L, :D]
     y_im = outs[1][:, :L, :D] if complex_y else None
@@ -209,14 +235,17 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps
 
 
 def gate_loop_siso_lookback(q, k, v, a, h0=None, *, T=16, chunk=None, block_d=64, window=8, num_warps=None,
-                            complex_y=False, interpret=False, test_aggregates=False):
+                            complex_y=False, interpret=False, test_aggregates=False, programs=None):
     """SISO GateLoop by one pass with decoupled look-back; ``(B, L, D)`` planes; returns ``(y, h_L)``.
 
     ``q, k, v``: real ``(B, L, D)``; ``a``: complex, real, or a pair ``(a_re, a_im)``; ``h0``: ``(B, D)``.
     ``T`` steps per tile, ``block_d`` channels per tile, ``window`` predecessors read per look-back
     round. ``chunk`` (a divisor of ``T``): walk a long tile in chunks of that many steps, twice (its
     aggregate, then ``y`` from the entering state, reading the tile again: from L2 while it is
-    there); None keeps the tile's ``T`` steps in registers. Forward only (no VJP). ``test_aggregates`` (tests only) ignores odd tiles' inclusive
+    there); None keeps the tile's ``T`` steps in registers. ``programs``: launch that many programs,
+    each taking tickets until the tiles run out (persistent), so that at most ``programs`` tiles
+    are in flight (and in L2 between their two walks); None launches one program per tile.
+    Forward only (no VJP). ``test_aggregates`` (tests only) ignores odd tiles' inclusive
     states so that look-backs fold aggregates.
     """
     if isinstance(a, (tuple, list)):
@@ -234,8 +263,11 @@ def gate_loop_siso_lookback(q, k, v, a, h0=None, *, T=16, chunk=None, block_d=64
         h0r, h0i = jnp.real(h0).astype(jnp.float32), jnp.imag(h0).astype(jnp.float32)
     if chunk is not None and (chunk < 1 or T % chunk):
         raise ValueError(f"chunk: expected a divisor of T = {T}, got {chunk}")
+    if programs is not None and programs < 1:
+        raise ValueError(f"programs: expected a positive number of programs or None, got {programs}")
     y_re, y_im, hr, hi = _scan(q, k, v, a_re, a_im, h0r, h0i, T=T, chunk=chunk, block_d=block_d, window=window,
                                num_warps=num_warps or max(1, block_d // 32), complex_y=bool(complex_y),
-                               interpret=bool(interpret), test_aggregates=bool(test_aggregates))
+                               interpret=bool(interpret), test_aggregates=bool(test_aggregates),
+                               programs=programs)
     y = jax.lax.complex(y_re.astype(jnp.float32), y_im.astype(jnp.float32)) if complex_y else y_re
     return y, jax.lax.complex(hr, hi)

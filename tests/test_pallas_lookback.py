@@ -35,7 +35,10 @@ def rel(x, ref):
                                  dict(T=8, block_d=8, window=3, test_aggregates=True),
                                  dict(T=2, block_d=32, window=1, test_aggregates=True),
                                  dict(T=12, chunk=4, block_d=16, window=2),  # long tiles, read twice
-                                 dict(T=8, chunk=2, block_d=8, window=3, test_aggregates=True)])
+                                 dict(T=8, chunk=2, block_d=8, window=3, test_aggregates=True),
+                                 # persistent: fewer programs than tiles, each taking tickets in turn
+                                 dict(T=12, chunk=4, block_d=16, window=2, programs=3),
+                                 dict(T=4, block_d=8, window=2, programs=2, test_aggregates=True)])
 def test_matches_reference(rng, cfg):
     q, k, v, a, h0 = siso(rng, 2, 45, 21)  # L, D not multiples of T, block_d
     y_ref, h_ref = reference(q, k, v, a, h0)
@@ -52,6 +55,12 @@ def test_real_a(rng):
     y, _ = pallas_lookback.gate_loop_siso_lookback(q, k, v, ar, interpret=True, T=4, block_d=8, window=2,
                                                    test_aggregates=True)
     assert rel(y, reference(q, k, v, ar)[0].real) < 1e-5
+
+
+def test_bad_programs(rng):
+    q, k, v, a, _ = siso(rng, 1, 20, 8)
+    with pytest.raises(ValueError, match="programs: expected a positive number"):
+        pallas_lookback.gate_loop_siso_lookback(q, k, v, a, interpret=True, T=4, programs=0)
 
 
 def test_bad_chunk(rng):
