@@ -20,7 +20,9 @@ With ``chunk``, a tile of ``T`` steps (hundreds) is walked in chunks twice inste
 aggregate, and, after the look-back, again from the entering state to write ``y``, hoping to
 read the tile from L2 the second time. On an H100 it was correct but slower than the two-kernel
 scan: the tiles in flight outgrow L2, so the second walk reads DRAM again
-(``gl/assets/bench/NOTES.md``, item 11).
+(``gl/assets/bench/NOTES.md``, item 11). With ``programs``, that many persistent programs take
+tiles by ticket, so at most that many tiles wait between their walks: with 132 the second walk
+hits L2, but DRAM idles for want of loads in flight; with more the reuse is gone (item 23).
 
 Publication: values are stored, the program synchronizes (a barrier), then a flag is set by an
 atomic increment (release); readers read flags by atomics (acquire) and values with volatile
@@ -48,24 +50,22 @@ def _kernel(*refs, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, window
              "yr", "yi" if complex_y else None, "Ar", "Ai", "Sr", "Si", "Ir", "Ii", "cnt", "flag"]
     r = dict(zip([n for n in names if n], refs))
     ticket = lambda: plgpu.atomic_add(r["cnt"], (jnp.int32(0),), jnp.int32(1))  # tiles in launch order
+    tile = functools.partial(_tile, r, L=L, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=n_tiles_per_chain,
+                             nJ=nJ, block_d=block_d, window=window, has_a_im=has_a_im, complex_y=complex_y,
+                             interpret=interpret, test_aggregates=test_aggregates, ctype=ctype)
     if not persistent:
-        return _tile(r, ticket(), L=L, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=n_tiles_per_chain,
-                     nJ=nJ, block_d=block_d, window=window, has_a_im=has_a_im, complex_y=complex_y,
-                     interpret=interpret, test_aggregates=test_aggregates, ctype=ctype)
+        return tile(ticket())
     n_tiles = n_chains * n_tiles_per_chain
 
-    def body(i, carry):  # a program takes its next ticket only when its tile is done: it never waits on itself
+    # A program takes its next ticket only when its tile is done, so a tile waits only on tiles whose
+    # programs are running. Each program takes the same number of tickets; those past the last tile
+    # do nothing. (The interpreter runs the programs one after the other: the first takes the first
+    # tickets, and so on.)
+    def body(i, carry):
         tid = ticket()
-
-        @pl.when(tid < n_tiles)  # the last round's extra tickets do nothing
-        def _():
-            _tile(r, tid, L=L, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=n_tiles_per_chain, nJ=nJ,
-                  block_d=block_d, window=window, has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
-                  test_aggregates=test_aggregates, ctype=ctype)
+        pl.when(tid < n_tiles)(lambda: tile(tid))
         return carry
 
-    # every program takes rounds tickets (the interpreter runs programs one after the other, so there
-    # the first program takes the first rounds tickets, and so on)
     jax.lax.fori_loop(0, -(-n_tiles // persistent), body, 0)
 
 
@@ -220,12 +220,13 @@ def _scan(q, k, v, a_re, a_im, h0r, h0i, *, T, chunk, block_d, window, num_warps
     aliases = {len(ins) - 2: n_out - 2, len(ins) - 1: n_out - 1}
     params = dict(interpret=True) if interpret else dict(
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
+    persistent = None if programs is None else min(programs, n_tiles)
     outs = pl.pallas_call(
         functools.partial(_kernel, L=L_run, T=T, chunk=chunk, n_chains=n_chains, n_tiles_per_chain=G, nJ=nJ, block_d=block_d, window=window,
                           has_a_im=has_a_im, complex_y=complex_y, interpret=interpret,
-                          test_aggregates=test_aggregates, ctype=ctype,
-                          persistent=None if programs is None else min(programs, n_tiles)),
-        out_shape=tuple(out_shape), grid=(n_tiles if programs is None else min(programs, n_tiles),), input_output_aliases=aliases, **params, name="gl_lookback",
+                          test_aggregates=test_aggregates, ctype=ctype, persistent=persistent),
+        out_shape=tuple(out_shape), grid=(persistent or n_tiles,), input_output_aliases=aliases, **params,
+        name="gl_lookback",
     )(*ins)
     y_re = outs[0][:, :L, :D]
     y_im = outs[1][:, :L, :D] if complex_y else None
