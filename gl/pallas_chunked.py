@@ -352,15 +352,18 @@ def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
 def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
              split=None):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
-    parts of each segment (None: :func:`plan`; 1 if the parts do not divide a segment's chunks)."""
+    parts of each segment (None: :func:`plan`)."""
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
     C, nJ = CHUNK, d_v // block_v
     G, auto_split = plan(B, H, nJ, L, segments)
     Ls = -(-L // (G * C)) * C  # steps per segment, a multiple of C
     Lp = G * Ls
-    split = split or auto_split
-    split = split if G > 1 and (Ls // C) % split == 0 else 1
+    if split is None:
+        split = auto_split
+    elif split > 1 and (G == 1 or (Ls // C) % split):
+        raise ValueError(f"gate_loop_mh: split: expected 1 or a divisor of a segment's {Ls // C} chunks, with more "
+                         f"than one segment, got {split} parts of {G} segment(s)")
     has_a_im, has_h0_im = jnp.iscomplexobj(a), jnp.iscomplexobj(h0)
     cplx = has_a_im or has_h0_im
     planes = [jnp.real(a), jnp.imag(a)] if has_a_im else [a]
@@ -450,7 +453,8 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         ``"bf16x3"``) or a ``lax`` precision.
       block_v: columns of ``v`` per program (default ``min(d_v, 64)``); num_warps: per program;
       segments: time segments (None: :func:`plan`); split: the summary kernel's parts per
-        segment (None: :func:`plan`; 1 where the parts would not divide a segment's chunks);
+        segment (None: :func:`plan`; otherwise 1, or a divisor of a segment's chunks when there are
+        several segments, else ``ValueError``);
         blocks: sub-blocks per chunk
         (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
         (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``, ``mh_split_h100.log``).

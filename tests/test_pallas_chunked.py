@@ -194,7 +194,7 @@ def test_plan():
 
 @pytest.mark.parametrize("complex_a, complex_h0, L, segments, split", [
     (True, True, 512, 4, 2), (False, True, 300, 2, 2), (False, False, 256, 2, 8),
-    (True, False, 520, 2, 4)])  # the last: 4 parts do not divide a segment's 17 chunks, so 1
+    (True, False, 520, 2, 1)])
 def test_split_summaries_match(rng, complex_a, complex_h0, L, segments, split):
     """Summaries of parts of segments (the summary kernel's split) give the outputs and final state
     of whole segments, within float32 rounding, and match the complex128 loop; padded lengths too."""
@@ -206,6 +206,16 @@ def test_split_summaries_match(rng, complex_a, complex_h0, L, segments, split):
     y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
     for x1, x2, ref in ((y1, y2, y_ref), (h1, h2, h_ref)):
         assert rel_err(x2, x1) < 1e-6 and rel_err(x2, ref) < 1e-6
+
+
+@pytest.mark.parametrize("L, segments, split, match", [
+    (520, 2, 4, "divisor of a segment's 17 chunks, .* got 4 parts of 2 segment"),
+    (256, 1, 2, "got 2 parts of 1 segment")])
+def test_split_that_does_not_fit(rng, L, segments, split, match):
+    """An explicit split must divide a segment's chunks, and needs segments to split."""
+    q, k, v, a, _ = inputs(rng, L=L, complex_a=True)
+    with pytest.raises(ValueError, match=match):
+        P.gate_loop_mh(q, k, v, a, interpret=True, segments=segments, split=split, block_v=16)
 
 
 def test_ablations_leave_out_a_stage():
