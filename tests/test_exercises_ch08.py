@@ -110,3 +110,65 @@ def test_reverse_scan_is_the_gradient():
     gr, gi = jax.grad(loss, argnums=(0, 1))(jnp.asarray(x.real, jnp.float32), jnp.asarray(x.imag, jnp.float32))
     got = np.asarray(gr) + 1j * np.asarray(gi)
     np.testing.assert_allclose(got, ch08._reverse(a, w), rtol=1e-5, atol=1e-5)
+
+
+def _decay_products(a):
+    C = a.shape[0]
+    D = np.zeros((C, C) + a.shape[1:], complex)
+    for m in range(C):
+        D[m:, m] = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), a[m + 1:]]), axis=0)
+    return D
+
+
+def _decay_quotient(a):  # P_n / P_m: right for |a| near 1, nan after a zero, 0/0 when tiny
+    P = np.cumprod(a, axis=0)
+    with np.errstate(all="ignore"):
+        D = P[:, None] / P[None, :]
+    return np.where(np.tril(np.ones((a.shape[0],) * 2, bool))[..., None], D, 0)
+
+
+def test_chunk_decay_checker_accepts_products(capsys):
+    ch08.check_chunk_decay(_decay_products, seed=0)
+    assert "all 4 cases" in capsys.readouterr().out
+
+
+def test_chunk_decay_checker_accepts_jax_single_precision():
+    import jax.numpy as jnp
+    ch08.check_chunk_decay(lambda a: jnp.asarray(_decay_products(a), jnp.complex64), seed=1)
+
+
+def test_chunk_decay_checker_rejects_quotients_and_off_by_one():
+    with pytest.raises(AssertionError, match="a_5 = 0.*nan: did you divide"):
+        ch08.check_chunk_decay(_decay_quotient, seed=0)
+
+    def includes_a_m(a):  # a_m ... a_n: one factor too many
+        return _decay_products(a) * a[None, :, :]
+    with pytest.raises(AssertionError, match="on the diagonal"):
+        ch08.check_chunk_decay(includes_a_m, seed=0)
+
+    def upper_ones(a):
+        D = _decay_products(a)
+        return D + np.triu(np.ones(D.shape[:2]), 1)[..., None]
+    with pytest.raises(AssertionError, match="above the diagonal"):
+        ch08.check_chunk_decay(upper_ones, seed=0)
+
+    def starts_at_m(a):  # D[n, m] = a_m ... a_{n-1}
+        D = np.zeros((a.shape[0],) * 2 + a.shape[1:], complex)
+        for m in range(a.shape[0]):
+            D[m:, m] = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), a[m:-1]]), axis=0)
+        return D
+    with pytest.raises(AssertionError, match="starts after a_m"):
+        ch08.check_chunk_decay(starts_at_m, seed=0)
+    with pytest.raises(AssertionError, match="shape"):
+        ch08.check_chunk_decay(lambda a: a, seed=0)
+    with pytest.raises(TypeError, match="fn"):
+        ch08.check_chunk_decay("D")
+
+
+def test_chunk_decay_reference_matches_the_recurrence():
+    """D[n, m] v is what step m leaves in h_n: compare with running h_n = a_n h_{n-1} + x_n."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.3, 1, (12, 2)) * np.exp(1j * rng.uniform(-3, 3, (12, 2)))
+    x = rng.standard_normal((12, 2)) + 1j * rng.standard_normal((12, 2))
+    h_from_D = np.einsum("nmd,md->nd", ch08._decay(a), x)
+    np.testing.assert_allclose(h_from_D, ch08._sequential(a, x, np.zeros(2)), rtol=1e-12)
