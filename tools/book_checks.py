@@ -37,6 +37,7 @@ BACKEND_CALL = re.compile(r"\b(matplotlib|mpl)\s*\.\s*use\s*\(|%matplotlib\s+(?!
 RENDER_WARNING = re.compile(r"findfont: Font family .* not found|Glyph \d+ .*missing from"
                             r"|Matplotlib is currently using agg|FigureCanvasAgg is non-interactive")
 IMAGE_MIMES = ("image/png", "image/svg+xml", "image/jpeg")
+WIDGET_CALL = re.compile(r"\binteract(ive)?\s*\(|@interact|\bwidgets\s*\.\s*\w+\s*\(")
 
 
 def load(nb) -> dict:
@@ -160,7 +161,7 @@ def twin_problems(nb, name: str = "notebook") -> list[str]:
             continue
         code = code_without_comments(c, imports=False)
         if "widget" not in tags(c):
-            if re.search(r"\binteract(ive)?\s*\(|@interact|\bwidgets\s*\.\s*\w+\s*\(", code):
+            if WIDGET_CALL.search(code):
                 out.append(f"{cell_label(name, i, c)}: builds a widget but is not tagged widget")
             continue
         nxt = next((j for j in range(i + 1, len(cells)) if cells[j].get("cell_type") == "code"),
@@ -199,7 +200,10 @@ def executed_problems(nb, name: str = "notebook") -> list[str]:
         if not is_figure_cell(c):
             continue
         n_img = sum(1 for o in outputs for mime in IMAGE_MIMES if mime in o.get("data", {}))
-        if n_img == 0:
+        if n_img == 0 and WIDGET_CALL.search(code_without_comments(c, imports=False)):
+            out.append(f"{cell_label(name, i, c)}: builds a widget, which shows no image "
+                       "without a kernel: tag it widget and add a widget-twin cell after it")
+        elif n_img == 0:
             out.append(f"{cell_label(name, i, c)}: draws a figure but its output holds no image "
                        "(is the kernel's matplotlib backend non-inline, e.g. MPLBACKEND=Agg?)")
     return out
