@@ -413,6 +413,51 @@ def test_checker_catches(site, server, browser):
     assert "a wide block" in culprits and "own box" not in culprits, o
 
 
+TINY_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "# One figure"},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": "import matplotlib.pyplot as plt"},
+        {"cell_type": "code", "execution_count": None, "outputs": [],
+         "metadata": {"tags": ["hide-input"], "mystnb": {"figure": {
+             "name": "fig-ch99-line", "caption": "A line."}}},
+         "source": "fig, ax = plt.subplots()\nax.plot([0, 1], [0, 1])\nplt.show()"}],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}},
+    "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize("backend", ["inline", "Agg"])
+def test_agg_build_fails_the_check(backend, tmp_path, site, server, browser, monkeypatch):
+    """Mutation check of the whole chain: a one-figure notebook built by ``jupyter-book`` with
+    the kernel's own backend passes the figure checks; with ``MPLBACKEND=Agg`` forced back on,
+    both the build's check (``book_checks.py figures``) and this page check name its cell."""
+    import subprocess
+    nb = tmp_path / "tiny.ipynb"
+    nb.write_text(json.dumps(TINY_NOTEBOOK))
+    if backend == "Agg":
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+    else:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    jb = pathlib.Path(sys.executable).with_name("jupyter-book")
+    r = subprocess.run([str(jb), "build", str(nb), "--path-output", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    page = tmp_path / "out" / "_build" / "_page" / "tiny"
+    build = book_checks.executed_problems(book_checks.load(page / "jupyter_execute" /
+                                                            "tiny.ipynb"), "tiny.ipynb")
+    copy_site(page / "html", site / f"tiny-{backend}")
+    load(browser, f"{server}/tiny-{backend}/tiny.html", backend)
+    problems, n_fig, n_img = figure_problems(TINY_NOTEBOOK, browser.execute_script(CELLS_JS),
+                                             f"tiny ({backend})")
+    if backend == "inline":
+        assert (build, problems, n_fig, n_img) == ([], [], 1, 1), (build, problems)
+    else:
+        assert len(build) == 1 and build[0].startswith("tiny.ipynb cell 2 "), build
+        assert (n_fig, n_img) == (1, 0), (n_fig, n_img)
+        assert any("notebook cell 2 " in p and "shows no image" in p for p in problems), problems
+
+
 SOLUTION_LINES_JS = """
 const main = document.querySelector('main') || document.body;
 const rest = main.cloneNode(true);
