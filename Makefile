@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## (matplotlib's backend is left to the kernels: inline; never export MPLBACKEND here)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	$(BIN)/python tools/book_checks.py figures _build/jupyter_execute/notebooks
+	$(BIN)/python tools/book_checks.py figures notebooks --cache _build/.jupyter_cache
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 ## book-student: the book with every solution removed, into _build/student/_build/html
@@ -27,7 +27,8 @@ book: $(STAMP)
 book-student: $(STAMP)
 	$(BIN)/python tools/student_edition.py _build/student
 	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
-	$(BIN)/python tools/book_checks.py figures _build/student/_build/jupyter_execute/notebooks
+	$(BIN)/python tools/book_checks.py figures _build/student/notebooks \
+	  --cache _build/student/_build/.jupyter_cache
 	@echo "Open $(CURDIR)/_build/student/_build/html/index.html"
 
 ## test: unit and property tests, every notebook under nbval, the strict build, the browser check

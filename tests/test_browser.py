@@ -415,10 +415,10 @@ def test_checker_catches(site, server, browser):
 
 TINY_NOTEBOOK = {
     "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": "# One figure"},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": "import matplotlib.pyplot as plt"},
-        {"cell_type": "code", "execution_count": None, "outputs": [],
+        {"cell_type": "markdown", "id": "c0", "metadata": {}, "source": "# One figure"},
+        {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": None,
+         "outputs": [], "source": "import matplotlib.pyplot as plt"},
+        {"cell_type": "code", "id": "c2", "execution_count": None, "outputs": [],
          "metadata": {"tags": ["hide-input"], "mystnb": {"figure": {
              "name": "fig-ch99-line", "caption": "A line."}}},
          "source": "fig, ax = plt.subplots()\nax.plot([0, 1], [0, 1])\nplt.show()"}],
@@ -440,12 +440,16 @@ def test_agg_build_fails_the_check(backend, tmp_path, site, server, browser, mon
     else:
         monkeypatch.delenv("MPLBACKEND", raising=False)
     jb = pathlib.Path(sys.executable).with_name("jupyter-book")
-    r = subprocess.run([str(jb), "build", str(nb), "--path-output", str(tmp_path / "out")],
+    config = tmp_path / "_config.yml"  # execute through a jupyter-cache, as the book does
+    config.write_text("title: tiny\nexecute:\n  execute_notebooks: cache\n")
+    r = subprocess.run([str(jb), "build", str(nb), "--config", str(config),
+                        "--path-output", str(tmp_path / "out")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     page = tmp_path / "out" / "_build" / "_page" / "tiny"
-    build = book_checks.executed_problems(book_checks.load(page / "jupyter_execute" /
-                                                            "tiny.ipynb"), "tiny.ipynb")
+    executed, why = book_checks.cached_execution(nb, page / ".jupyter_cache")  # as make book
+    assert executed is not None, why
+    build = book_checks.executed_problems(executed, "tiny.ipynb")
     copy_site(page / "html", site / f"tiny-{backend}")
     load(browser, f"{server}/tiny-{backend}/tiny.html", backend)
     problems, n_fig, n_img = figure_problems(TINY_NOTEBOOK, browser.execute_script(CELLS_JS),

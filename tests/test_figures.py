@@ -8,6 +8,7 @@ kernel's default) and once with ``MPLBACKEND=Agg`` forced back on, and the check
 """
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import sys
@@ -157,11 +158,25 @@ def test_agg_kernel_is_caught(monkeypatch):
     assert "no image" in problems[0], problems
 
 
+def test_the_command_line_fails_on_a_figure_without_image(tmp_path, capsys):
+    cell = code(FIG, ["hide-input"], META)
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "03_x.ipynb").write_text(json.dumps(nb))
+    assert book_checks.main(["figures", str(tmp_path)]) == 1
+    assert "03_x.ipynb cell 0 " in capsys.readouterr().out
+    cell["outputs"] = [{"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]
+    (tmp_path / "03_x.ipynb").write_text(json.dumps(nb))
+    assert book_checks.main(["figures", str(tmp_path)]) == 0
+    assert book_checks.main(["figures", str(tmp_path), "--cache", str(tmp_path / "none")]) == 1
+    assert "no execution cache" in capsys.readouterr().out
+
+
 def test_the_build_checks_figures_and_leaves_the_backend_alone():
     makefile = (ROOT / "Makefile").read_text()
     assert not re.search(r"MPLBACKEND\s*[:?+]?=", makefile), \
         "the Makefile must not pick matplotlib's backend for the kernels"
     book = re.search(r"^book:.*?(?=^\S)", makefile, re.M | re.S).group(0)
-    assert "tools/book_checks.py figures _build/jupyter_execute" in book, book
+    assert "tools/book_checks.py figures notebooks --cache _build/.jupyter_cache" in book, book
     student = re.search(r"^book-student:.*?(?=^\S)", makefile, re.M | re.S).group(0)
     assert "tools/book_checks.py figures" in student, student

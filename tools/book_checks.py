@@ -11,14 +11,21 @@ What a notebook must look like (the figure and widget conventions, ``CONTRACTS.m
 * no code line is over 88 characters; no notebook picks matplotlib's backend.
 
 The number of figures a notebook draws is derived from its source (:func:`figure_cells`), never
-from a table. :func:`executed_problems` reads an executed notebook (``_build/jupyter_execute``)
-and names every figure cell that produced no image: that is how a kernel whose backend draws
-nothing (``MPLBACKEND=Agg``) or a figure that failed to render (a missing font or glyph) fails
-the build instead of passing silently.
+from a table. :func:`executed_problems` reads an executed notebook and names every figure cell
+that produced no image: that is how a kernel whose backend draws nothing (``MPLBACKEND=Agg``) or
+a figure that failed to render (a missing font or glyph) fails the build instead of passing
+silently.
 
-Command line (``make book`` runs it on the executed chapters)::
+Command line (``make book`` runs the first on the chapters, with the build's execution cache)::
 
-    python tools/book_checks.py figures _build/jupyter_execute/notebooks
+    python tools/book_checks.py figures notebooks --cache _build/.jupyter_cache
+    python tools/book_checks.py figures EXECUTED_NOTEBOOKS_DIR
+    python tools/book_checks.py contract|twins|lines notebooks
+
+With ``--cache``, each notebook's outputs are those of its execution in that jupyter-cache (the
+one the build rendered); a notebook the cache does not hold is a problem. (MyST-NB's copies in
+``_build/jupyter_execute`` are no record: a notebook read from the cache is written there
+without its outputs.)
 """
 from __future__ import annotations
 
@@ -209,7 +216,29 @@ def executed_problems(nb, name: str = "notebook") -> list[str]:
     return out
 
 
+def cached_execution(nb_path, cache_path) -> tuple[dict | None, str]:
+    """The notebook with the outputs of its execution in the jupyter-cache at ``cache_path``,
+    or ``(None, why)`` when the cache holds no execution of this notebook's code."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    if not pathlib.Path(cache_path, "global.db").is_file():
+        return None, f"{pathlib.Path(nb_path).name}: no execution cache at {cache_path}"
+    nb = nbformat.read(str(nb_path), as_version=4)
+    try:
+        _, merged = get_cache(str(cache_path)).merge_match_into_notebook(nb)
+    except KeyError:
+        return None, (f"{pathlib.Path(nb_path).name}: the execution cache {cache_path} holds no "
+                      "run of this notebook's code, so its figures cannot be checked")
+    return merged, ""
+
+
 def main(argv: list[str]) -> int:
+    cache = None
+    if "--cache" in argv:
+        k = argv.index("--cache")
+        cache, argv = argv[k + 1:k + 2], argv[:k] + argv[k + 2:]
+        cache = cache[0] if cache else None
     if len(argv) != 2 or argv[0] not in ("figures", "contract", "twins", "lines"):
         print(__doc__)
         return 2
@@ -220,7 +249,15 @@ def main(argv: list[str]) -> int:
         return 1
     check = {"figures": executed_problems, "contract": contract_problems,
              "twins": twin_problems, "lines": long_lines}[what]
-    problems = [p for nb in notebooks for p in check(nb, nb.name)]
+    problems = []
+    for nb in notebooks:
+        data = nb
+        if cache is not None and what == "figures":
+            data, why = cached_execution(nb, cache)
+            if data is None:
+                problems.append(why)
+                continue
+        problems += check(data, nb.name)
     n_fig = sum(len(figure_cells(nb)) for nb in notebooks)
     for p in problems:
         print(p)
