@@ -70,8 +70,10 @@ def pages(html=HTML):
                   if p.name not in SKIP and not p.relative_to(html).parts[0].startswith("_"))
 
 
-PAGES = [(ed, p) for ed, (html, _) in EDITIONS.items() for p in pages(html)] or [
-    ("book", "<no built book: run `make book` and `make book-student` first>")]
+# An edition that is not built is one failing test, never a silently shorter list.
+PAGES = [(ed, p) for ed, (html, _) in EDITIONS.items()
+         for p in (pages(html) or [f"<no {ed} edition at {html}: run `make book` and "
+                                   "`make book-student` first>"])]
 STUDENT_PAGES = [p for p in pages(STUDENT_HTML) if p.startswith("notebooks/")] or [
     "<no student edition: run `make book-student` first>"]
 
