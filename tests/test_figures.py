@@ -130,6 +130,18 @@ def test_render_warnings_fail_the_figure():
     assert book_checks.executed_problems({"cells": [cell]}, "nb") == []
 
 
+def test_a_widget_cell_with_a_static_image_is_named():
+    cell = code("interact(f, x=(0, 1))\nf(0)", tags=["widget"])
+    cell["outputs"] = [{"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]
+    problems = book_checks.executed_problems({"cells": [md("x"), cell]}, "nb")
+    assert len(problems) == 1 and problems[0].startswith("nb cell 1 ") and \
+        "widget-twin" in problems[0], problems
+    cell["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {
+        "application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"}}]
+    assert book_checks.executed_problems({"cells": [cell]}, "nb") == []
+
+
 def execute(nb: dict, monkeypatch, backend: str | None) -> dict:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -204,6 +204,10 @@ def executed_problems(nb, name: str = "notebook") -> list[str]:
         if m and (is_figure_cell(c) or "widget" in tags(c)):
             out.append(f"{cell_label(name, i, c)}: the figure did not render as written: "
                        f"{m.group(0)!r}")
+        n_img = sum(1 for o in outputs for mime in IMAGE_MIMES if mime in o.get("data", {}))
+        if "widget" in tags(c) and n_img:
+            out.append(f"{cell_label(name, i, c)}: a widget cell shows a static image; draw it "
+                       "in the widget-twin cell after it")
         if not is_figure_cell(c):
             continue
         n_img = sum(1 for o in outputs for mime in IMAGE_MIMES if mime in o.get("data", {}))
