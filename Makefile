@@ -50,6 +50,7 @@ browser: $(STAMP)
 	test -d _build/html || $(MAKE) book
 	$(MAKE) book-student
 	$(BIN)/python -m pytest tests -m browser -q -p no:cacheprovider
+	@echo "Screenshots (1280 and 390 px) and image counts per page: $(CURDIR)/_build/screenshots"
 
 ## lab: JupyterLab on the notebooks
 lab: $(STAMP)
