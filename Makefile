@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JAX_PLATFORMS ?= cpu
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: book book-student test unit notebooks browser lab reproduce bench clean
 
@@ -16,9 +15,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt -e .
 	touch $(STAMP)
 
-## book: build the HTML book strictly into _build/html
+## book: build the HTML book strictly into _build/html, then fail if a figure cell drew no image
+## (matplotlib's backend is left to the kernels: inline; never export MPLBACKEND here)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/book_checks.py figures notebooks --cache _build/.jupyter_cache
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 ## book-student: the book with every solution removed, into _build/student/_build/html
@@ -26,6 +27,8 @@ book: $(STAMP)
 book-student: $(STAMP)
 	$(BIN)/python tools/student_edition.py _build/student
 	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/book_checks.py figures _build/student/notebooks \
+	  --cache _build/student/_build/.jupyter_cache
 	@echo "Open $(CURDIR)/_build/student/_build/html/index.html"
 
 ## test: unit and property tests, every notebook under nbval, the strict build, the browser check
@@ -47,6 +50,7 @@ browser: $(STAMP)
 	test -d _build/html || $(MAKE) book
 	$(MAKE) book-student
 	$(BIN)/python -m pytest tests -m browser -q -p no:cacheprovider
+	@echo "Screenshots (1280 and 390 px) and image counts per page: $(CURDIR)/_build/screenshots"
 
 ## lab: JupyterLab on the notebooks
 lab: $(STAMP)

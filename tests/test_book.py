@@ -1,6 +1,7 @@
 """The book's structure: every chapter in the table of contents, stored without outputs, with
-objectives, prerequisites, at least three exercises each with a solution, and every exercise
-listed in the instructors' guide."""
+objectives, prerequisites, at least three exercises each with a solution, a "What we learned"
+summary of 3-6 bullets just before the exercises, index entries, and every exercise listed in
+the instructors' guide. (Figures, widgets and code lines: ``test_figures.py``.)"""
 from __future__ import annotations
 
 import json
@@ -59,6 +60,30 @@ def test_chapter_shape(nb):
     assert "gl.exercises.check_" in t or "exercises import" in t, f"{nb.name}: no coding exercise with a checker"
     assert "{cite}" in t or "{cite:" in t, f"{nb.name}: cites nothing"
     assert re.search(r"\bassert\b|assert_allclose", t), f"{nb.name}: no visible check"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_ends_with_what_we_learned(nb):
+    md = [(i, "".join(c["source"])) for i, c in enumerate(cells(nb))
+          if c["cell_type"] == "markdown"]
+    learned = [(i, src) for i, src in md if re.search(r"^## What we learned\s*$", src, re.M)]
+    assert len(learned) == 1, f"{nb.name}: {len(learned)} '## What we learned' sections, want 1"
+    i, src = learned[0]
+    section = re.split(r"^## What we learned\s*$", src, flags=re.M)[1]
+    section = re.split(r"^#{1,2} ", section, flags=re.M)[0]
+    bullets = re.findall(r"^[-*] ", section, re.M)
+    assert 3 <= len(bullets) <= 6, f"{nb.name} cell {i}: {len(bullets)} bullets, want 3-6"
+    exercises = [j for j, s in md if re.search(r"^## Exercises\s*$", s, re.M)]
+    assert exercises and exercises[0] >= i, \
+        f"{nb.name}: '## What we learned' (cell {i}) must come before '## Exercises'"
+    between = [j for j, s in md if i < j < exercises[0] and re.search(r"^## ", s, re.M)]
+    assert not between, f"{nb.name}: sections between the summary and the exercises: {between}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_has_index_entries(nb):
+    assert re.search(r"\{index\}", text(nb)), \
+        f"{nb.name}: no {{index}} entry, so genindex does not list its key ideas"
 
 
 def test_instructors_guide_lists_every_exercise():

@@ -1,9 +1,9 @@
 """Make the student edition's source tree: the book with every exercise solution removed.
 
 Usage: python tools/student_edition.py OUT_DIR
-Copies _config.yml, _toc.yml, book/ and notebooks/ into OUT_DIR, cutting from each notebook
-everything between ``{solution-start}`` and ``{solution-end}`` (markdown and code cells alike)
-and every ``{solution}`` block. ``make book-student`` then builds OUT_DIR, which also checks
+Copies _config.yml, _toc.yml, _static/, book/ and notebooks/ into OUT_DIR, cutting from each
+notebook everything between ``{solution-start}`` and ``{solution-end}`` (markdown and code
+cells alike) and every ``{solution}`` block. ``make book-student`` then builds OUT_DIR, which also checks
 that every chapter still runs without its solution cells; OUT_DIR/notebooks holds the
 notebooks to hand out. (sphinx-exercise's ``hide_solutions`` option cannot do this: it drops
 the gated start marker but leaves the solution's code cells and end marker in place.)
@@ -63,6 +63,8 @@ def main(out: pathlib.Path) -> None:
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy(root / "_toc.yml", out / "_toc.yml")
     shutil.copytree(root / "book", out / "book")
+    if (root / "_static").is_dir():  # the book's CSS (Jupyter Book adds _static/*.css itself)
+        shutil.copytree(root / "_static", out / "_static")
     (out / "notebooks").mkdir()
     for nb in sorted((root / "notebooks").glob("*.ipynb")):
         data = json.loads(nb.read_text())
