@@ -81,17 +81,21 @@ def test_the_contract_check_names_cell_and_fault():
                     code(FIG + FIG, tags=["hide-input"], figure=META),
                     code(FIG.replace("plt.show()", "plt.close(fig)"), ["hide-input"], META),
                     code(FIG, ["hide-input"], {"name": "fig-ch3-x", "caption": ""}),
-                    code("import matplotlib\nmatplotlib.use('Agg')")]}
+                    code("import matplotlib\nmatplotlib.use('Agg')"),
+                    code("show(rows)", ["hide-input"], {"name": "tbl-ch03-x", "caption": ""}),
+                    code(FIG, ["hide-input"], {"name": "tbl-ch03-y", "caption": "A table."})]}
     text = "\n".join(book_checks.contract_problems(nb, "03_x.ipynb"))
     assert "cell 0 " not in text, text
     assert re.search(r"03_x.ipynb cell 1 .*not tagged hide-input", text), text
     assert re.search(r"cell 1 .*no mystnb.figure metadata", text), text
     assert re.search(r"cell 2 .*2 plt.subplots/plt.figure calls", text), text
-    assert re.search(r"cell 3 .*does not end with plt.show", text), text
+    assert re.search(r"cell 3 .*does not call plt.show", text), text
     assert re.search(r"cell 3 .*calls plt.close", text), text
     assert re.search(r"cell 4 .*'fig-ch3-x' is not fig-ch03-slug", text), text
     assert re.search(r"cell 4 .*no caption", text), text
     assert re.search(r"cell 5 .*picks matplotlib's backend", text), text
+    assert re.search(r"cell 6 .*table has no caption", text), text
+    assert re.search(r"cell 7 .*table cell \(tbl-\) draws a figure", text), text
 
 
 def test_a_widget_without_twin_is_named():

@@ -86,12 +86,23 @@ def figure_meta(cell) -> dict | None:
     return fig if isinstance(fig, dict) else None
 
 
+def is_table_cell(cell) -> bool:
+    """A code cell that shows a results table: figure metadata named ``tbl-chNN-slug``
+    (MyST-NB numbers and captions it like a figure, but its output is a table, not an image)."""
+    meta = figure_meta(cell) if cell.get("cell_type") == "code" else None
+    return meta is not None and str(meta.get("name", "")).startswith("tbl-")
+
+
 def is_figure_cell(cell) -> bool:
     """A code cell that draws a static figure: it opens one or carries figure metadata.
-    Cells tagged ``widget`` draw inside the widget, not in the page, and do not count."""
+    Cells tagged ``widget`` draw inside the widget, not in the page, and do not count;
+    nor do results tables (:func:`is_table_cell`)."""
     if cell.get("cell_type") != "code" or "widget" in tags(cell):
         return False
-    return figure_meta(cell) is not None or bool(FIGURE_CALL.search(code_without_comments(cell)))
+    code = code_without_comments(cell)
+    if is_table_cell(cell):
+        return bool(FIGURE_CALL.search(code))  # a table cell that draws is a contract error
+    return figure_meta(cell) is not None or bool(FIGURE_CALL.search(code))
 
 
 def figure_cells(nb) -> list[int]:
@@ -134,15 +145,23 @@ def contract_problems(nb, name: str = "notebook") -> list[str]:
         where = cell_label(name, i, c)
         if BACKEND_CALL.search(code):
             out.append(f"{where}: picks matplotlib's backend; leave it to the kernel (inline)")
+        if is_table_cell(c):
+            meta = figure_meta(c)
+            if not re.fullmatch(rf"tbl-ch{re.escape(prefix)}-[a-z0-9][a-z0-9-]*", meta["name"]):
+                out.append(f"{where}: table name {meta['name']!r} is not tbl-ch{prefix}-slug")
+            if not str(meta.get("caption", "")).strip():
+                out.append(f"{where}: table has no caption")
+            if FIGURE_CALL.search(code):
+                out.append(f"{where}: a table cell (tbl-) draws a figure; split the cell")
+            continue
         if not is_figure_cell(c):
             continue
         n_calls = len(FIGURE_CALL.findall(code))
         if n_calls > 1:  # none: it draws through a helper (a widget's, say)
             out.append(f"{where}: {n_calls} plt.subplots/plt.figure calls; a figure cell draws "
                        "exactly one figure")
-        lines = [ln.strip() for ln in code.splitlines() if ln.strip()]
-        if not lines or not SHOW_CALL.fullmatch(lines[-1]):
-            out.append(f"{where}: does not end with plt.show()")
+        if not SHOW_CALL.search(code):  # text printed after the figure is fine
+            out.append(f"{where}: does not call plt.show()")
         if CLOSE_CALL.search(code):
             out.append(f"{where}: calls plt.close(); the figure must be shown")
         if "hide-input" not in tags(c):
