@@ -111,13 +111,15 @@ def check_range(model: str, name: str, value, ok, expected: str):
     if bad.any():
         i = tuple(int(j) for j in np.argwhere(bad)[0])
         raise ValueError(f"{model}: params[{name!r}]: expected {expected}, got "
-                         f"{v[i]!r} at index {i}")
+                         f"{v[i].item()} at index {i}")
 
 
-def check_div(model: str, what: str, D: int, H: int):
-    """Multi-head models split ``D`` channels into ``H`` heads."""
-    if D % H:
-        raise ValueError(f"{model}: {what}: expected a size divisible by heads = {H}, got {D}")
+def check_div(model: str, what: str, n: int, H: int, shape=None):
+    """Multi-head members split ``n`` (``D`` or ``H·d_k``) into ``H`` heads; ``shape`` is the
+    received shape the message quotes (``n`` when omitted)."""
+    if n % H:
+        raise ValueError(f"{model}: {what}: expected a size divisible by heads = {H}, "
+                         f"got {n if shape is None else tuple(shape)}")
 
 
 def real_dtype(x):
@@ -158,7 +160,10 @@ def dim(params, name: str, axis: int = 0) -> int:
 def n_heads(model: str, params, D: int) -> int:
     """Multi-head members keep their head count in ``params["heads"]`` (an int);
     ``D = heads · d_v``."""
-    H = params.get("heads") if hasattr(params, "get") else None
+    if not hasattr(params, "keys"):
+        raise ValueError(f"{model}: params: expected a dict of arrays, got "
+                         f"{type(params).__name__}")
+    H = params.get("heads")
     if isinstance(H, bool) or not isinstance(H, (int, np.integer)) or H < 1:
         raise ValueError(f"{model}: params['heads']: expected a positive int, got {H!r}")
     check_div(model, "x", D, int(H))

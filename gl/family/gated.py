@@ -43,8 +43,8 @@ def gla(x, params):
     want = {"W_Q": ((D, HK), "real"), "W_K": ((D, HK), "real"), "W_V": ((D, D), "real"),
             "W_a1": ((D, R), "real"), "W_a2": ((R, HK), "real"), "b_a": ((HK,), "real")}
     H = n_heads(m, params, D)
-    check_div(m, "params['b_a'] (H·d_k)", HK, H)
     p = cast(check_params(m, params, want), x)
+    check_div(m, "params['b_a']", HK, H, np.shape(params['b_a']))
     q, k = (split_heads(x @ p[w], H) for w in ("W_Q", "W_K"))
     alpha = jax.nn.sigmoid(x @ p["W_a1"] @ p["W_a2"] + p["b_a"]) ** (1 / GLA_TAU)
     return Mapped(q, k, split_heads(x @ p["W_V"], H), split_heads(alpha, H),
@@ -230,10 +230,10 @@ def gateloop(x, params):
     x = check_x(m, x)
     D, HK = x.shape[-1], dim(params, "W_q", 1)
     H = n_heads(m, params, D)
-    check_div(m, "params['W_q'] columns (H·d_k)", HK, H)
     want = {n: ((D, HK), "real") for n in ("W_q", "W_k", "W_alpha", "W_beta")}
     want["W_v"] = ((D, D), "real")
     p = cast(check_params(m, params, want), x)
+    check_div(m, "params['W_q']", HK, H, np.shape(params['W_q']))
     q, k, alpha, beta = (split_heads(x @ p[n], H) for n in ("W_q", "W_k", "W_alpha", "W_beta"))
     a = gates.transition(alpha, beta, "sigmoid", "identity")
     return Mapped(q, k, split_heads(x @ p["W_v"], H), a,

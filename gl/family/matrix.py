@@ -59,18 +59,19 @@ def mlstm(x, params):
     x = check_x(mdl, x)
     D, HK = x.shape[-1], dim(params, "W_q", 1)
     H = n_heads(mdl, params, D)
-    check_div(mdl, "params['W_q'] columns (H·d_k)", HK, H)
     want = {"W_q": ((D, HK), "real"), "W_k": ((D, HK), "real"), "W_v": ((D, D), "real"),
             "W_o": ((D, D), "real"), "b_o": ((D,), "real"), "w_i": ((D, H), "real"),
             "w_f": ((D, H), "real"), "b_i": ((H,), "real"), "b_f": ((H,), "real")}
     p = cast(check_params(mdl, params, want), x)
+    check_div(mdl, "params['W_q']", HK, H, np.shape(params['W_q']))
     q, k = (split_heads(x @ p[n], H) for n in ("W_q", "W_k"))
     v = split_heads(x @ p["W_v"], H)
     log_i = x @ p["w_i"] + p["b_i"]  # (..., L, H)
     log_f = -jax.nn.softplus(-(x @ p["w_f"] + p["b_f"]))  # log σ(f̃)
     m_prev, m = max_stabilizer(log_f, log_i)
-    a = jnp.broadcast_to(jnp.exp(log_f + m_prev - m)[..., None], q.shape)
-    k = jnp.exp(log_i - m)[..., None] * k
+    # both exponents are <= 0 exactly; the minimum removes rounding above 0 (m is a scan)
+    a = jnp.broadcast_to(jnp.exp(jnp.minimum(log_f + m_prev - m, 0))[..., None], q.shape)
+    k = jnp.exp(jnp.minimum(log_i - m, 0))[..., None] * k
     o = jax.nn.sigmoid(x @ p["W_o"] + p["b_o"])
 
     def out(y, y_n):  # y: C'q (..., L, H, d_v); y_n: n'ᵀq (..., L, H, 1)
@@ -114,11 +115,11 @@ def rwkv6(x, params):
     x = check_x(mdl, x)
     D, HK, R = x.shape[-1], dim(params, "lambda_w"), dim(params, "W_w1", 1)
     H = n_heads(mdl, params, D)
-    check_div(mdl, "params['lambda_w'] (H·d_k)", HK, H)
     want = {"W_r": ((D, HK), "real"), "W_k": ((D, HK), "real"), "W_v": ((D, D), "real"),
             "lambda_w": ((HK,), "real"), "W_w1": ((D, R), "real"),
             "W_w2": ((R, HK), "real"), "u": ((H, HK // H), "real")}
     p = cast(check_params(mdl, params, want), x)
+    check_div(mdl, "params['lambda_w']", HK, H, np.shape(params['lambda_w']))
     r, k = (split_heads(x @ p[n], H) for n in ("W_r", "W_k"))
     v = split_heads(x @ p["W_v"], H)
     w = split_heads(jnp.exp(-jnp.exp(p["lambda_w"] + jnp.tanh(x @ p["W_w1"]) @ p["W_w2"])),
