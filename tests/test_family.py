@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gl
 import gl.family as F
 from gl.family.check import cast_params, errors, run_jit
 from gl.family.loops import LOOPS
@@ -122,6 +123,17 @@ def test_rwkv6_bonus_is_the_diagonal():
     v = (x @ p["W_v"]).reshape(1, 9, H, -1)
     want = (np.sum(r * p["u"] * k, -1, keepdims=True) * v).reshape(diff.shape)
     np.testing.assert_allclose(diff, want, rtol=1e-12, atol=1e-12)
+
+
+def test_retnet_complex_retention():
+    """Before the real part: GateLoop's complex y equals RetNet's complex o_n (the real part
+    alone cannot tell the rotation e^{+iθ} from e^{-iθ})."""
+    x, p = _case("retnet", 6, (2,), 11, 4, 2, 3, skip=False)
+    with jax.enable_x64(True):
+        m = F.retnet(x, p)
+        y = np.asarray(gl.gate_loop(m.q, m.k, m.v, m.a, mode="recurrent"))
+    want = LOOPS["retnet"](x, p, real=False)
+    assert np.linalg.norm(y.reshape(want.shape) - want) <= TOL64 * np.linalg.norm(want)
 
 
 def test_run_under_jit():

@@ -69,9 +69,10 @@ def lru(x, p):
     return back(y)
 
 
-def retnet(x, p):
+def retnet(x, p, real=True):
     """RetNet's recurrent form: ``Q_n = X W_Q e^{inθ}``, ``K_n = X W_K e^{−inθ}``,
-    ``S_n = γ S_{n-1} + K_nᵀ V_n``, ``o_n = Q_n S_n``; returns ``Re o``."""
+    ``S_n = γ S_{n-1} + K_nᵀ V_n``, ``o_n = Q_n S_n``; returns ``Re o`` (``o`` itself
+    without ``real``)."""
     xb, back = _flat(x)
     H, dk = len(p["gamma"]), len(p["theta"])
     Bt, L, D = xb.shape
@@ -79,12 +80,13 @@ def retnet(x, p):
     K = (xb @ p["W_K"]).reshape(Bt, L, H, dk)
     V = (xb @ p["W_V"]).reshape(Bt, L, H, D // H)
     S = np.zeros((Bt, H, dk, D // H), complex)
-    y = np.zeros((Bt, L, H, D // H))
+    y = np.zeros((Bt, L, H, D // H), float if real else complex)
     for n in range(L):
         th = np.exp(1j * n * p["theta"])
         Qn, Kn = Q[:, n] * th, K[:, n] * np.conj(th)
         S = p["gamma"][:, None, None] * S + Kn[..., :, None] * V[:, n, :, None, :]
-        y[:, n] = np.real(np.einsum("bhk,bhkv->bhv", Qn, S))
+        o = np.einsum("bhk,bhkv->bhv", Qn, S)
+        y[:, n] = np.real(o) if real else o
     return back(y.reshape(Bt, L, D))
 
 
