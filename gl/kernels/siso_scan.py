@@ -31,7 +31,7 @@ the chunk backwards. Backward segments use reverse summaries ``(Π a_{n+1}, g fr
 array is split by XLA first (one extra pass over ``a``); planar and bfloat16 inputs avoid it.
 Arithmetic is always in ``accumulate_dtype`` (float32). On a CPU the kernels run in the Pallas
 interpreter (``interpret=True``): slow, for tests. On a Hopper GPU the plain forward in one pass
-runs :mod:`gl.pallas_tma` instead (tiles copied into shared memory by TMA; ``backend="tma"``,
+runs :mod:`gl.kernels.siso_tma` instead (tiles copied into shared memory by TMA; ``backend="tma"``,
 chosen by :func:`default_config`).
 """
 from __future__ import annotations
@@ -42,38 +42,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plgpu
 
-from gl import pallas_tma
+from . import siso_tma
+from .common import pad_for_interpreter, segment_geometry, triton_params
+from .siso_kernels import bwd_kernel, bwd_summary_kernel, fwd_kernel, fwd_summary_kernel
 
-__all__ = ["gate_loop_siso", "siso_scan", "default_config"]
+__all__ = ["gate_loop_siso", "siso_scan", "default_config", "options"]
 
 
 def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = False, tma: bool = False) -> dict:
     """Tile options for a ``(batch, L, D)`` problem with inputs of ``itemsize`` bytes.
 
-    ``tma``: the device runs :mod:`gl.pallas_tma` (a Hopper GPU). Then the plain forward in one
-    pass (at least 8192 channels) with ``D`` a multiple of 128 runs there (``backend="tma"``),
-    with ``chunk`` steps per tile and ``stages`` tiles in flight (TMA_TILES, from the sweep of
-    ``tma_h100.log``); everything else runs the Triton kernels below (``backend="triton"``).
-
-    From the tile sweeps on an H100 (``gl/assets/bench/NOTES.md``, ``sweep*_h100.log``):
+    ``tma``: the device runs :mod:`gl.kernels.siso_tma` (a Hopper GPU). Then the plain forward
+    in one pass (at least 8192 channels) with ``D`` a multiple of 128 runs there
+    (``backend="tma"``), with the tiles of :data:`TMA_TILES`; everything else runs the Triton
+    kernels of :mod:`gl.kernels.siso_kernels` (``backend="triton"``). The rules (the fastest of
+    the H100 tile sweeps; the measurements are in ``experiments/NOTES.md``):
 
     * forward, at least 8192 channels (``batch * D``): one pass over time (``segments = 1``),
-      128 channels per program (256 for bfloat16 from 32768 channels), 4 warps, chunks of 16
-      steps (5% faster than 8 at (16, 4096, 624); chunks of 32 took 45 s to compile);
+      128 channels per program (256 for bfloat16 from 32768 channels), 4 warps, chunks of 16;
     * forward, fewer channels: time split into ``segments`` (a power of two) until
       ``batch * D * segments >= 65536`` independent scans, keeping >= 256 steps per segment;
       64 channels per program (``D <= 64``, 2 warps) or 128 (4 warps), chunks of 8; for bfloat16
-      chunks of 16, or at ``D <= 64`` one warp (two channels per thread: 0.306 -> 0.263 / 0.269 ms
-      at (8, 65536, 64), ``vec_h100.log``, ``stages_h100.log``);
+      chunks of 16, or at ``D <= 64`` one warp (two channels per thread);
     * ``grad=True`` (the forward that saves checkpoints, and the backward pass): chunks of 8
       steps (the backward keeps a chunk's recomputed states in registers), segments from
       ``batch * D < 16384`` channels (target 32768 scans; 65536 under 4096 channels), 256
       channels per program in one pass from 32768 channels;
     * ``masked``: where the tiles cover ``L`` and ``D`` exactly the forward kernels load and store
-      without masks, except in one pass from 32768 channels, where the masked kernel measured
-      faster; the differentiated pass always keeps them (not measured without).
+      without masks, except in one pass from 32768 channels; the differentiated pass keeps them.
     """
     C = batch * D
     bf16 = itemsize <= 2
@@ -93,313 +90,23 @@ def default_config(batch: int, L: int, D: int, itemsize: int = 4, grad: bool = F
     else:
         block_d, num_warps = (64, 2) if D <= 64 else (128, 4)
         chunk = 8
-        if bf16 and not grad:  # two channels per thread at D <= 64 (calls 23-24), else chunks of 16
+        if bf16 and not grad:  # two channels per thread at D <= 64, else chunks of 16
             num_warps, chunk = (1, 8) if D <= 64 else (num_warps, 16)
-    # masked: keep the load/store masks even where the tiles cover L and D exactly. Without them
-    # (16, 4096, 640) took 0.421-0.432 ms against 0.494-0.495, (32, 2048, 1024) 0.598-0.603
-    # against 0.570-0.574 (two runs, exact_h100.log); the differentiated pass keeps its masks.
+    # masked: keep the load/store masks even where the tiles cover L and D exactly
     masked = grad or (segments == 1 and C >= 32768)
     cfg = dict(backend="triton", block_d=block_d, chunk=chunk, segments=segments, prefetch=True,
                num_warps=num_warps, masked=masked, stages=1)
     if tma and not grad and segments == 1:
         t_chunk, stages = TMA_TILES[bf16]
-        if pallas_tma.unsupported(L, D, t_chunk, stages, itemsize) is None:
-            cfg.update(backend="tma", block_d=pallas_tma.BLOCK_D, chunk=t_chunk, stages=stages)
+        if siso_tma.unsupported(L, D, t_chunk, stages, itemsize) is None:
+            cfg.update(backend="tma", block_d=siso_tma.BLOCK_D, chunk=t_chunk, stages=stages)
     return cfg
 
 
-# (chunk, stages) of the TMA forward by input width (bfloat16: True). From the H100 sweep of GPU
-# call 30 (tma_h100.log; times at (16, 4096, 640) / (32, 2048, 1024)): float32 chunks of 8 in 4
-# stages 0.370 / 0.565 ms (tied at 640 with 16 x 3; also the best at 640 in the probe call,
-# mgpu_probe_h100.log); bfloat16 chunks of 32 in 3 stages 0.227 / 0.294 ms (64 x 2: 0.230 /
-# 0.293 but 13 s to compile).
+#: ``(chunk, stages)`` of the TMA forward by input width (bfloat16: True)
 TMA_TILES = {False: (8, 4), True: (32, 3)}
 # tile options only the Triton kernels take: given without ``backend``, they select Triton
 TRITON_ONLY = ("block_d", "segments", "prefetch", "num_warps", "masked")
-
-
-# ----------------------------------------------------------------------------- kernel helpers
-
-def _row(ref, b, n, d0, dmask, L, other, ctype, exact=False):
-    """Row ``n`` (a time step) of ``ref[b, :, d0:d0+block_d]`` in ``ctype``; ``other`` past L and D.
-
-    ``exact``: the tiles cover ``L`` and ``D`` exactly, so the load needs no mask."""
-    if exact:
-        return plgpu.load(ref.at[b, n, pl.ds(d0, dmask.shape[0])]).astype(ctype)
-    m = dmask & (n < L)
-    return plgpu.load(ref.at[b, jnp.minimum(n, L - 1), pl.ds(d0, dmask.shape[0])], mask=m,
-                      other=other).astype(ctype)
-
-
-def _put(ref, b, n, d0, dmask, L, x, exact=False):
-    if exact:
-        return plgpu.store(ref.at[b, n, pl.ds(d0, dmask.shape[0])], x.astype(ref.dtype))
-    plgpu.store(ref.at[b, jnp.minimum(n, L - 1), pl.ds(d0, dmask.shape[0])], x.astype(ref.dtype),
-                mask=dmask & (n < L))
-
-
-def _conj(xi):
-    return None if xi is None else -xi
-
-
-def _cmul(ar, ai, br, bi):
-    """Complex product in planes; ``ai`` or ``bi`` may be ``None`` (real)."""
-    if ai is None and bi is None:
-        return ar * br, None
-    if ai is None:
-        return ar * br, ar * bi
-    if bi is None:
-        return ar * br, ai * br
-    return ar * br - ai * bi, ar * bi + ai * br
-
-
-def _chunks(n_chunks, load, compute, state, prefetch, reverse=False):
-    """``state = compute(c, load(c), state)`` for chunks ``c = 0 .. n_chunks - 1`` (or reversed).
-
-    With ``prefetch`` the loads of the next chunk are issued before the current one is computed.
-    """
-    order = (lambda i: n_chunks - 1 - i) if reverse else (lambda i: i)
-    if not prefetch:
-        return jax.lax.fori_loop(0, n_chunks, lambda i, s: compute(order(i), load(order(i)), s), state)
-
-    def body(i, carry):
-        s, rows = carry
-        nxt = load(order(jnp.minimum(i + 1, n_chunks - 1)))  # in flight during compute
-        return compute(order(i), rows, s), nxt
-
-    return jax.lax.fori_loop(0, n_chunks, body, (state, load(order(0))))[0]
-
-
-class _Refs:
-    """Named access to a kernel's refs, in the order given by ``names`` (``None`` entries skipped)."""
-
-    def __init__(self, names, refs):
-        names = [n for n in names if n]
-        assert len(names) == len(refs), (names, len(refs))
-        self.__dict__.update(zip(names, refs))
-
-    def get(self, name):
-        return self.__dict__.get(name)
-
-
-def _ids(block_d, D):
-    b, j, g = pl.program_id(0), pl.program_id(1), pl.program_id(2)
-    d0 = j * block_d
-    dmask = (d0 + jnp.arange(block_d)) < D
-    return b, g, d0, dmask
-
-
-# ----------------------------------------------------------------------------- forward kernels
-
-def _fwd_names(has_a_im, has_h0, complex_y, save_ck):
-    ins = ["q", "k", "v", "ar", "ai" if has_a_im else None, "h0r" if has_h0 else None,
-           "h0i" if has_h0 else None, "Ar", "Ai", "Sr", "Si"]
-    outs = ["yr", "yi" if complex_y else None, "hr", "hi", "ckr" if save_ck else None,
-            "cki" if save_ck else None]
-    return ins + outs
-
-
-def _fwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, ctype, exact):
-    """Segment ``g``'s summary from a zero state: ``A = Π a_n``, ``S = h_end`` (eq. 13's leaves)."""
-    r = _Refs(["k", "v", "ar", "ai" if has_a_im else None, "Ar", "Ai", "Sr", "Si"], refs)
-    D = r.k.shape[-1]
-    b, g, d0, dmask = _ids(block_d, D)
-    ins = [(r.k, 0.0), (r.v, 0.0), (r.ar, 1.0)] + ([(r.ai, 0.0)] if has_a_im else [])
-    n_start = g * Ls
-
-    def load(c):
-        return [[_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
-                for t in range(chunk)]
-
-    def compute(c, rows, s):
-        hr, hi, Ar, Ai = s
-        for row in rows:
-            k, v, ar = row[:3]
-            ai = row[3] if has_a_im else None
-            Ar, Ai = _cmul(ar, ai, Ar, Ai)
-            hr, hi = _cmul(ar, ai, hr, hi)
-            hr = hr + k * v  # eq. 7
-        return hr, hi, Ar, Ai
-
-    zero = jnp.zeros((block_d,), ctype)
-    hr, hi, Ar, Ai = _chunks(Ls // chunk, load, compute, (zero, zero, zero + 1, zero), prefetch)
-    for ref, x in ((r.Ar, Ar), (r.Ai, Ai), (r.Sr, hr), (r.Si, hi)):
-        plgpu.store(ref.at[b, g, pl.ds(d0, block_d)], x.astype(ref.dtype), mask=dmask)
-
-
-def _fwd_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_h0, complex_y, save_ck, ctype, exact):
-    """Segment ``g`` of one batch row and channel block: fold earlier summaries, scan, write ``y``."""
-    r = _Refs(_fwd_names(has_a_im, has_h0, complex_y, save_ck), refs)
-    D = r.q.shape[-1]
-    b, g, d0, dmask = _ids(block_d, D)
-    dsl = pl.ds(d0, block_d)
-    zero = jnp.zeros((block_d,), ctype)
-    if has_h0:
-        h = tuple(plgpu.load(x.at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.h0r, r.h0i))
-    else:
-        h = (zero, zero)
-
-    def fold(s, h):  # eq. 13: the summary of earlier segment s acts on the state
-        A = [plgpu.load(x.at[b, s, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.Ar, r.Ai, r.Sr, r.Si)]
-        hr, hi = _cmul(A[0], A[1], *h)
-        return hr + A[2], hi + A[3]
-
-    h = jax.lax.fori_loop(0, g, fold, h)
-    ins = [(r.q, 0.0), (r.k, 0.0), (r.v, 0.0), (r.ar, 1.0)] + ([(r.ai, 0.0)] if has_a_im else [])
-    n_start, n_chunks = g * Ls, Ls // chunk
-
-    def load(c):
-        return [[_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
-                for t in range(chunk)]
-
-    def compute(c, rows, h):
-        hr, hi = h
-        if save_ck:  # the state entering this chunk, for the backward pass
-            for ref, x in ((r.ckr, hr), (r.cki, hi)):
-                plgpu.store(ref.at[b, g * n_chunks + c, dsl], x.astype(ref.dtype), mask=dmask)
-        for t, row in enumerate(rows):
-            q, k, v, ar = row[:4]
-            ai = row[4] if has_a_im else None
-            hr, hi = _cmul(ar, ai, hr, hi)
-            hr = hr + k * v  # eq. 7
-            n = n_start + c * chunk + t
-            _put(r.yr, b, n, d0, dmask, L, q * hr, exact)  # eq. 8
-            if complex_y:
-                _put(r.yi, b, n, d0, dmask, L, q * hi, exact)
-        return hr, hi
-
-    hr, hi = _chunks(n_chunks, load, compute, h, prefetch)
-    for ref, x in ((r.hr, hr), (r.hi, hi)):
-        plgpu.store(ref.at[b, g, dsl], x.astype(ref.dtype), mask=dmask)
-
-
-# ----------------------------------------------------------------------------- backward kernels
-
-def _bwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_yb_im, ctype):
-    """Segment ``g``'s reverse summary from a zero cotangent: ``B = Π conj(a_{n+1})``, ``G = g_start``."""
-    r = _Refs(["q", "ar", "ai" if has_a_im else None, "ybr", "ybi" if has_yb_im else None,
-               "Br", "Bi", "Gr", "Gi"], refs)
-    D = r.q.shape[-1]
-    b, g, d0, dmask = _ids(block_d, D)
-    n_start = g * Ls
-
-    def load(c):
-        rows = []
-        for t in range(chunk):
-            n = n_start + c * chunk + t
-            row = [_row(r.q, b, n, d0, dmask, L, 0.0, ctype), _row(r.ybr, b, n, d0, dmask, L, 0.0, ctype),
-                   _row(r.ybi, b, n, d0, dmask, L, 0.0, ctype) if has_yb_im else None,
-                   _row(r.ar, b, n + 1, d0, dmask, L, 1.0, ctype),  # a_{n+1}: 1 past the end
-                   _row(r.ai, b, n + 1, d0, dmask, L, 0.0, ctype) if has_a_im else None]
-            rows.append(row)
-        return rows
-
-    def compute(c, rows, s):
-        gr, gi, Br, Bi = s
-        for q, ybr, ybi, br, bi in reversed(rows):
-            Br, Bi = _cmul(br, _conj(bi), Br, Bi)
-            gr, gi = _cmul(br, _conj(bi), gr, gi)
-            gr = gr + q * ybr
-            gi = gi + q * ybi if ybi is not None else gi
-        return gr, gi, Br, Bi
-
-    zero = jnp.zeros((block_d,), ctype)
-    gr, gi, Br, Bi = _chunks(Ls // chunk, load, compute, (zero, zero, zero + 1, zero), prefetch, reverse=True)
-    for ref, x in ((r.Br, Br), (r.Bi, Bi), (r.Gr, gr), (r.Gi, gi)):
-        plgpu.store(ref.at[b, g, pl.ds(d0, block_d)], x.astype(ref.dtype), mask=dmask)
-
-
-def _bwd_names(has_a_im, has_yb_im):
-    return ["q", "k", "v", "ar", "ai" if has_a_im else None, "ybr", "ybi" if has_yb_im else None,
-            "ckr", "cki", "hLr", "hLi", "Br", "Bi", "Gr", "Gi",
-            "qb", "kb", "vb", "abr", "abi" if has_a_im else None, "h0br", "h0bi"]
-
-
-def _bwd_kernel(*refs, L, Ls, G, chunk, block_d, prefetch, has_a_im, has_yb_im, ctype):
-    """Segment ``g`` backwards: fold later reverse summaries into ``g``, recompute ``h``, write grads."""
-    r = _Refs(_bwd_names(has_a_im, has_yb_im), refs)
-    D = r.q.shape[-1]
-    b, g, d0, dmask = _ids(block_d, D)
-    dsl = pl.ds(d0, block_d)
-    ld = lambda x, i: plgpu.load(x.at[b, i, dsl], mask=dmask, other=0.0).astype(ctype)
-    gc = tuple(plgpu.load(x.at[b, dsl], mask=dmask, other=0.0).astype(ctype) for x in (r.hLr, r.hLi))
-
-    def fold(i, gc):  # later segments first: s = G-1, G-2, ..., g+1
-        s = G - 1 - i
-        gr, gi = _cmul(ld(r.Br, s), ld(r.Bi, s), *gc)
-        return gr + ld(r.Gr, s), gi + ld(r.Gi, s)
-
-    gc = jax.lax.fori_loop(0, G - 1 - g, fold, gc)
-    n_start, n_chunks = g * Ls, Ls // chunk
-    names = ["q", "k", "v", "ar", "ai", "ybr", "ybi"]
-    others = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
-
-    def load(c):
-        n0 = n_start + c * chunk
-        rows = [{nm: _row(r.get(nm), b, n0 + t, d0, dmask, L, o, ctype) for nm, o in zip(names, others)
-                 if r.get(nm) is not None} for t in range(chunk)]
-        nxt = {"ar": _row(r.ar, b, n0 + chunk, d0, dmask, L, 1.0, ctype)}  # a_{n0+chunk}: 1 past the end
-        if has_a_im:
-            nxt["ai"] = _row(r.ai, b, n0 + chunk, d0, dmask, L, 0.0, ctype)
-        ck = (ld(r.ckr, g * n_chunks + c), ld(r.cki, g * n_chunks + c))
-        return rows, nxt, ck
-
-    def compute(c, data, s):
-        rows, nxt, ck = data
-        gr, gi, _, _ = s
-        hs = [ck]  # hs[t + 1] = h at step t of the chunk, hs[0] = h entering it
-        for row in rows:
-            hr, hi = _cmul(row["ar"], row.get("ai"), *hs[-1])
-            hs.append((hr + row["k"] * row["v"], hi))
-        n0 = n_start + c * chunk
-        for t in reversed(range(chunk)):
-            row, after = rows[t], (rows[t + 1] if t + 1 < chunk else nxt)
-            gr, gi = _cmul(after["ar"], _conj(after.get("ai")), gr, gi)  # conj(a_{n+1}) g_{n+1}
-            ybr, ybi = row["ybr"], row.get("ybi")
-            gr = gr + row["q"] * ybr
-            if ybi is not None:
-                gi = gi + row["q"] * ybi
-            (hr, hi), (pr, pi) = hs[t + 1], hs[t]
-            n = n0 + t
-            _put(r.qb, b, n, d0, dmask, L, ybr * hr + (ybi * hi if ybi is not None else 0.0))
-            _put(r.kb, b, n, d0, dmask, L, row["v"] * gr)
-            _put(r.vb, b, n, d0, dmask, L, row["k"] * gr)
-            _put(r.abr, b, n, d0, dmask, L, gr * pr + gi * pi)  # ā_n = conj(h_{n-1}) g_n
-            if has_a_im:
-                _put(r.abi, b, n, d0, dmask, L, gi * pr - gr * pi)
-        # conj(a_{n0}) g_{n0}: h̄_0 when n0 = 0
-        h0br, h0bi = _cmul(rows[0]["ar"], _conj(rows[0].get("ai")), gr, gi)
-        return gr, gi, h0br, (gi * 0 if h0bi is None else h0bi)
-
-    zero = jnp.zeros((block_d,), ctype)
-    _, _, h0br, h0bi = _chunks(n_chunks, load, compute, gc + (zero, zero), prefetch, reverse=True)
-    for ref, x in ((r.h0br, h0br), (r.h0bi, h0bi)):
-        plgpu.store(ref.at[b, g, dsl], x.astype(ref.dtype), mask=dmask)
-
-
-# ----------------------------------------------------------------------------- launchers
-
-def _geometry(L, chunk, segments):
-    seg = -(-L // segments)
-    Ls = -(-seg // chunk) * chunk  # steps per segment, a multiple of chunk
-    return Ls, -(-L // Ls)  # (Ls, G)
-
-
-def _params(interpret, block_d, num_warps):
-    if interpret:
-        return dict(interpret=True)
-    return dict(compiler_params=plgpu.CompilerParams(num_warps=num_warps or max(1, block_d // 32), num_stages=1))
-
-
-def _pad_for_interpreter(arrays, fills, Lp, Dp):
-    """The interpreter clamps out-of-range slices: pad ``(B, L, D)`` arrays instead of masking."""
-    out = []
-    for x, c in zip(arrays, fills):
-        if x is None or x.ndim != 3:
-            out.append(x if x is None or x.ndim != 2 else jnp.pad(x, ((0, 0), (0, Dp - x.shape[1]))))
-        else:
-            out.append(jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, Dp - x.shape[2])), constant_values=c))
-    return out
 
 
 @functools.partial(jax.jit, static_argnames=("ctype", "interpret", "block_d", "chunk", "segments",
@@ -409,30 +116,30 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
              num_warps, complex_y, save_ck, masked, backend="triton", stages=1):
     """``(B, L, D)`` planes in; ``(y_re, y_im or None, hL_re, hL_im, checkpoints or None)`` out."""
     B, L, D = q.shape
-    if backend == "tma":  # one pass through shared memory (gl.pallas_tma; options() checked the tiles)
+    if backend == "tma":  # one pass through shared memory (gl.kernels.siso_tma; options() checked the tiles)
         if save_ck:  # the differentiated pass: always Triton (_grad_opts)
             raise ValueError("backend='tma' saves no checkpoints for the backward pass")
-        return pallas_tma.forward(q, k, v, a_re, a_im, h0r, h0i, ctype=ctype, chunk=chunk, stages=stages,
+        return siso_tma.forward(q, k, v, a_re, a_im, h0r, h0i, ctype=ctype, chunk=chunk, stages=stages,
                                   complex_y=complex_y, interpret=interpret) + (None,)
-    Ls, G = _geometry(L, chunk, segments)
+    Ls, G = segment_geometry(L, chunk, segments)
     has_a_im, has_h0 = a_im is not None, h0r is not None
     ydt = jnp.result_type(q, k, v)
     if interpret:
         Dp = -(-D // block_d) * block_d
-        q, k, v, a_re, a_im, h0r, h0i = _pad_for_interpreter(
+        q, k, v, a_re, a_im, h0r, h0i = pad_for_interpreter(
             (q, k, v, a_re, a_im, h0r, h0i), (0, 0, 0, 1, 0, 0, 0), G * Ls, Dp)
         L_run, D_run = G * Ls, Dp
     else:
         L_run, D_run = L, D
     grid = (B, -(-D_run // block_d), G)
-    params = _params(interpret, block_d, num_warps)
+    params = triton_params(interpret, block_d, num_warps)
     exact = not masked and G * Ls == L and D % block_d == 0  # no masks (the same test in interpret mode)
     kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, has_a_im=has_a_im, ctype=ctype,
               exact=exact)
     summ = jax.ShapeDtypeStruct((B, G, D_run), ctype)
     a_planes = (a_re,) + ((a_im,) if has_a_im else ())
     if G > 1:
-        A = pl.pallas_call(functools.partial(_fwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
+        A = pl.pallas_call(functools.partial(fwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
                            **params, name="gl_siso_summary")(k, v, *a_planes)
     else:
         A = (jnp.zeros((B, 1, D_run), ctype),) * 4
@@ -443,7 +150,7 @@ def _forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, interpret, block_d, chunk,
         out_shape += [jax.ShapeDtypeStruct((B, n_ck, D_run), ctype)] * 2
     h0 = (h0r.astype(ctype), h0i.astype(ctype)) if has_h0 else ()
     outs = pl.pallas_call(
-        functools.partial(_fwd_kernel, has_h0=has_h0, complex_y=complex_y, save_ck=save_ck, **kw),
+        functools.partial(fwd_kernel, has_h0=has_h0, complex_y=complex_y, save_ck=save_ck, **kw),
         out_shape=tuple(out_shape), grid=grid, **params, name="gl_siso_outputs",
     )(q, k, v, *a_planes, *h0, *A)
     outs = list(outs)
@@ -460,31 +167,31 @@ def _backward(q, k, v, a_re, a_im, ybr, ybi, ckr, cki, hLr, hLi, *, ctype, inter
               segments, prefetch, num_warps):
     """Cotangents ``(q̄, k̄, v̄, ā_re, ā_im or None, h̄0_re, h̄0_im)`` of :func:`_forward`."""
     B, L, D = q.shape
-    Ls, G = _geometry(L, chunk, segments)
+    Ls, G = segment_geometry(L, chunk, segments)
     has_a_im, has_yb_im = a_im is not None, ybi is not None
     if interpret:
         Dp = -(-D // block_d) * block_d
-        q, k, v, a_re, a_im, ybr, ybi, hLr, hLi = _pad_for_interpreter(
+        q, k, v, a_re, a_im, ybr, ybi, hLr, hLi = pad_for_interpreter(
             (q, k, v, a_re, a_im, ybr, ybi, hLr, hLi), (0, 0, 0, 1, 0, 0, 0, 0, 0), G * Ls, Dp)
         L_run, D_run = G * Ls, Dp
     else:
         L_run, D_run = L, D
     grid = (B, -(-D_run // block_d), G)
-    params = _params(interpret, block_d, num_warps)
+    params = triton_params(interpret, block_d, num_warps)
     kw = dict(L=L_run, Ls=Ls, chunk=chunk, block_d=block_d, prefetch=prefetch, has_a_im=has_a_im,
               has_yb_im=has_yb_im, ctype=ctype)
     summ = jax.ShapeDtypeStruct((B, G, D_run), ctype)
     a_planes = (a_re,) + ((a_im,) if has_a_im else ())
     yb = (ybr,) + ((ybi,) if has_yb_im else ())
     if G > 1:
-        S = pl.pallas_call(functools.partial(_bwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
+        S = pl.pallas_call(functools.partial(bwd_summary_kernel, **kw), out_shape=(summ,) * 4, grid=grid,
                            **params)(q, *a_planes, *yb)
     else:
         S = (jnp.zeros((B, 1, D_run), ctype),) * 4
     hL = (hLr.astype(ctype), hLi.astype(ctype))
     grads = [jax.ShapeDtypeStruct((B, L_run, D_run), x.dtype) for x in (q, k, v)]
     grads += [jax.ShapeDtypeStruct((B, L_run, D_run), x.dtype) for x in a_planes]
-    outs = pl.pallas_call(functools.partial(_bwd_kernel, G=G, **kw), out_shape=tuple(grads) + (summ, summ),
+    outs = pl.pallas_call(functools.partial(bwd_kernel, G=G, **kw), out_shape=tuple(grads) + (summ, summ),
                           grid=grid, **params)(q, k, v, *a_planes, *yb, ckr, cki, *hL, *S)
     outs = list(outs)
     crop = lambda x: x[:, :L, :D]
@@ -550,7 +257,7 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     Tile options given in ``overrides`` hold for the forward and the backward pass; those not
     given come from :func:`default_config`, separately for the plain forward (``grad=False``)
     and for the forward with checkpoints and the backward pass (``grad=True``, under the key
-    ``"grad"``). ``tma``: the device runs :mod:`gl.pallas_tma`; ``backend`` in ``overrides``
+    ``"grad"``). ``tma``: the device runs :mod:`gl.kernels.siso_tma`; ``backend`` in ``overrides``
     forces a backend, and without it an option only the Triton kernels take (:data:`TRITON_ONLY`)
     selects them. With ``backend="tma"`` the tile options (``chunk``, ``stages``) are the TMA
     forward's, and the differentiated pass keeps the Triton defaults.
@@ -563,7 +270,7 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     cfg = default_config(batch, L, D, itemsize, tma=tma if backend is None else backend == "tma")
     if backend == "tma" and cfg["backend"] != "tma":  # forced: one pass of 128 channels per program
         chunk, stages = TMA_TILES[itemsize <= 2]
-        cfg.update(backend="tma", block_d=pallas_tma.BLOCK_D, segments=1, chunk=chunk, stages=stages)
+        cfg.update(backend="tma", block_d=siso_tma.BLOCK_D, segments=1, chunk=chunk, stages=stages)
     given = {key: val for key, val in overrides.items() if val is not None}
     tiles = {} if cfg["backend"] == "tma" else {key: val for key, val in given.items() if key in cfg}
     cfg.update(given)
@@ -573,9 +280,9 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
     if cfg["chunk"] < 1 or cfg["block_d"] < 1 or cfg["segments"] < 1 or cfg["stages"] < 1:
         raise ValueError(f"chunk, block_d, segments, stages: expected positive integers, got {cfg}")
     if cfg["backend"] == "tma":
-        why = pallas_tma.unsupported(L, D, cfg["chunk"], cfg["stages"], itemsize, cfg.get("complex_y", False))
-        if why is None and (cfg["segments"] != 1 or cfg["block_d"] != pallas_tma.BLOCK_D):
-            why = f"segments, block_d: expected 1 and {pallas_tma.BLOCK_D}, got {cfg['segments']} and {cfg['block_d']}"
+        why = siso_tma.unsupported(L, D, cfg["chunk"], cfg["stages"], itemsize, cfg.get("complex_y", False))
+        if why is None and (cfg["segments"] != 1 or cfg["block_d"] != siso_tma.BLOCK_D):
+            why = f"segments, block_d: expected 1 and {siso_tma.BLOCK_D}, got {cfg['segments']} and {cfg['block_d']}"
         if why:
             raise ValueError(f"backend='tma': {why}")
     return tuple(sorted(cfg.items()))
@@ -598,7 +305,7 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
       block_d, chunk, segments, prefetch, num_warps, masked: tile options (:func:`default_config`
         when omitted; ``num_warps`` defaults to ``block_d // 32``; ``masked=True`` keeps the
         load/store masks where the tiles fit exactly, ``False`` drops them there).
-      backend: ``"tma"`` (:mod:`gl.pallas_tma`, the forward through shared memory on a Hopper GPU)
+      backend: ``"tma"`` (:mod:`gl.kernels.siso_tma`, the forward through shared memory on a Hopper GPU)
         or ``"triton"``; by default ``"tma"`` where the device and shape allow it
         (:func:`default_config`) and no Triton-only option (``block_d, segments, prefetch,
         num_warps, masked``) is given, else ``"triton"``. The backward pass always runs Triton.
@@ -632,7 +339,7 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         raise ValueError(f"v: expected d_v = 1 for the SISO kernel, got shape {v.shape}")
     core = q.shape[:-1] if heads else q.shape  # (..., L, D)
     batch, (L, D) = core[:-2], core[-2:]
-    if backend == "tma" and not interpret and not pallas_tma.available():
+    if backend == "tma" and not interpret and not siso_tma.available():
         raise RuntimeError("gate_loop_siso: backend='tma' needs a Hopper GPU (compute capability 9.x); "
                            "pass backend='triton' or interpret=True")
     if not interpret and jax.default_backend() != "gpu":
@@ -652,7 +359,7 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         h0 = h0.reshape((Bf, D))
         h0r, h0i = jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype)
     opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype,
-                   tma=not interpret and pallas_tma.available(), block_d=block_d, chunk=chunk,
+                   tma=not interpret and siso_tma.available(), block_d=block_d, chunk=chunk,
                    segments=segments, prefetch=prefetch, num_warps=num_warps, masked=masked,
                    complex_y=bool(complex_y), backend=backend, stages=stages)
     y_re, y_im, hr, hi = siso_scan(flat(q), flat(k), flat(v), flat(a_re), flat(a_im), h0r, h0i, opts)

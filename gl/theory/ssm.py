@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import gates
+from .. import gates
 
 __all__ = [
     "discretize_zoh",

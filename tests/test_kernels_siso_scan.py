@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import pytest
 
 import gl
-from gl import gate_loop_reference, pallas_scan
+from gl import gate_loop_reference
+from gl.kernels import siso_scan
 
 
 def siso(rng, B, L, D, mag=(0.8, 1.0)):
@@ -46,7 +47,7 @@ TILES = [
 def test_matches_reference(rng, cfg):
     q, k, v, a, h0 = siso(rng, 2, 37, 21)
     y_ref, h_ref = reference(q, k, v, a, h0)
-    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, **cfg)
+    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, **cfg)
     assert y.shape == q.shape and y.dtype == jnp.float32 and h.shape == (2, 21)
     assert rel(y, y_ref) < 1e-5, rel(y, y_ref)  # float32 accumulation over 37 steps
     assert rel(h, h_ref) < 1e-5, rel(h, h_ref)
@@ -58,7 +59,7 @@ def test_exact_tiles_without_masks(rng, segments, masked):
     """Where the tiles cover L and D exactly the forward kernels run without masks (the default)."""
     q, k, v, a, h0 = siso(rng, 2, 48, 32)
     y_ref, h_ref = reference(q, k, v, a, h0)
-    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, block_d=16, chunk=4, segments=segments,
+    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, block_d=16, chunk=4, segments=segments,
                                       masked=masked)
     assert rel(y, y_ref) < 1e-5 and rel(h, h_ref) < 1e-5, (rel(y, y_ref), rel(h, h_ref))
 
@@ -70,13 +71,13 @@ def test_complex_y_and_real_a(rng, cfg):
     e = lambda x: x[..., None]
     y_ref, h_ref = gate_loop_reference(e(q), e(k), e(v), e(a), h0=h0[..., None, None], return_state=True,
                                        dtype=np.complex128)
-    y, h = pallas_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, complex_y=True, **cfg)
+    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, complex_y=True, **cfg)
     assert y.dtype == jnp.complex64
     assert rel(y, y_ref[..., 0]) < 1e-5 and rel(h, h_ref[..., 0, 0]) < 1e-5
     ar = a.real * np.sign(rng.standard_normal(a.shape)).astype(np.float32)  # real, both signs
     y_ref, h_ref = gate_loop_reference(e(q), e(k), e(v), e(ar), h0=h0.real[..., None, None], return_state=True,
                                        dtype=np.float64)
-    y, h = pallas_scan.gate_loop_siso(q, k, v, ar, h0.real, interpret=True, **cfg)
+    y, h = siso_scan.gate_loop_siso(q, k, v, ar, h0.real, interpret=True, **cfg)
     assert y.dtype == jnp.float32
     assert rel(y, y_ref[..., 0]) < 1e-5 and rel(h, h_ref[..., 0, 0]) < 1e-5
 
@@ -98,7 +99,7 @@ def test_gradients_match_autodiff(rng, cfg):
     w = rng.standard_normal(q.shape).astype(np.float32)
     wh = rng.standard_normal(h0.shape).astype(np.float32)
     e = lambda x: x[..., None]
-    kernel = lambda q, k, v, ar, ai, h0: pallas_scan.gate_loop_siso(q, k, v, (ar, ai), h0, interpret=True,
+    kernel = lambda q, k, v, ar, ai, h0: siso_scan.gate_loop_siso(q, k, v, (ar, ai), h0, interpret=True,
                                                                      complex_y=True, **cfg)
 
     def scan(q, k, v, ar, ai, h0):
@@ -119,7 +120,7 @@ def test_gradients_real_y_real_a(rng):
     q, k, v, a, h0 = siso(rng, 1, 30, 9)
     ar = a.real
     w = rng.standard_normal(q.shape).astype(np.float32)
-    f = lambda q, k, v, ar: jnp.sum(pallas_scan.gate_loop_siso(q, k, v, ar, interpret=True, block_d=8, chunk=4,
+    f = lambda q, k, v, ar: jnp.sum(siso_scan.gate_loop_siso(q, k, v, ar, interpret=True, block_d=8, chunk=4,
                                                                segments=2)[0] * w)
     e = lambda x: x[..., None]
     g_ref_f = lambda q, k, v, ar: jnp.sum(gl.gate_loop(e(q), e(k), e(v), e(ar), mode="recurrent")[..., 0] * w)
@@ -134,7 +135,7 @@ def test_head_layout_planar_and_no_h0(rng):
     q, k, v, a, _ = siso(rng, 3, 20, 8)
     y_ref, h_ref = reference(q, k, v, a)
     e = lambda x: x[..., None]
-    y, h = pallas_scan.gate_loop_siso(e(q), e(k), e(v), (e(a.real), e(a.imag)), interpret=True,
+    y, h = siso_scan.gate_loop_siso(e(q), e(k), e(v), (e(a.real), e(a.imag)), interpret=True,
                                       block_d=8, chunk=4, segments=2)
     assert y.shape == (3, 20, 8, 1) and h.shape == (3, 8, 1, 1)
     assert rel(y[..., 0], y_ref) < 1e-5
@@ -145,7 +146,7 @@ def test_bf16_inputs_fp32_accumulation(rng):
     """bfloat16 inputs (8-bit mantissa): the error is the inputs' rounding, not growing with L."""
     q, k, v, a, _ = siso(rng, 1, 64, 16)
     bf = lambda x: jnp.asarray(x, jnp.bfloat16)
-    y, _ = pallas_scan.gate_loop_siso(bf(q), bf(k), bf(v), (bf(a.real), bf(a.imag)), interpret=True,
+    y, _ = siso_scan.gate_loop_siso(bf(q), bf(k), bf(v), (bf(a.real), bf(a.imag)), interpret=True,
                                       block_d=16, chunk=8, segments=2)
     assert y.dtype == jnp.bfloat16
     err = rel(np.asarray(y, np.float32), reference(q, k, v, a)[0])
@@ -157,42 +158,42 @@ def test_no_gpu_raises_clear_error(rng):
         pytest.skip("runs the kernel on a GPU")
     q, k, v, a, _ = siso(rng, 1, 8, 4)
     with pytest.raises(RuntimeError, match="interpret=True"):
-        pallas_scan.gate_loop_siso(q, k, v, a)
+        siso_scan.gate_loop_siso(q, k, v, a)
 
 
 def test_bad_input(rng):
     q, k, v, a, _ = siso(rng, 1, 8, 4)
     with pytest.raises(ValueError, match="k: expected the shape of q"):
-        pallas_scan.gate_loop_siso(q, k[:, :4], v, a, interpret=True)
+        siso_scan.gate_loop_siso(q, k[:, :4], v, a, interpret=True)
     with pytest.raises(TypeError, match="q: expected a real float"):
-        pallas_scan.gate_loop_siso(q.astype(np.complex64), k, v, a, interpret=True)
+        siso_scan.gate_loop_siso(q.astype(np.complex64), k, v, a, interpret=True)
     with pytest.raises(ValueError, match="pair"):
-        pallas_scan.gate_loop_siso(q, k, v, (a.real,), interpret=True)
+        siso_scan.gate_loop_siso(q, k, v, (a.real,), interpret=True)
     with pytest.raises(ValueError, match="h0: expected"):
-        pallas_scan.gate_loop_siso(q, k, v, a, np.zeros((1, 5), np.complex64), interpret=True)
+        siso_scan.gate_loop_siso(q, k, v, a, np.zeros((1, 5), np.complex64), interpret=True)
     with pytest.raises(ValueError, match="positive integers"):
-        pallas_scan.gate_loop_siso(q, k, v, a, interpret=True, chunk=0)
+        siso_scan.gate_loop_siso(q, k, v, a, interpret=True, chunk=0)
 
 
 def test_default_config_fills_the_gpu():
     """Few channels (B·D = 512) split time into segments; many channels need none; the
     differentiated pass (checkpoints, backward) uses chunks of 8 and splits earlier."""
-    assert pallas_scan.default_config(8, 65536, 64)["segments"] == 128
-    assert pallas_scan.default_config(32, 2048, 1024)["segments"] == 1
-    assert pallas_scan.default_config(16, 4096, 624)["segments"] == 1
-    assert pallas_scan.default_config(16, 4096, 624, grad=True) == dict(
+    assert siso_scan.default_config(8, 65536, 64)["segments"] == 128
+    assert siso_scan.default_config(32, 2048, 1024)["segments"] == 1
+    assert siso_scan.default_config(16, 4096, 624)["segments"] == 1
+    assert siso_scan.default_config(16, 4096, 624, grad=True) == dict(
         backend="triton", block_d=128, chunk=8, segments=4, prefetch=True, num_warps=4, masked=True, stages=1)
-    assert not pallas_scan.default_config(16, 4096, 640)["masked"]  # no masks where tiles fit (notes)
-    assert pallas_scan.default_config(32, 2048, 1024)["masked"]
-    assert pallas_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
-    bf16 = pallas_scan.default_config(8, 65536, 64, itemsize=2)  # two channels per thread (notes, item 14)
+    assert not siso_scan.default_config(16, 4096, 640)["masked"]  # no masks where tiles fit (notes)
+    assert siso_scan.default_config(32, 2048, 1024)["masked"]
+    assert siso_scan.default_config(1, 300, 8)["segments"] == 1  # too short to split (< 2 x 256 steps)
+    bf16 = siso_scan.default_config(8, 65536, 64, itemsize=2)  # two channels per thread (notes, item 14)
     assert (bf16["block_d"], bf16["num_warps"], bf16["chunk"]) == (64, 1, 8)
 
 
 def test_options_share_tile_overrides():
     """Tile options given by the caller hold for the forward and the backward pass."""
-    o = dict(pallas_scan.options(2, 37, 21, block_d=16, chunk=4, segments=3))
+    o = dict(siso_scan.options(2, 37, 21, block_d=16, chunk=4, segments=3))
     assert (o["block_d"], o["chunk"], o["segments"]) == (16, 4, 3)
     assert dict(o["grad"])["chunk"] == 4 and dict(o["grad"])["segments"] == 3
-    o = dict(pallas_scan.options(8, 65536, 64))
+    o = dict(siso_scan.options(8, 65536, 64))
     assert dict(o["grad"])["chunk"] == 8 and o["chunk"] == 8

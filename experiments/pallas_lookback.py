@@ -1,6 +1,6 @@
 """A single-pass SISO GateLoop scan with decoupled look-back, in Pallas (eq. 7-8 and 12-13).
 
-The two-kernel scan of :mod:`gl.pallas_scan` reads ``k, v, a`` twice when it splits time into
+The two-kernel scan of :mod:`gl.kernels.siso_scan` reads ``k, v, a`` twice when it splits time into
 segments (40 bytes per element instead of 24). This kernel reads every input once, following
 the decoupled look-back of Merrill and Garland's single-pass prefix scan:
 
@@ -20,7 +20,7 @@ With ``chunk``, a tile of ``T`` steps (hundreds) is walked in chunks twice inste
 aggregate, and, after the look-back, again from the entering state to write ``y``, hoping to
 read the tile from L2 the second time. On an H100 it was correct but slower than the two-kernel
 scan: the tiles in flight outgrow L2, so the second walk reads DRAM again
-(``gl/assets/bench/NOTES.md``, item 11). With ``programs``, that many persistent programs take
+(``experiments/NOTES.md``, item 11). With ``programs``, that many persistent programs take
 tiles by ticket, so at most that many tiles wait between their walks: with 132 the second walk
 hits L2, but DRAM idles for want of loads in flight; with more the reuse is gone (item 23).
 
@@ -38,7 +38,7 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from .pallas_scan import _chunks, _cmul, _row
+from gl.kernels.common import chunks, cmul, row
 
 __all__ = ["gate_loop_siso_lookback"]
 
@@ -83,7 +83,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
 
     # 1. the tile from a zero state
     def loader(planes):  # chunk c of the tile: rows of the given planes
-        return lambda c: [[_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in planes]
+        return lambda c: [[row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in planes]
                           for t in range(chunk)]
 
     if chunk:  # long tile: walk it in chunks keeping only (P, h); step 3 reads it again (from L2)
@@ -92,22 +92,22 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
             hr, hi, Pr, Pi = s
             for k, v, ar, *rest in rows:
                 ai = rest[0] if has_a_im else None
-                hr, hi = _cmul(ar, ai, hr, hi)
+                hr, hi = cmul(ar, ai, hr, hi)
                 hr = hr + k * v  # eq. 7
-                Pr, Pi = _cmul(ar, ai, Pr, Pi)
+                Pr, Pi = cmul(ar, ai, Pr, Pi)
             return hr, hi, Pr, Pi
 
-        hr, hi, Pr, Pi = _chunks(T // chunk, loader(ins[1:]), step1, (zero, zero, zero + 1, zero), True)
+        hr, hi, Pr, Pi = chunks(T // chunk, loader(ins[1:]), step1, (zero, zero, zero + 1, zero), True)
     else:
         hr, hi, Pr, Pi = zero, zero, zero + 1, zero
         yl, yli, ur, ui = [], [], [], []
         for t in range(T):
             n = g * T + t
-            q, k, v, ar, *rest = (_row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
+            q, k, v, ar, *rest = (row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
             ai = rest[0] if has_a_im else None
-            hr, hi = _cmul(ar, ai, hr, hi)
+            hr, hi = cmul(ar, ai, hr, hi)
             hr = hr + k * v  # eq. 7
-            Pr, Pi = _cmul(ar, ai, Pr, Pi)
+            Pr, Pi = cmul(ar, ai, Pr, Pi)
             yl.append(q * hr)
             yli.append(q * hi)
             ur.append(q * Pr)
@@ -142,10 +142,10 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
             Ar, Ai, Sr, Si = (cg(x, i) for x in ("Ar", "Ai", "Sr", "Si"))
             inc = active & (f == 2)
             agg = active & (f == 1)
-            er, ei = _cmul(aAr, aAi, Ir, Ii)  # eq. 13: the folded aggregates act on the inclusive state
+            er, ei = cmul(aAr, aAi, Ir, Ii)  # eq. 13: the folded aggregates act on the inclusive state
             Er, Ei = jnp.where(inc, er + aSr, Er), jnp.where(inc, ei + aSi, Ei)
-            nr, ni = _cmul(aAr, aAi, Sr, Si)
-            nAr, nAi = _cmul(aAr, aAi, Ar, Ai)
+            nr, ni = cmul(aAr, aAi, Sr, Si)
+            nAr, nAi = cmul(aAr, aAi, Ar, Ai)
             aSr, aSi = jnp.where(agg, nr + aSr, aSr), jnp.where(agg, ni + aSi, aSi)
             aAr, aAi = jnp.where(agg, nAr, aAr), jnp.where(agg, nAi, aAi)
             consumed = consumed + agg.astype(jnp.int32)
@@ -158,7 +158,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
         *_, Er, Ei = jax.lax.fori_loop(0, -(-n_tiles_per_chain // window) + 1, lambda i, s: body(s), state)
     else:
         *_, Er, Ei = jax.lax.while_loop(lambda s: jnp.logical_not(s[5]), body, state)
-    Ir, Ii = _cmul(Pr, Pi, Er, Ei)
+    Ir, Ii = cmul(Pr, Pi, Er, Ei)
     publish((("Ir", Ir + hr), ("Ii", Ii + hi)))
 
     # 3. eq. 8 with the entering state
@@ -167,7 +167,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
             hr, hi = s
             for t, (q, k, v, ar, *rest) in enumerate(rows):
                 ai = rest[0] if has_a_im else None
-                hr, hi = _cmul(ar, ai, hr, hi)
+                hr, hi = cmul(ar, ai, hr, hi)
                 hr = hr + k * v
                 n = g * T + c * chunk + t
                 m = dmask & (n < L)
@@ -177,7 +177,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
                     plgpu.store(r["yi"].at[row], (q * hi).astype(r["yi"].dtype), mask=m)
             return hr, hi
 
-        _chunks(T // chunk, loader(ins), step3, (Er, Ei), True)
+        chunks(T // chunk, loader(ins), step3, (Er, Ei), True)
         return
     for t in range(T):
         n = g * T + t

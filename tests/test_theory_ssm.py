@@ -1,4 +1,4 @@
-"""gl.ssm: discretizations against closed-form ODE solutions, initializations, the kernel.
+"""gl.theory.ssm: discretizations against closed-form ODE solutions, initializations, the kernel.
 
 Tolerances: NumPy computes in complex128; "exact" comparisons use rtol 1e-10 (rounding of
 sums of ~100 terms). Convergence orders are least-squares slopes of log error vs log Δ over
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import gl
-from gl import ssm
+from gl.theory import ssm
 from conftest import rel_err
 
 LAMBDAS = np.array([-0.5 + 2.0j, -1.0 + 0.0j, -0.2 - 5.0j])

@@ -1,4 +1,4 @@
-"""The single-pass look-back scan (gl/pallas_lookback.py), run by the Pallas interpreter on the CPU.
+"""The single-pass look-back scan (experiments/pallas_lookback.py), run by the Pallas interpreter on the CPU.
 
 The interpreter runs tiles one after another, so every predecessor has finished when a tile
 looks back; ``test_aggregates`` hides odd tiles' inclusive states, so look-backs must fold
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gl
-from gl import pallas_lookback
+from experiments import pallas_lookback
 
 
 def siso(rng, B, L, D, mag=(0.7, 1.0)):

@@ -27,7 +27,7 @@ writes ``y`` once, and:
 **Segments.** ``B H`` programs are too few to fill a GPU, so time is cut into ``segments``
 (:func:`plan`): a first kernel computes each segment's total decay ``A_g`` and final
 state from zero ``U_g`` (the two leaves of eq. 13), the second folds those of the earlier
-segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.pallas_scan`. The first
+segments into ``h0`` (eq. 13) and computes the outputs, as in :mod:`gl.kernels.siso_scan`. The first
 kernel has only ``G - 1`` segments to summarize, so it may summarize ``split`` parts of each
 and the second fold those: :func:`plan` picks both to fill whole waves of programs.
 
@@ -41,7 +41,7 @@ scales assume decays that do not grow by 2^16 in a chunk: when ``max(|Re a|, |Im
 :data:`F16_A_MAX` the call runs ``"tf32x3"`` instead (``lax.cond``). A chunk's scales depend on
 all its steps, so a later step can change the rounding (not more) of earlier outputs in its
 chunk. Other precisions: ``"tf32x3"`` (three TF32 products, 2.4e-7), ``"fp32"`` (IEEE float32
-on the CUDA cores, slower) or ``"bf16x3"`` (faster, error 5.6e-6); ``gl/assets/bench/NOTES.md``
+on the CUDA cores, slower) or ``"bf16x3"`` (faster, error 5.6e-6); ``experiments/NOTES.md``
 has the measurements. The elementwise work is float32 throughout.
 
 The gradient (:func:`gate_loop_mh`, a ``jax.custom_vjp``) is that of :func:`gl.chunked.gate_loop_chunked`,
@@ -60,16 +60,10 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from ._checks import check_gate_loop_inputs, is_tile
-from .pallas_scan import _cmul, _Refs
+from .._checks import check_gate_loop_inputs, is_tile
+from .chunked_kernel import CHUNK, F16_A_MAX, PRECISIONS, kernel
 
 __all__ = ["gate_loop_mh", "supported", "plan", "step_times", "SLOTS", "CHUNK", "PRECISIONS"]
-
-CHUNK = 16  #: steps per chunk: the smallest Triton matmul tile
-F16_A_MAX = 1.4  #: "f16x3" runs while max(|Re a|, |Im a|) <= this (so |a| < 2, the decays of 16 steps < 65504)
-#: the in-kernel matmul precisions by name (``gate_loop_mh(precision=...)``)
-PRECISIONS = {"fp32": lax.Precision.HIGHEST, "tf32x3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
-              "bf16x3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3, "f16x3": "f16x3"}
 
 
 def supported(d_k: int, d_v: int) -> bool:
@@ -77,241 +71,9 @@ def supported(d_k: int, d_v: int) -> bool:
     return is_tile(d_k) and is_tile(d_v)
 
 
-def _dot(x, y, precision, trans_a=False, trans_b=False):
-    """``x @ y`` (either side transposed) with float32 results; ``"f16x3"``: operands the caller
-    scaled to magnitudes of at most about 1 (:func:`_dot_f16x3`)."""
-    dims = (((0 if trans_a else 1,), (1 if trans_b else 0,)), ((), ()))
-    if precision == "f16x3":
-        return _dot_f16x3(x, y, dims)
-    return lax.dot_general(x, y, dims, precision=precision, preferred_element_type=jnp.float32)
-
-
-def _dot_f16x3(x, y, dims):
-    """``x @ y`` from three float16 products: ``x = x_hi + 2^-11 x_lo`` with two float16 tiles
-    (likewise ``y``); ``x_hi y_hi + 2^-11 (x_hi y_lo + x_lo y_hi)`` keeps 22 bits of each
-    operand, as TF32x3, with half its tensor-core instructions. Only for operands scaled to
-    at most 1 in magnitude (float16 overflows at 65504): the kernel scales them (``f16x3``)."""
-    f32, f16 = jnp.float32, jnp.float16
-
-    def split(z):
-        hi = z.astype(f16)
-        return hi, ((z - hi.astype(f32)) * 2048.0).astype(f16)
-
-    (xh, xl), (yh, yl) = split(x), split(y)
-    d = lambda u, w: lax.dot_general(u, w, dims, preferred_element_type=f32)
-    return d(xh, yh) + (d(xh, yl) + d(xl, yh)) * (1.0 / 2048.0)
-
-
-def _names(summary, has_a_im, has_h0_im, complex_y, has_segments):
-    im = lambda name, flag=has_a_im: name if flag else None
-    if summary:
-        return ["k", "v", "ar", im("ai"), "Ar", im("Ai"), "Ur", im("Ui")]
-    cplx = has_a_im or has_h0_im
-    seg = lambda name, flag=True: name if has_segments and flag else None
-    return ["q", "k", "v", "ar", im("ai"), "h0r", im("h0i", has_h0_im), seg("Ar"), seg("Ai", has_a_im),
-            seg("Ur"), seg("Ui", cplx), "yr", im("yi", complex_y), "hr", im("hi", cplx)]
-
-
-def _kernel(*refs, n_chunks, C, block_v, n_vblocks, has_a_im, has_h0_im, complex_y, precision, summary,
-            has_segments, blocks, split=1, ablate=()):
-    """One program: batch row ``b``, head ``hd``, columns ``j`` of ``v``, time segment ``g``.
-
-    ``summary``: write the segment's total decay ``A_g`` and its final state from zero ``U_g``
-    (the two leaves of eq. 13); otherwise fold the summaries of the earlier segments into ``h0``
-    (eq. 13 again) and compute the segment's outputs. The summaries may be of ``split`` parts of
-    each segment (the summary kernel then runs with ``n_chunks / split``): segment ``g`` folds
-    the first ``g * split`` of them.
-
-    ``ablate`` (timing experiments only, wrong results): stages left out, from ``"steps"`` (the
-    in-register steps), ``"cross"`` (the scores between sub-blocks), ``"y"`` (the output
-    matmuls), ``"state"`` (the state update's matmuls), ``"rows"`` (one row load per step
-    instead of one per sub-block).
-    """
-    r = _Refs(_names(summary, has_a_im, has_h0_im, complex_y, has_segments), refs)
-    b, hd = pl.program_id(0), pl.program_id(1)
-    j, g = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks
-    d_k = r.k.shape[-1]
-    vs = pl.ds(j * block_v, block_v)
-    cplx = has_a_im or has_h0_im
-    f32 = jnp.float32
-    f16 = precision == "f16x3"  # float16 products of operands scaled by their largest magnitude
-
-    def bound(xr, xi=None):
-        """``(m, 1 / m)``, ``m`` the largest magnitude in a tile (a complex pair: of both)."""
-        if not f16:
-            return None
-        m = jnp.max(jnp.abs(xr) if xi is None else jnp.maximum(jnp.abs(xr), jnp.abs(xi)))
-        return m, jnp.where(m > 0, 1.0 / m, 0.0)
-
-    def mm(x, y, bx, by, **kw):
-        """``x @ y``; with ``f16``, of ``x / m_x`` and ``y / m_y`` (no float16 overflow), times ``m_x m_y``."""
-        if not f16:
-            return _dot(x, y, precision, **kw)
-        return _dot(x * bx[1], y * by[1], precision, **kw) * (bx[0] * by[0])
-    im = lambda x: x if has_a_im else None
-    rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
-    rows_s = lax.broadcasted_iota(jnp.int32, (C, C), 0)
-    zero_ck = jnp.zeros((C, d_k), f32)
-    c0 = g * n_chunks  # the segment's first chunk
-
-    if summary:  # the state from zero and the total decay
-        hr, hi = jnp.zeros((d_k, block_v), f32), (jnp.zeros((d_k, block_v), f32) if has_a_im else None)
-    else:  # h0, then eq. 13 with the summaries of the earlier segments
-        hr = plgpu.load(r.h0r.at[b, hd, :, vs]).astype(f32)
-        hi = plgpu.load(r.h0i.at[b, hd, :, vs]).astype(f32) if has_h0_im else (
-            jnp.zeros((d_k, block_v), f32) if cplx else None)
-        if has_segments:
-            def fold(s, h):
-                Ar = plgpu.load(r.Ar.at[b, hd, s, :])[:, None]
-                Ai = plgpu.load(r.Ai.at[b, hd, s, :])[:, None] if has_a_im else None
-                nr, ni = _cmul(Ar, Ai, *h)
-                nr = nr + plgpu.load(r.Ur.at[b, hd, s, :, vs])
-                if ni is not None and r.get("Ui") is not None:
-                    ni = ni + plgpu.load(r.Ui.at[b, hd, s, :, vs])
-                return nr, ni
-            hr, hi = lax.fori_loop(0, g * split, fold, (hr, hi))
-
-    s = C // blocks  # steps per sub-block; the blocks are walked side by side
-    blk, loc = rows // s, rows % s  # sub-block and step within it of each row of a (C, d_k) tile
-    blk_n, blk_m = rows_s // s, lax.broadcasted_iota(jnp.int32, (C, C), 1) // s
-    need_si = complex_y and has_a_im  # Im S only feeds Im y
-
-    def per_block(ref, n0, n):
-        """A (C, d_k) tile whose rows in sub-block i hold row ``i s + n`` of the chunk."""
-        load_row = lambda t: plgpu.load(ref.at[b, t, hd, :]).astype(f32)[None, :]
-        x = load_row(n0 + n)
-        for i in range(1, 1 if "rows" in ablate else blocks):
-            x = jnp.where(blk == i, load_row(n0 + i * s + n), x)
-        return x
-
-    def step(n0, Kb, n, st):
-        """Step ``n`` of every sub-block of the chunk starting at ``n0``: products only."""
-        Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
-        ar = per_block(r.ar, n0, n)
-        ai = per_block(r.ai, n0, n) if has_a_im else None
-        Kr, Ki = _cmul(Kr, Ki, ar, ai)  # rows m < n of each sub-block: D(n, m) = D(n-1, m) a_n
-        Kr = jnp.where(loc == n, Kb, Kr)  # row n: D(n, n) = 1
-        Pr, Pi = _cmul(Pr, Pi, ar, ai)  # P_n = P_{n-1} a_n, from the sub-block's start
-        if not summary:
-            qn = per_block(r.q, n0, n)
-            QPr = jnp.where(loc == n, qn * Pr, QPr)
-            here = rows_s == blk_m * s + n  # S[i s + n, m] for m in sub-block i
-            put = lambda X, S: jnp.where(here, jnp.sum(X * qn, axis=1)[None, :], S)
-            Sr = put(Kr, Sr)  # S[n, m] = q_n . K[m]
-            if has_a_im:
-                QPi = jnp.where(loc == n, qn * Pi, QPi)
-            if need_si:
-                Si = put(Ki, Si)
-        return Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si
-
-    def totals(Pr, Pi):
-        """The sub-blocks' total decays T_i (rows of the final P tile): r tiles of (1, d_k)."""
-        pick = lambda X, i: jnp.sum(jnp.where(rows == i * s, X, 0.0), axis=0, keepdims=True)
-        return [(pick(Pr, i), pick(Pi, i) if has_a_im else None) for i in range(blocks)]
-
-    def by_block(values):
-        """A (C, d_k) tile whose rows in sub-block i hold values[i] (a complex pair)."""
-        xr, xi = values[0]
-        for i in range(1, blocks):
-            xr = jnp.where(blk == i, values[i][0], xr)
-            if xi is not None:
-                xi = jnp.where(blk == i, values[i][1], xi)
-        return xr, xi
-
-    def prod(ts):
-        out = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32)))
-        for t in ts:
-            out = _cmul(*out, *t)
-        return out
-
-    def body(c, carry):
-        (hr, hi, Ar, Ai) = carry
-        n0 = (c0 + c) * C
-        ts = pl.ds(n0, C)
-        Kb = plgpu.load(r.k.at[b, ts, hd, :]).astype(f32)  # (C, d_k)
-        V = plgpu.load(r.v.at[b, ts, hd, vs]).astype(f32)  # (C, block_v)
-        # the wrapper keeps max(|Re a|, |Im a|) <= F16_A_MAX, so |a| < 2: a decay over the chunk's
-        # 16 steps stays below 2^16, and so do |k ⊙ R| / max|k| and |q ⊙ P ⊙ G| / max|q ⊙ P|
-        bk, bv = bound(Kb), bound(V)
-        none_if = lambda x, flag=True: None if summary or not flag else x
-        one = jnp.ones((C, d_k), f32)
-        st = (zero_ck, im(zero_ck), one, im(zero_ck), none_if(zero_ck), none_if(im(zero_ck)),
-              none_if(jnp.zeros((C, C), f32)), none_if(jnp.zeros((C, C), f32), need_si))
-        if "steps" in ablate:
-            Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = st
-            Kr = Kb
-        else:
-            Kr, Ki, Pr, Pi, QPr, QPi, Sr, Si = lax.fori_loop(0, s, functools.partial(step, n0, Kb), st)
-        T = totals(Pr, Pi)
-        Tr, Ti = prod(T)  # the chunk's total decay
-        KLr, KLi = Kr, Ki  # k_m R_m within its sub-block
-        if blocks > 1:  # to the chunk's end: k_m R_m = (k_m R_m within its block) ⊙ prod_{l > i} T_l
-            Kr, Ki = _cmul(Kr, Ki, *by_block([prod(T[i + 1:]) for i in range(blocks)]))
-        if not summary:
-            # scores between sub-blocks i > j: (q ⊙ P within i) ⊙ G_ij ⊙ (k ⊙ R within j),
-            # G_ij = prod_{j<l<i} T_l; one masked matmul per distance δ = i - j
-            bq = bound(QPr, QPi)  # used for q ⊙ P ⊙ G and q ⊙ P from the chunk's start too (see bk)
-            for delta in range(1, 1 if "cross" in ablate else blocks):
-                Gr, Gi = by_block([prod(T[max(i - delta + 1, 0):i]) for i in range(blocks)])
-                Xr, Xi = _cmul(QPr, QPi, Gr, Gi) if delta > 1 else (QPr, QPi)  # G = 1 at distance 1
-                dot = lambda x, kl: mm(x, kl, bq, bk, trans_b=True)
-                keep = (blk_n - blk_m) == delta
-                Sx = dot(Xr, KLr)
-                if Xi is not None and KLi is not None:
-                    Sx = Sx - dot(Xi, KLi)
-                Sr = jnp.where(keep, Sx, Sr)
-                if need_si:
-                    Sy = dot(Xr, KLi) if KLi is not None else 0.0
-                    if Xi is not None:
-                        Sy = Sy + dot(Xi, KLr)
-                    Si = jnp.where(keep, Sy, Si)
-            if blocks > 1:  # from the chunk's start: q_n P_n = (q_n P_n within its block) ⊙ prod_{l < i} T_l
-                QPr, QPi = _cmul(QPr, QPi, *by_block([prod(T[:i]) for i in range(blocks)]))
-            # y = S v + (q ⊙ P) h: eq. 21 inside the chunk, eq. 8 on the entering state
-            if "y" in ablate:
-                yr = V * jnp.sum(Sr) + jnp.sum(QPr) + (0.0 if QPi is None else jnp.sum(QPi))
-                yi = yr  # complex y: its matmuls left out too
-            else:
-                bs, bh = bound(Sr, Si), bound(hr, hi)
-                yr = mm(Sr, V, bs, bv) + mm(QPr, hr, bq, bh)
-                if QPi is not None and hi is not None:
-                    yr = yr - mm(QPi, hi, bq, bh)
-            plgpu.store(r.yr.at[b, ts, hd, vs], yr.astype(r.yr.dtype))
-            if complex_y:
-                if "y" not in ablate:
-                    yi = mm(QPr, hi, bq, bh) if hi is not None else jnp.zeros_like(yr)
-                    if has_a_im:
-                        yi = yi + mm(Si, V, bs, bv) + mm(QPi, hr, bq, bh)
-                plgpu.store(r.yi.at[b, ts, hd, vs], yi.astype(r.yi.dtype))
-        # h <- T ⊙ h + Kᵀ v, T the chunk's total, K[m] = k_m R_m (eq. 7 once per chunk)
-        nr, ni = _cmul(Tr.reshape(d_k, 1), None if Ti is None else Ti.reshape(d_k, 1), hr, hi)
-        if "state" in ablate:
-            nr = nr + jnp.sum(Kr) + jnp.sum(V)
-            ni = None if ni is None else ni + (0.0 if Ki is None else jnp.sum(Ki))
-        else:
-            nr = nr + mm(Kr, V, bk, bv, trans_a=True)
-            if ni is not None and Ki is not None:
-                ni = ni + mm(Ki, V, bk, bv, trans_a=True)
-        Ar, Ai = _cmul(Ar, Ai, Tr, Ti) if summary else (Ar, Ai)  # the segment's total decay
-        return nr, ni, Ar, Ai
-
-    A0 = (jnp.ones((1, d_k), f32), im(jnp.zeros((1, d_k), f32))) if summary else (None, None)
-    hr, hi, Ar, Ai = lax.fori_loop(0, n_chunks, body, (hr, hi) + A0)
-    if summary:
-        plgpu.store(r.Ar.at[b, hd, g, :], Ar[0])
-        if has_a_im:
-            plgpu.store(r.Ai.at[b, hd, g, :], Ai[0])
-        plgpu.store(r.Ur.at[b, hd, g, :, vs], hr)
-        if hi is not None:
-            plgpu.store(r.Ui.at[b, hd, g, :, vs], hi)
-    else:
-        plgpu.store(r.hr.at[b, hd, g, :, vs], hr)
-        if hi is not None:
-            plgpu.store(r.hi.at[b, hd, g, :, vs], hi)
-
 
 #: programs that run at once on an H100: 132 multiprocessors, 2 programs each (the kernels use
-#: 187 and 255 registers per thread; Nsight Compute, ``gl/assets/bench/ncu_mh_h100.log``)
+#: 187 and 255 registers per thread, measured by Nsight Compute: ``experiments/NOTES.md``)
 SLOTS = 264
 
 
@@ -327,7 +89,7 @@ def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
     each (or ``segments``, if given), and the summary kernel's parts per segment a power of two
     that divides a segment's chunks, as long as that kernel runs no more than twice the outputs
     kernel's programs or one wave, whichever is more: the count would favour ever more, ever shorter
-    programs by a few step times, which measured slower (bench notes, item 22)."""
+    programs by a few step times, which measured slower (``experiments/NOTES.md``)."""
     P = B * H * n_vblocks
     best = None
     Gs = [2 ** i for i in range(L.bit_length()) if i == 0 or L // 2 ** i >= min_steps]
@@ -348,8 +110,8 @@ def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "ablate", "split"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks, ablate=(),
+                                             "segments", "blocks", "split"))
+def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks,
              split=None):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
     parts of each segment (None: :func:`plan`)."""
@@ -376,7 +138,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
     kw = dict(n_chunks=Ls // C, C=C, block_v=block_v, n_vblocks=nJ, has_a_im=has_a_im, has_h0_im=has_h0_im,
               complex_y=complex_y, precision=precision, has_segments=G > 1, blocks=blocks,
-              ablate=tuple(ablate), split=split)
+              split=split)
     grid = (B, H, nJ * G)
     f32 = jnp.float32
 
@@ -388,7 +150,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
             a_sh = jax.ShapeDtypeStruct((B, H, S, d_k), f32)
             u_sh = jax.ShapeDtypeStruct((B, H, S, d_k, d_v), f32)
             kws = dict(kwp, n_chunks=Ls // C // split)
-            summ = pl.pallas_call(functools.partial(_kernel, summary=True, **kws), grid=(B, H, nJ * S),
+            summ = pl.pallas_call(functools.partial(kernel, summary=True, **kws), grid=(B, H, nJ * S),
                                   **params, name="gl_mh_summary",
                                   out_shape=(a_sh,) * (1 + has_a_im) + (u_sh,) * (1 + has_a_im))(*ins[1:])
             summ = list(summ)
@@ -397,7 +159,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
         yshape = jax.ShapeDtypeStruct((B, Lp, H, d_v), f32)
         hshape = jax.ShapeDtypeStruct((B, H, G, d_k, d_v), f32)
         out_shape = [yshape] + ([yshape] if complex_y else []) + [hshape] + ([hshape] if cplx else [])
-        return tuple(pl.pallas_call(functools.partial(_kernel, summary=False, **kwp), out_shape=tuple(out_shape),
+        return tuple(pl.pallas_call(functools.partial(kernel, summary=False, **kwp), out_shape=tuple(out_shape),
                                     grid=grid, **params, name="gl_mh_outputs")(*ins, *h0s, *summ))
 
     if precision == "f16x3":
@@ -414,7 +176,7 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
 
 
 def _reference(q, k, v, a, h0, complex_y):
-    from .chunked import gate_loop_chunked
+    from ..chunked import gate_loop_chunked
 
     y, hL = gate_loop_chunked(q, k, v, a, h0)
     return (y if complex_y else jnp.real(y)), hL
@@ -456,8 +218,7 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         segment (None: :func:`plan`; otherwise 1, or a divisor of a segment's chunks when there are
         several segments, else ``ValueError``);
         blocks: sub-blocks per chunk
-        (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps
-        (``gl/assets/bench/mh_kernel_h100.log``, ``mh_kernel2_h100.log``, ``mh_split_h100.log``).
+        (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps (``experiments/NOTES.md``).
 
     Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
     ``a`` or ``h0`` is complex, else float32.
@@ -466,7 +227,7 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
       ValueError: shapes that do not match, ``d_k``, ``d_v`` not powers of two from 16, complex
         ``q, k, v``, or an unknown option value.
     """
-    check_gate_loop_inputs(q, k, v, a, h0, "pallas")  # shapes agree, float or complex dtypes
+    check_gate_loop_inputs(q, k, v, a, h0)  # shapes agree, float or complex dtypes
     if q.ndim != 4:
         raise ValueError(f"gate_loop_mh: q: expected (B, L, H, d_k), 4 dimensions, got shape {q.shape}")
     B, L, H, d_k = q.shape

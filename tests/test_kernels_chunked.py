@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gl
-from gl import pallas_chunked as P
+from gl.kernels import chunked as P
 from conftest import random_inputs, rel_err
 
 

@@ -1,4 +1,4 @@
-"""Tests of gl.prefix: three all-prefix-sum algorithms (eq. 12) and their work/depth counters."""
+"""Tests of gl.theory.prefix: three all-prefix-sum algorithms (eq. 12) and their work/depth counters."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gl
-from gl import prefix
+from gl.theory import prefix
 
 from conftest import random_inputs, rel_err
 

@@ -1,10 +1,8 @@
 """The SISO GateLoop forward (eq. 7-8, ``d_k = d_v = 1``) streamed through shared memory by TMA.
 
-The Triton kernels of :mod:`gl.pallas_scan` load every row of a chunk into registers, each thread
-its own channels' values, and on the H100 their one-pass forward stayed at 0.79-0.81 of
-a same-run copy at (16, 4096, 640), with bfloat16 no faster than float32 (the bench notes, items
-13-15). Here the loads are bulk copies instead: Pallas' Mosaic GPU backend (Hopper) runs one
-warpgroup (128 threads, one channel each) per program, owning ``block_d = 128`` channels of one
+The Triton kernels of :mod:`gl.kernels.siso_scan` load every row of a chunk into registers,
+each thread its own channels' values. Here the loads are bulk copies instead: Pallas' Mosaic
+GPU backend (Hopper) runs one warpgroup (128 threads, one channel each) per program, owning ``block_d = 128`` channels of one
 batch row, and :func:`jax.experimental.pallas.mosaic_gpu.emit_pipeline` keeps ``stages`` tiles of
 ``(chunk, 128)`` steps x channels of ``q, k, v, Re a, Im a`` in flight into shared memory with the
 Tensor Memory Accelerator. Each thread walks its channel down the tile,
@@ -12,7 +10,7 @@ Tensor Memory Accelerator. Each thread walks its channel down the tile,
 output tile that the pipeline copies back, and carries ``h`` to the next tile in registers.
 
 One pass over time only (no segments, no checkpoints for the backward pass): it serves the
-plain forward where ``D`` is a multiple of 128 and ``L`` of ``chunk``; :mod:`gl.pallas_scan`
+plain forward where ``D`` is a multiple of 128 and ``L`` of ``chunk``; :mod:`gl.kernels.siso_scan`
 dispatches to it (``backend="tma"``) and keeps its Triton kernels for everything else.
 On a CPU, ``interpret=True`` runs JAX's Mosaic GPU interpreter (slow, for tests).
 """
@@ -151,7 +149,7 @@ def forward(q, k, v, a_re, a_im, h0r, h0i, *, ctype, chunk, stages, complex_y=Fa
     B, L, D = q.shape
     why = unsupported(L, D, chunk, stages, jnp.dtype(q.dtype).itemsize, complex_y)
     if why:
-        raise ValueError(f"gl.pallas_tma.forward: {why}")
+        raise ValueError(f"gl.kernels.siso_tma.forward: {why}")
     has_a_im = a_im is not None
     ins = (q, k, v, a_re) + ((a_im,) if has_a_im else ())
     ydt = jnp.result_type(q, k, v)

@@ -1,4 +1,4 @@
-"""gl.special_cases: eq. 10 (S4/S4D/LRU convolution) and eq. 11 (RetNet) against GateLoop.
+"""gl.theory.special_cases: eq. 10 (S4/S4D/LRU convolution) and eq. 11 (RetNet) against GateLoop.
 
 Tolerances: relative error ‖y − y_ref‖/‖y_ref‖ against the complex128 Numba loop:
 2e-5 for float32/complex64 arithmetic at L ≤ 300 with |A| ≤ 1 (the FFT's rounding is
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gl
-from gl import special_cases as sc
+from gl.theory import special_cases as sc
 from conftest import rel_err
 
 
