@@ -1,4 +1,4 @@
-"""gl.data: the Memory Horizon set against appendix A's listing (verbatim below)."""
+"""gl.tasks.memory_horizon.data: the Memory Horizon set against appendix A's listing (verbatim below)."""
 from __future__ import annotations
 
 import time
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gl import data
+from gl.tasks.memory_horizon import data
 
 
 def paper_compress_memory(memory_list, max_output_number):

@@ -1,8 +1,8 @@
-"""gl.gates_analysis: reset statistic, channel magnitudes and effective horizon."""
+"""gl.tasks.memory_horizon.gates_analysis: reset statistic, channel magnitudes and effective horizon."""
 import numpy as np
 import pytest
 
-from gl import gates_analysis as ga
+from gl.tasks.memory_horizon import gates_analysis as ga
 
 
 def test_reset_statistic_known_values():

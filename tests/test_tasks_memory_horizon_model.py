@@ -1,4 +1,4 @@
-"""gl.model: shapes, causality, transitions, config checks (small configs, CPU)."""
+"""gl.tasks.memory_horizon.model: shapes, causality, transitions, config checks (small configs, CPU)."""
 from __future__ import annotations
 
 import jax
@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gl import model
+from gl.tasks.memory_horizon import model
 
 SMALL = dict(n_layer=2, d_model=16, d_qk=8, d_v=8, n_head=8, d_channel_mixing=32)
 

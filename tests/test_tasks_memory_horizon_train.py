@@ -1,4 +1,4 @@
-"""gl.train, gl.checkpoint, gl.evaluate: training lowers the loss, checkpoints round-trip
+"""gl.tasks (loop, checkpoint) and gl.tasks.memory_horizon (train, evaluate): training lowers the loss, checkpoints round-trip
 without pickle, resume continues, and every shipped checkpoint reproduces its recorded accuracy."""
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import numpy as np
 import optax
 import pytest
 
-from gl import checkpoint, data, evaluate, model, train
+from gl.tasks import checkpoint
+from gl.tasks.memory_horizon import data
+from gl.tasks.memory_horizon import evaluate
+from gl.tasks.memory_horizon import model
+from gl.tasks.memory_horizon import train
 
 SMALL = dict(n_layer=1, d_model=16, d_qk=8, d_v=8, n_head=8, d_channel_mixing=32)
 TINY_ARGS = ["--n-layer", "1", "--d-model", "8", "--d-qk", "8", "--d-v", "8", "--n-head", "8",
@@ -58,7 +62,7 @@ def test_checkpoint_round_trip_without_pickle(tmp_path):
     checkpoint.save(path, params, c, [{"epoch": 1, "test_accuracy": 0.5}], {"command": "x"})
     with np.load(path, allow_pickle=False) as z:
         assert "config" in z.files and z["metrics"].dtype.kind == "U"
-    p2, c2, info = checkpoint.load(path)
+    p2, c2, info = model.load_checkpoint(path)
     assert c2 == c and info["metrics"] == [{"epoch": 1, "test_accuracy": 0.5}] and info["meta"] == {"command": "x"}
     jax.tree_util.tree_map(np.testing.assert_array_equal, params, p2)
     tokens = np.arange(24).reshape(2, 12) % c.vocab_in

@@ -3,7 +3,8 @@
 A checkpoint holds:
 
 * ``param/<path>``: one float32 array per parameter leaf (``<path>`` like ``layers/0/q/w``);
-* ``config``: the :class:`gl.model.Config` as a JSON string (0-d unicode array);
+* ``config``: the task's model configuration as a JSON string (0-d unicode array), e.g.
+  :class:`gl.tasks.memory_horizon.model.Config`;
 * ``metrics``: one JSON string per evaluation (1-d unicode array), the last one final;
 * ``meta``: a JSON string with the command, hardware, JAX version, date, step, epoch and notes.
 
@@ -65,7 +66,8 @@ def _atomic_savez(path, arrays: dict):
 
 
 def save(path, params, config, metrics=(), meta=None):
-    """Write ``params`` (pytree), ``config`` (a ``Config``), ``metrics`` (list of dicts) and ``meta`` (dict)."""
+    """Write ``params`` (pytree), ``config`` (anything with ``to_json()``), ``metrics`` (list of
+    dicts) and ``meta`` (dict)."""
     arrays = {f"param/{k}": v.astype(np.float32) for k, v in flatten(params).items()}
     arrays["config"] = np.array(config.to_json())
     arrays["metrics"] = np.array([json.dumps(m, sort_keys=True) for m in metrics] or [""], dtype=str)
@@ -73,13 +75,17 @@ def save(path, params, config, metrics=(), meta=None):
     _atomic_savez(path, arrays)
 
 
-def load(path):
-    """``(params, config, info)``; ``info = {"metrics": [dict, ...], "meta": dict}``. No pickle."""
-    from gl.model import Config
+def load(path, config_type=None):
+    """``(params, config, info)``; ``info = {"metrics": [dict, ...], "meta": dict}``. No pickle.
 
+    ``config_type``: a class with ``from_json(text)`` (the task's model configuration, e.g.
+    :class:`gl.tasks.memory_horizon.model.Config`); without it ``config`` is the parsed JSON dict.
+    A task's model module passes its own class, so this module imports no task.
+    """
     with np.load(path, allow_pickle=False) as z:
         flat = {k[len("param/"):]: jax.numpy.asarray(z[k]) for k in z.files if k.startswith("param/")}
-        config = Config.from_json(str(z["config"]))
+        text = str(z["config"])
+        config = json.loads(text) if config_type is None else config_type.from_json(text)
         metrics = [json.loads(s) for s in z["metrics"].tolist() if s]
         meta = json.loads(str(z["meta"]))
     return unflatten(flat), config, {"metrics": metrics, "meta": meta}

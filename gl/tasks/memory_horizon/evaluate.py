@@ -9,7 +9,7 @@ Accuracy definitions (the paper does not say which it uses):
 * ``accuracy_no_reset``: the same over positions that are not reset tokens;
 * ``accuracy_after_first_reset``: over non-reset positions after the first reset of a sample;
 * ``by_span``: per-token accuracy over positions whose required memory span (tokens since the
-  last reset, see :mod:`gl.data`) lies in ``[lo, hi)``, for the bins :data:`SPAN_BINS`
+  last reset, see :mod:`gl.tasks.memory_horizon.data`) lies in ``[lo, hi)``, for the bins :data:`SPAN_BINS`
   (the bin ``[0, 1)`` is the reset tokens).
 
 ``python -m gl.evaluate CHECKPOINT --seed S --samples N`` prints these as JSON for a freshly
@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gl import data as gdata
-from gl import model as gmodel
+from gl.tasks.memory_horizon import data as gdata
+from gl.tasks.memory_horizon import model as gmodel
 
 __all__ = ["SPAN_BINS", "predict", "report", "main"]
 

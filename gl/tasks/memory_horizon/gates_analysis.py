@@ -2,7 +2,7 @@
 
 GateLoop's recurrence (eq. 7) is ``h_n = a_n ⊙ h_{n-1} + k_nᵀ v_n``: ``|a_n|`` says how much of
 the old state survives step ``n``. These helpers turn the gates that
-``gl.model.apply(..., return_gates=True)`` returns (one array per layer,
+``gl.tasks.memory_horizon.model.apply(..., return_gates=True)`` returns (one array per layer,
 ``(B, L, H, d_k)`` complex64) into the numbers chapter 7 reports:
 
 * :func:`reset_statistic`: mean ``|a_n|`` at reset tokens and elsewhere (the "forgets at
@@ -33,9 +33,9 @@ def reset_statistic(gates, inputs, reset_id):
 
     Args:
       gates: ``a_n``, shape ``(..., L, H, d_k)`` (complex or real), e.g. one layer of
-        ``gl.model.apply(..., return_gates=True)``.
+        ``gl.tasks.memory_horizon.model.apply(..., return_gates=True)``.
       inputs: input ids ``(..., L)`` (integer), the same leading shape as ``gates``.
-      reset_id: the id of the reset token (``gl.data.reset_id()``).
+      reset_id: the id of the reset token (``gl.tasks.memory_horizon.data.reset_id()``).
 
     Returns ``(at_reset, elsewhere)``: two floats, the means of ``|a_n|`` over all channels
     ``(H, d_k)`` and over the positions where ``inputs == reset_id`` (resp. ``!=``); ``nan``

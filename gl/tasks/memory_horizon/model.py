@@ -35,6 +35,7 @@ import numpy as np
 
 from gl import gates
 from gl.operator import gate_loop
+from gl.tasks import checkpoint
 
 __all__ = ["Config", "TRANSITIONS", "init", "apply", "transition_mask", "n_params",
            "load_checkpoint", "shipped_checkpoints"]
@@ -55,7 +56,7 @@ class Config:
     ``n_head = d_qk = d_v = 64`` gives head dimensions ``d_k = d_v/H = 1``: the SISO case.
     """
 
-    vocab_in: int = 6  # numbers 0..4 and the reset token (gl.data.reset_id() == 5)
+    vocab_in: int = 6  # numbers 0..4 and the reset token (gl.tasks.memory_horizon.data.reset_id() == 5)
     vocab_out: int = 50  # max_output
     n_layer: int = 4
     d_model: int = 64
@@ -102,7 +103,7 @@ def init(key, config: Config):
     ``β`` as ``N(0, 1)`` for ``"fixed"``; data-controlled ``α, β`` start as random projections.
     """
     if not isinstance(config, Config):
-        raise TypeError(f"config: expected gl.model.Config, got {type(config).__name__}")
+        raise TypeError(f"config: expected gl.tasks.memory_horizon.model.Config, got {type(config).__name__}")
     c = config
     data_controlled = TRANSITIONS[c.transition][0]
     keys = jax.random.split(key, 2 + c.n_layer)
@@ -200,7 +201,7 @@ def apply(params, tokens, config: Config, return_gates=False):
     ``(B, L, H, d_qk/H)`` complex64 (Figure 5 plots ``|a_n|``).
     """
     if not isinstance(config, Config):
-        raise TypeError(f"config: expected gl.model.Config, got {type(config).__name__}")
+        raise TypeError(f"config: expected gl.tasks.memory_horizon.model.Config, got {type(config).__name__}")
     tokens = jnp.asarray(tokens)
     if not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise TypeError(f"tokens: expected an integer array of input ids, got dtype {tokens.dtype}")
@@ -224,14 +225,10 @@ def apply(params, tokens, config: Config, return_gates=False):
 
 
 def load_checkpoint(path):
-    """``(params, config, info)`` from a checkpoint ``.npz`` (see :mod:`gl.checkpoint`)."""
-    from gl import checkpoint
-
-    return checkpoint.load(path)
+    """``(params, config, info)`` from a checkpoint ``.npz`` (see :mod:`gl.tasks.checkpoint`)."""
+    return checkpoint.load(path, Config)
 
 
 def shipped_checkpoints() -> dict:
     """The checkpoints shipped in ``gl/assets/checkpoints``: ``{name: path}``, e.g. ``"data-s0"``."""
-    from gl import checkpoint
-
     return checkpoint.shipped()
