@@ -1,5 +1,5 @@
 """Check and time tools/cluster_scan.py (time split over a thread-block cluster) on a Hopper GPU, next
-to the default SISO forward (gl.pallas_scan.gate_loop_siso), the paper's listing and the copy, in
+to the default SISO forward (gl.kernels.siso_scan.gate_loop_siso), the paper's listing and the copy, in
 interleaved rounds (gl.bench timing).
 
 Usage: python3 tools/cluster_probe.py 'B,L,D;...' '[{"C":8,"T":16,"stages":4}, ...]' [rounds]
@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import gl
-from gl import bench, pallas_scan
+from gl import bench
+from gl.kernels import siso_scan as pallas_scan
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster_scan  # noqa: E402  (tools/cluster_scan.py)

@@ -3,7 +3,7 @@ of ``k, v, a`` could come from the L2 cache the first kernel just filled (bench 
 
 Each window of ``Lw`` steps is its own set of arrays (no slicing copies), and the windows are
 chained through the final state: window ``w`` starts from window ``w - 1``'s ``h_L``. Per window,
-``gl.pallas_scan._forward`` runs its summary kernel and its outputs kernel (plus XLA's slice of
+``gl.kernels.siso_scan._forward`` runs its summary kernel and its outputs kernel (plus XLA's slice of
 ``h_L``). Timed in interleaved rounds (gl.bench) against the copy, the paper's listing and the
 library's default forward over the whole sequence; ``y`` is compared with the default's.
 
@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gl import bench, pallas_scan
+from gl import bench
+from gl.kernels import siso_scan as pallas_scan
 
 once = sys.argv[1] == "--once"
 argv = sys.argv[2:] if once else sys.argv[1:]

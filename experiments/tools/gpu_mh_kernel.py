@@ -18,7 +18,8 @@ import numpy as np
 from jax import lax
 
 import gl
-from gl import bench, chunked, pallas_chunked
+from gl import bench, chunked
+from gl.kernels import chunked as pallas_chunked
 
 B, L, H, d = (int(x) for x in sys.argv[1].split(","))
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5

@@ -1,7 +1,7 @@
 """Ablation of the TMA forward at one shape (GPU call 33): where does the bfloat16 kernel's time go?
 
 Variants of the kernel of tools/mgpu_probe.py (complex a in planes, no h0, real y), each timed in
-one run next to the copy and gl.pallas_tma.forward itself:
+one run next to the copy and gl.kernels.siso_tma.forward itself:
   full     the recurrence, as gl.pallas_tma;
   no_rec   y = q k v Re a Im a summed per row: the same loads, conversions and stores, no chain
            through h (rows independent);

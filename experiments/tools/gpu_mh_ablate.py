@@ -4,7 +4,7 @@ kernel and the associative scan (gl.bench timing). ``--once`` runs the default k
 times and exits: the program to hand to Nsight Compute.
 
 Usage: python tools/gpu_mh_ablate.py B,L,H,d [rounds] [variants JSON] | --once B,L,H,d [overrides JSON]
-variants: a list of overrides of gl.pallas_chunked._forward's options, e.g.
+variants: a list of overrides of gl.kernels.chunked._forward's options, e.g.
   [{"ablate": ["steps"]}, {"blocks": 2}, {"precision": "BF16_BF16_F32_X6"}, {"precision": "f16x3"}]
   plus two keys of this tool: {"out": "real"} times ``Re y`` of the kernel's output only (with
   complex_y, XLA then drops the merge of the two planes into complex64, as in the bench), and
@@ -27,7 +27,8 @@ import numpy as np
 from jax import lax
 
 import gl
-from gl import bench, pallas_chunked
+from gl import bench
+from gl.kernels import chunked as pallas_chunked
 
 once = sys.argv[1] == "--once"
 argv = sys.argv[2:] if once else sys.argv[1:]

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import gl
-from gl import bench, pallas_lookback, pallas_scan
+from gl import bench, pallas_lookback
+from gl.kernels import siso_scan as pallas_scan
 
 shapes = [tuple(int(x) for x in s.split(",")) for s in sys.argv[1].split(";")]
 configs = json.loads(sys.argv[2])

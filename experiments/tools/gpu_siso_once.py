@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import jax
 import jax.numpy as jnp
 
-from gl import bench, pallas_lookback, pallas_scan
+from gl import bench, pallas_lookback
+from gl.kernels import siso_scan as pallas_scan
 
 shape = tuple(int(x) for x in sys.argv[1].split(","))
 cfg = json.loads(sys.argv[2])

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import gl
-from gl import bench, pallas_chunked as P
+from gl import bench
+from gl.kernels import chunked as P
 
 print(jax.devices()[0].device_kind, jax.__version__, flush=True)
 rng = np.random.default_rng(0)
