@@ -42,7 +42,8 @@ import jax
 import jax.numpy as jnp
 
 import gl
-from gl import _checks, kernels
+from gl import kernels
+from gl._checks import MODES, is_tile
 
 GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]  # the shapes of issue 5
 GPU_MH = [(16, 4096, 8, 64)]
@@ -133,7 +134,7 @@ def mh_inputs(key, B, L, H, d):
 def _pairs(gpu, siso):
     """The ``(mode, impl)`` pairs to time: every mode with XLA, and on a GPU the Pallas pair of
     the shape (``"parallel"`` for SISO, ``"chunked"`` for multi-head); ``"auto"`` is timed too."""
-    pairs = [(m, "xla") for m in _checks.MODES if m != "auto"]
+    pairs = [(m, "xla") for m in MODES if m != "auto"]
     if gpu and kernels.available():
         pairs.append(("parallel" if siso else "chunked", "pallas"))
     return pairs + [("auto", "auto")]
@@ -260,7 +261,7 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     plan = _plan("listing", B, L, H, d, d, mem)
     m[_label("paper_listing", plan)] = (_sliced(listing, plan or "full"), (q, k, v, a),
                                         None if plan else "does not fit", "y")
-    for mode, impl in _pairs(gpu and _checks.is_tile(d), False):
+    for mode, impl in _pairs(gpu and is_tile(d), False):
         plan = _plan(mode, B, L, H, d, d, mem)
         skip = None if plan else "does not fit"
         if mode == "recurrent" and gpu:
