@@ -38,7 +38,7 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from gl.kernels.common import chunks, cmul, row
+from gl.kernels.common import chunks, cmul, load_row
 
 __all__ = ["gate_loop_siso_lookback"]
 
@@ -83,7 +83,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
 
     # 1. the tile from a zero state
     def loader(planes):  # chunk c of the tile: rows of the given planes
-        return lambda c: [[row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in planes]
+        return lambda c: [[load_row(r[x], b, g * T + c * chunk + t, d0, dmask, L, o, ctype) for x, o in planes]
                           for t in range(chunk)]
 
     if chunk:  # long tile: walk it in chunks keeping only (P, h); step 3 reads it again (from L2)
@@ -103,7 +103,7 @@ def _tile(r, tid, *, L, T, chunk, n_chains, n_tiles_per_chain, nJ, block_d, wind
         yl, yli, ur, ui = [], [], [], []
         for t in range(T):
             n = g * T + t
-            q, k, v, ar, *rest = (row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
+            q, k, v, ar, *rest = (load_row(r[x], b, n, d0, dmask, L, o, ctype) for x, o in ins)
             ai = rest[0] if has_a_im else None
             hr, hi = cmul(ar, ai, hr, hi)
             hr = hr + k * v  # eq. 7

@@ -13,10 +13,10 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-__all__ = ["row", "put", "conj", "cmul", "chunks", "Refs", "program_ids", "segment_geometry",
+__all__ = ["load_row", "store_row", "conj", "cmul", "chunks", "Refs", "program_ids", "segment_geometry",
            "triton_params", "pad_for_interpreter"]
 
-def row(ref, b, n, d0, dmask, L, other, ctype, exact=False):
+def load_row(ref, b, n, d0, dmask, L, other, ctype, exact=False):
     """Row ``n`` (a time step) of ``ref[b, :, d0:d0+block_d]`` in ``ctype``; ``other`` past L and D.
 
     ``exact``: the tiles cover ``L`` and ``D`` exactly, so the load needs no mask."""
@@ -27,7 +27,7 @@ def row(ref, b, n, d0, dmask, L, other, ctype, exact=False):
                       other=other).astype(ctype)
 
 
-def put(ref, b, n, d0, dmask, L, x, exact=False):
+def store_row(ref, b, n, d0, dmask, L, x, exact=False):
     if exact:
         return plgpu.store(ref.at[b, n, pl.ds(d0, dmask.shape[0])], x.astype(ref.dtype))
     plgpu.store(ref.at[b, jnp.minimum(n, L - 1), pl.ds(d0, dmask.shape[0])], x.astype(ref.dtype),

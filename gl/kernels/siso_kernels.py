@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from .common import Refs, chunks, cmul, conj, program_ids, put, row
+from .common import Refs, chunks, cmul, conj, load_row, program_ids, store_row
 
 __all__ = ["fwd_summary_kernel", "fwd_kernel", "bwd_summary_kernel", "bwd_kernel"]
 
@@ -35,7 +35,7 @@ def fwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, ctype, 
     n_start = g * Ls
 
     def load(c):
-        return [[row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
+        return [[load_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
                 for t in range(chunk)]
 
     def compute(c, rows, s):
@@ -76,7 +76,7 @@ def fwd_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_h0, complex
     n_start, n_chunks = g * Ls, Ls // chunk
 
     def load(c):
-        return [[row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
+        return [[load_row(x, b, n_start + c * chunk + t, d0, dmask, L, o, ctype, exact) for x, o in ins]
                 for t in range(chunk)]
 
     def compute(c, rows, h):
@@ -90,9 +90,9 @@ def fwd_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_h0, complex
             hr, hi = cmul(ar, ai, hr, hi)
             hr = hr + k * v  # eq. 7
             n = n_start + c * chunk + t
-            put(r.yr, b, n, d0, dmask, L, q * hr, exact)  # eq. 8
+            store_row(r.yr, b, n, d0, dmask, L, q * hr, exact)  # eq. 8
             if complex_y:
-                put(r.yi, b, n, d0, dmask, L, q * hi, exact)
+                store_row(r.yi, b, n, d0, dmask, L, q * hi, exact)
         return hr, hi
 
     hr, hi = chunks(n_chunks, load, compute, h, prefetch)
@@ -114,10 +114,10 @@ def bwd_summary_kernel(*refs, L, Ls, chunk, block_d, prefetch, has_a_im, has_yb_
         rows = []
         for t in range(chunk):
             n = n_start + c * chunk + t
-            row = [row(r.q, b, n, d0, dmask, L, 0.0, ctype), row(r.ybr, b, n, d0, dmask, L, 0.0, ctype),
-                   row(r.ybi, b, n, d0, dmask, L, 0.0, ctype) if has_yb_im else None,
-                   row(r.ar, b, n + 1, d0, dmask, L, 1.0, ctype),  # a_{n+1}: 1 past the end
-                   row(r.ai, b, n + 1, d0, dmask, L, 0.0, ctype) if has_a_im else None]
+            row = [load_row(r.q, b, n, d0, dmask, L, 0.0, ctype), load_row(r.ybr, b, n, d0, dmask, L, 0.0, ctype),
+                   load_row(r.ybi, b, n, d0, dmask, L, 0.0, ctype) if has_yb_im else None,
+                   load_row(r.ar, b, n + 1, d0, dmask, L, 1.0, ctype),  # a_{n+1}: 1 past the end
+                   load_row(r.ai, b, n + 1, d0, dmask, L, 0.0, ctype) if has_a_im else None]
             rows.append(row)
         return rows
 
@@ -163,11 +163,11 @@ def bwd_kernel(*refs, L, Ls, G, chunk, block_d, prefetch, has_a_im, has_yb_im, c
 
     def load(c):
         n0 = n_start + c * chunk
-        rows = [{nm: row(r.get(nm), b, n0 + t, d0, dmask, L, o, ctype) for nm, o in zip(names, others)
+        rows = [{nm: load_row(r.get(nm), b, n0 + t, d0, dmask, L, o, ctype) for nm, o in zip(names, others)
                  if r.get(nm) is not None} for t in range(chunk)]
-        nxt = {"ar": row(r.ar, b, n0 + chunk, d0, dmask, L, 1.0, ctype)}  # a_{n0+chunk}: 1 past the end
+        nxt = {"ar": load_row(r.ar, b, n0 + chunk, d0, dmask, L, 1.0, ctype)}  # a_{n0+chunk}: 1 past the end
         if has_a_im:
-            nxt["ai"] = row(r.ai, b, n0 + chunk, d0, dmask, L, 0.0, ctype)
+            nxt["ai"] = load_row(r.ai, b, n0 + chunk, d0, dmask, L, 0.0, ctype)
         ck = (ld(r.ckr, g * n_chunks + c), ld(r.cki, g * n_chunks + c))
         return rows, nxt, ck
 
@@ -188,12 +188,12 @@ def bwd_kernel(*refs, L, Ls, G, chunk, block_d, prefetch, has_a_im, has_yb_im, c
                 gi = gi + row["q"] * ybi
             (hr, hi), (pr, pi) = hs[t + 1], hs[t]
             n = n0 + t
-            put(r.qb, b, n, d0, dmask, L, ybr * hr + (ybi * hi if ybi is not None else 0.0))
-            put(r.kb, b, n, d0, dmask, L, row["v"] * gr)
-            put(r.vb, b, n, d0, dmask, L, row["k"] * gr)
-            put(r.abr, b, n, d0, dmask, L, gr * pr + gi * pi)  # ā_n = conj(h_{n-1}) g_n
+            store_row(r.qb, b, n, d0, dmask, L, ybr * hr + (ybi * hi if ybi is not None else 0.0))
+            store_row(r.kb, b, n, d0, dmask, L, row["v"] * gr)
+            store_row(r.vb, b, n, d0, dmask, L, row["k"] * gr)
+            store_row(r.abr, b, n, d0, dmask, L, gr * pr + gi * pi)  # ā_n = conj(h_{n-1}) g_n
             if has_a_im:
-                put(r.abi, b, n, d0, dmask, L, gi * pr - gr * pi)
+                store_row(r.abi, b, n, d0, dmask, L, gi * pr - gr * pi)
         # conj(a_{n0}) g_{n0}: h̄_0 when n0 = 0
         h0br, h0bi = cmul(rows[0]["ar"], conj(rows[0].get("ai")), gr, gi)
         return gr, gi, h0br, (gi * 0 if h0bi is None else h0bi)
