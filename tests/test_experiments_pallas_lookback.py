@@ -11,6 +11,7 @@ import pytest
 
 import gl
 from experiments import pallas_lookback
+from conftest import sweep
 
 
 def siso(rng, B, L, D, mag=(0.7, 1.0)):
@@ -31,14 +32,15 @@ def rel(x, ref):
     return np.linalg.norm(np.asarray(x) - ref) / np.linalg.norm(ref)
 
 
-@pytest.mark.parametrize("cfg", [dict(T=4, block_d=16, window=2),
+@pytest.mark.parametrize("cfg", sweep([dict(T=4, block_d=16, window=2),
                                  dict(T=8, block_d=8, window=3, test_aggregates=True),
                                  dict(T=2, block_d=32, window=1, test_aggregates=True),
                                  dict(T=12, chunk=4, block_d=16, window=2),  # long tiles, read twice
                                  dict(T=8, chunk=2, block_d=8, window=3, test_aggregates=True),
                                  # persistent: fewer programs than tiles, each taking tickets in turn
                                  dict(T=12, chunk=4, block_d=16, window=2, programs=3),
-                                 dict(T=4, block_d=8, window=2, programs=2, test_aggregates=True)])
+                                 dict(T=4, block_d=8, window=2, programs=2, test_aggregates=True)],
+                                fast=(3, 5)))
 def test_matches_reference(rng, cfg):
     q, k, v, a, h0 = siso(rng, 2, 45, 21)  # L, D not multiples of T, block_d
     y_ref, h_ref = reference(q, k, v, a, h0)

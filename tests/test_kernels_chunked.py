@@ -1,4 +1,4 @@
-"""The fused multi-head kernels (gl.pallas_chunked), run by the Pallas interpreter on the CPU.
+"""The fused multi-head kernels (gl.kernels.chunked), run by the Pallas interpreter on the CPU.
 
 Tolerances (relative, ‖x − ref‖/‖ref‖): 1e-6 for ``y`` and ``h_L`` in float32 against the
 complex128 Numba loop (measured 0.7-1.0e-7 at these sizes); 1e-5 for gradients against autodiff
@@ -16,7 +16,8 @@ import pytest
 
 import gl
 from gl.kernels import chunked as P
-from conftest import random_inputs, rel_err
+from gl.kernels.chunked_kernel import dot_f16x3
+from conftest import random_inputs, rel_err, sweep
 
 
 def inputs(rng, B=1, L=37, H=2, d_k=16, d_v=32, complex_a=True, h0=False, mag=(0.0, 1.0)):
@@ -32,7 +33,7 @@ def reference(q, k, v, a, h0, complex_y):
 
 # sub-blocks per chunk (1: 16 sequential steps; 8: two steps, most scores by matmuls) x time
 # segments (1: one pass; 3: the summary kernel and the fold, L padded to 3 x 16-step chunks)
-@pytest.mark.parametrize("blocks, segments", [(1, 1), (4, 1), (8, 1), (2, 3), (4, 2)])
+@pytest.mark.parametrize("blocks, segments", sweep([(1, 1), (4, 1), (8, 1), (2, 3), (4, 2)], fast=(1, 3)))
 def test_matches_reference(rng, blocks, segments):
     q, k, v, a, _ = inputs(rng)
     y, h = P.gate_loop_mh(q, k, v, a, interpret=True, blocks=blocks, segments=segments, block_v=16)
@@ -41,9 +42,9 @@ def test_matches_reference(rng, blocks, segments):
     assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
 
 
-@pytest.mark.parametrize("precision", ["f16x3", "fp32"])
-@pytest.mark.parametrize("scale_q, scale_v, gate", [(1.0, 1.0, 1.0), (1e-6, 1.0, 1.0), (1.0, 1e6, 1.0),
-                                                    (1e5, 1e5, 1.0), (1.0, 1.0, 2.5)])
+@pytest.mark.parametrize("precision", sweep(["f16x3", "fp32"]))
+@pytest.mark.parametrize("scale_q, scale_v, gate", sweep([(1.0, 1.0, 1.0), (1e-6, 1.0, 1.0), (1.0, 1e6, 1.0),
+                                                          (1e5, 1e5, 1.0), (1.0, 1.0, 2.5)], fast=(3, 4)))
 def test_float16_products_keep_float32_error(rng, precision, scale_q, scale_v, gate):
     """``"f16x3"`` (the default) scales every matmul operand by its largest magnitude once per
     chunk, so inputs of any size keep float32-level error (1e-6, as above; float16 alone would
@@ -64,14 +65,15 @@ def test_float16_products_are_float16():
     x, y = (jnp.asarray(rng.uniform(-1, 1, (16, 64)), jnp.float32) for _ in range(2))
     exact = np.asarray(x, np.float64) @ np.asarray(y, np.float64).T
     dims = (((1,), (1,)), ((), ()))
-    three = np.asarray(P._dot_f16x3(x, y, dims))
+    three = np.asarray(dot_f16x3(x, y, dims))
     one = np.asarray(jax.lax.dot_general(x.astype(jnp.float16), y.astype(jnp.float16), dims,
                                          preferred_element_type=jnp.float32))
     assert rel_err(three, exact) < 1e-6 < 1e-4 < rel_err(one, exact)
 
 
 @pytest.mark.parametrize("complex_a, complex_h0, complex_y",
-                         [c for c in itertools.product([False, True], repeat=3) if c[2] <= (c[0] or c[1])])
+                         sweep([c for c in itertools.product([False, True], repeat=3) if c[2] <= (c[0] or c[1])],
+                               fast=(0, 5)))
 def test_dtype_combinations(rng, complex_a, complex_h0, complex_y):
     """Real or complex a and h0; Re y only or complex y. A real a with a complex h0 keeps a
     complex state (the case gl.chunked once dropped the imaginary part of)."""
@@ -88,8 +90,8 @@ def test_dtype_combinations(rng, complex_a, complex_h0, complex_y):
     assert rel_err(y, yc if complex_y else jnp.real(yc)) < 1e-6
 
 
-@pytest.mark.parametrize("precision", ["f16x3", "fp32"])
-@pytest.mark.parametrize("gate", ["decaying", "growing"])
+@pytest.mark.parametrize("precision", sweep(["f16x3", "fp32"]))
+@pytest.mark.parametrize("gate", sweep(["decaying", "growing"], fast=(1,)))
 def test_complex_y_keeps_float32_error(rng, precision, gate):
     """Complex y (its extra scores Im S and products with Im h) within the same tolerance (1e-6),
     also with gates at the largest that "f16x3" runs (max(|Re a|, |Im a|) just under F16_A_MAX:
@@ -117,7 +119,7 @@ def test_zero_and_tiny_gates_are_exact(rng):
     assert rel_err(y, y_ref) < 1e-6 and rel_err(h, h_ref) < 1e-6
 
 
-@pytest.mark.parametrize("precision", ["fp32", "f16x3"])
+@pytest.mark.parametrize("precision", sweep(["fp32", "f16x3"], fast=(1,)))
 def test_causal(rng, precision):
     """Changing step t changes no output before t: bit for bit with fp32 products; with "f16x3"
     to rounding only (1e-6 relative), since a chunk's operand scales are its largest entries,
@@ -192,9 +194,9 @@ def test_plan():
     assert P.plan(1, 2, 1, 1000, segments=3) == (3, 1)  # parts must divide a segment's 21 chunks
 
 
-@pytest.mark.parametrize("complex_a, complex_h0, L, segments, split", [
+@pytest.mark.parametrize("complex_a, complex_h0, L, segments, split", sweep([
     (True, True, 512, 4, 2), (False, True, 300, 2, 2), (False, False, 256, 2, 8),
-    (True, False, 520, 2, 1)])
+    (True, False, 520, 2, 1)]))
 def test_split_summaries_match(rng, complex_a, complex_h0, L, segments, split):
     """Summaries of parts of segments (the summary kernel's split) give the outputs and final state
     of whole segments, within float32 rounding, and match the complex128 loop; padded lengths too."""
@@ -216,24 +218,3 @@ def test_split_that_does_not_fit(rng, L, segments, split, match):
     q, k, v, a, _ = inputs(rng, L=L, complex_a=True)
     with pytest.raises(ValueError, match=match):
         P.gate_loop_mh(q, k, v, a, interpret=True, segments=segments, split=split, block_v=16)
-
-
-def test_ablations_leave_out_a_stage():
-    """The timing hook of tools/gpu_mh_ablate.py: each ``ablate`` stage traces and changes y (the
-    stage is really gone), and no ablation is the full kernel."""
-    rng = np.random.default_rng(5)
-    q, k, v, a, _ = inputs(rng, L=32, d_k=16, d_v=16)
-    h0 = jnp.zeros((1, 2, 16, 16), jnp.complex64)
-    opts = dict(complex_y=False, interpret=True, block_v=16, num_warps=4, precision=P.PRECISIONS["fp32"],
-                segments=2, blocks=4)
-    full, _ = P._forward(q, k, v, a, h0, **opts)
-    np.testing.assert_allclose(full, P.gate_loop_mh(q, k, v, a, interpret=True, precision="fp32", segments=2,
-                                                    blocks=4, block_v=16)[0])
-    for stage in ("steps", "cross", "y", "state", "rows"):
-        y, _ = P._forward(q, k, v, a, h0, ablate=(stage,), **opts)
-        assert np.abs(np.asarray(y) - np.asarray(full)).max() > 1e-3, stage
-    # complex y: "y" leaves out the matmuls of Im y too
-    opts["complex_y"] = True
-    full, _ = P._forward(q, k, v, a, h0, **opts)
-    y, _ = P._forward(q, k, v, a, h0, ablate=("y",), **opts)
-    assert np.abs(np.asarray(y.imag) - np.asarray(full.imag)).max() > 1e-3

@@ -13,6 +13,7 @@ import pytest
 import gl
 from gl import gate_loop_reference
 from gl.kernels import siso_scan
+from conftest import sweep
 
 
 def siso(rng, B, L, D, mag=(0.8, 1.0)):
@@ -43,7 +44,7 @@ TILES = [
 ]
 
 
-@pytest.mark.parametrize("cfg", TILES)
+@pytest.mark.parametrize("cfg", sweep(TILES, fast=(1,)))
 def test_matches_reference(rng, cfg):
     q, k, v, a, h0 = siso(rng, 2, 37, 21)
     y_ref, h_ref = reference(q, k, v, a, h0)
@@ -53,8 +54,8 @@ def test_matches_reference(rng, cfg):
     assert rel(h, h_ref) < 1e-5, rel(h, h_ref)
 
 
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("segments", [1, 3])
+@pytest.mark.parametrize("masked", sweep([False, True]))
+@pytest.mark.parametrize("segments", sweep([1, 3], fast=(1,)))
 def test_exact_tiles_without_masks(rng, segments, masked):
     """Where the tiles cover L and D exactly the forward kernels run without masks (the default)."""
     q, k, v, a, h0 = siso(rng, 2, 48, 32)
@@ -64,7 +65,7 @@ def test_exact_tiles_without_masks(rng, segments, masked):
     assert rel(y, y_ref) < 1e-5 and rel(h, h_ref) < 1e-5, (rel(y, y_ref), rel(h, h_ref))
 
 
-@pytest.mark.parametrize("cfg", TILES)
+@pytest.mark.parametrize("cfg", sweep(TILES))
 def test_complex_y_and_real_a(rng, cfg):
     """``complex_y`` writes ``Im(q h)`` too; a real ``a`` skips the imaginary plane."""
     q, k, v, a, h0 = siso(rng, 2, 29, 13)
@@ -91,7 +92,7 @@ def _loss(f, w, wh):
     return scalar
 
 
-@pytest.mark.parametrize("cfg", TILES)
+@pytest.mark.parametrize("cfg", sweep(TILES, fast=(2,)))
 def test_gradients_match_autodiff(rng, cfg):
     """The reverse-scan kernels (segments folded backwards, states recomputed per chunk from the
     forward's checkpoints) against autodiff through the lax.scan recurrence."""

@@ -14,13 +14,14 @@ import pytest
 from gl import gate_loop_reference
 from gl.kernels import siso_scan
 from gl.kernels import siso_tma
+from conftest import sweep
 from tests.test_kernels_siso_scan import reference, rel, siso
 
 ON_HOPPER = siso_tma.available()
 RUN = dict(interpret=not ON_HOPPER, backend="tma")  # the interpreter on a CPU, the kernel on a Hopper GPU
 
 
-@pytest.mark.parametrize("chunk, stages", [(8, 2), (4, 3)])
+@pytest.mark.parametrize("chunk, stages", sweep([(8, 2), (4, 3)]))
 def test_matches_reference(rng, chunk, stages):
     """Complex ``a``, an initial state, two programs along D, 4-8 tiles along L per program."""
     q, k, v, a, h0 = siso(rng, 2, 32, 256)

@@ -104,14 +104,23 @@ def test_cli_writes_metrics_and_resume_matches_uninterrupted(tmp_path):
 
 
 def test_evaluate_cli(tmp_path, capsys):
+    """The thin CLIs: ``python -m gl.train TASK ...`` and ``python -m gl.evaluate CHECKPOINT ...``
+    (a path, or the name of a shipped checkpoint) keep today's flags."""
+    import gl.evaluate
+    import gl.train
+
     out = tmp_path / "run"
-    train.main(["memory-horizon", "--out", str(out), "--epochs", "1", *TINY_ARGS, "--warmup-steps", "2"])
+    gl.train.main(["memory-horizon", "--out", str(out), "--epochs", "1", *TINY_ARGS, "--warmup-steps", "2"])
     capsys.readouterr()
-    res = evaluate.main([str(out / "checkpoint.npz"), "--seed", "3", "--samples", "4"])
+    res = gl.evaluate.main([str(out / "checkpoint.npz"), "--seed", "3", "--samples", "4"])
     printed = json.loads(capsys.readouterr().out)
     assert printed["accuracy"] == res["accuracy"] and 0 <= res["accuracy"] <= 1
     counts = sum(b["count"] for b in res["by_span"])
     assert counts == res["n_tokens"] == 4 * 1024
+    shipped = gl.evaluate.main(["data-s0", "--samples", "2"])
+    assert shipped["transition"] == "data" and shipped["checkpoint"].endswith("data-s0/checkpoint.npz")
+    with pytest.raises(SystemExit, match="TASK: expected one of \\['memory-horizon'\\], got 'lm'"):
+        gl.train.main(["lm", "--out", str(out)])
 
 
 SHIPPED = model.shipped_checkpoints()
