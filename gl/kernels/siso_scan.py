@@ -32,7 +32,8 @@ array is split by XLA first (one extra pass over ``a``); planar and bfloat16 inp
 Arithmetic is always in ``accumulate_dtype`` (float32). On a CPU the kernels run in the Pallas
 interpreter (``interpret=True``): slow, for tests. On a Hopper GPU the plain forward in one pass
 runs :mod:`gl.kernels.siso_tma` instead (tiles copied into shared memory by TMA; ``backend="tma"``,
-chosen by :func:`default_config`).
+chosen by :func:`default_config`). Ground truth: :func:`gl.gate_loop_reference`
+(``tests/test_kernels_siso_scan.py``); the Pallas programs are in :mod:`gl.kernels.siso_kernels`.
 """
 from __future__ import annotations
 
