@@ -143,3 +143,27 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name):
     acc = evaluate.report(params, config, ds)["accuracy"]
     # GPU (training) vs CPU (here) float noise can flip near-tied argmaxes: 0.2 % of 32768 tokens
     assert abs(acc - final["check_accuracy"]) <= 2e-3, (acc, final["check_accuracy"])
+
+
+def test_cli_resume_and_rerun_protect_the_run_directory(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(FileNotFoundError, match=f"{out}.*no checkpoint"):
+        train.main(["memory-horizon", "--out", str(out), "--epochs", "1", "--resume", *TINY_ARGS])
+    train.main(["memory-horizon", "--out", str(out), "--epochs", "1", *TINY_ARGS])
+    with pytest.raises(FileExistsError, match="checkpoint.npz.*metrics.jsonl.*--overwrite"):
+        train.main(["memory-horizon", "--out", str(out), "--epochs", "1", *TINY_ARGS])
+    with pytest.raises(ValueError, match="n_layer: checkpoint has 1, this run has 2"):
+        train.main(["memory-horizon", "--out", str(out), "--epochs", "1", "--resume", *TINY_ARGS,
+                    "--n-layer", "2"])
+    with pytest.raises(ValueError, match="lr: checkpoint has 0.0025, this run has 0.001"):
+        train.main(["memory-horizon", "--out", str(out), "--epochs", "1", "--resume", *TINY_ARGS,
+                    "--lr", "0.001"])
+
+
+def test_evaluate_cli_checks_structure_against_config(tmp_path):
+    c = model.Config(**SMALL)
+    params = model.init(jax.random.key(0), c)
+    del params["layers"][0]["q"]
+    checkpoint.save(tmp_path / "c.npz", params, c)
+    with pytest.raises(checkpoint.CheckpointError, match="c.npz.*missing.*layers/0/q/w"):
+        evaluate.main([str(tmp_path / "c.npz"), "--samples", "1"])

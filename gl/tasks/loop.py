@@ -4,8 +4,10 @@ A task (e.g. :mod:`gl.tasks.memory_horizon.train`) supplies what is its own: the
 ``loss(params, inputs, targets)``, the data, an ``evaluate(params, final)`` that returns a
 metrics dict, and a :class:`Checkpoints` that saves and loads its parameters with
 :mod:`gl.tasks.checkpoint`. :func:`fit` then runs (or resumes) the epochs and writes
-``DIR/metrics.jsonl`` (one JSON object per evaluation), ``DIR/checkpoint.npz`` and
-``DIR/train_state.npz`` (the optimizer state, for resuming).
+``DIR/metrics.jsonl`` (one JSON object per evaluation), ``DIR/train_state.npz`` (parameters,
+optimizer state and epoch in one file, for resuming) and ``DIR/checkpoint.npz`` (the same
+without the optimizer state). It refuses to resume without a checkpoint, to start over in a
+non-empty directory unless asked to overwrite, and to resume another run's checkpoint.
 """
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import warnings
 from typing import Callable, NamedTuple
 
 import jax
+import numpy as np
 import optax
 
 from gl.tasks import checkpoint
 
-__all__ = ["adamw", "make_epoch", "Checkpoints", "fit"]
+__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit"]
 
 
 def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,
@@ -82,39 +85,88 @@ def make_epoch(loss: Callable, tx, batch_size: int):
 
 
 class Checkpoints(NamedTuple):
-    """Where a run keeps its files, and how the task's parameters are saved and loaded."""
+    """Where a run keeps its files, and the configuration saved with its parameters."""
 
     out: str  #: the run's directory
-    config: object  #: the model configuration, saved with the parameters (``to_json()``)
-    load: Callable  #: ``load(path) -> (params, config, info)``, e.g. ``model.load_checkpoint``
+    config: object  #: the model configuration (``to_json()``, ``from_json(text)``, ``==``)
 
     def path(self, name):
         return os.path.join(self.out, name)
 
 
+#: the files :func:`fit` writes in a run's directory (and removes with ``overwrite``)
+RUN_FILES = ("metrics.jsonl", "checkpoint.npz", "train_state.npz")
+#: ``meta`` keys that record where and when, not what: they may differ on resume
+PROVENANCE = frozenset({"command", "date", "hardware", "jax_version", "optax_version", "python",
+                        "epoch", "step"})
+
+
+def _same(path, old: dict, new: dict, skip=frozenset()):
+    diffs = checkpoint.differences(old, new, skip)
+    if diffs:
+        raise ValueError(f"--resume: {path} was written by another run: " + "; ".join(diffs))
+
+
+def _prepare(ck: Checkpoints, resume: bool, overwrite: bool):
+    """Check the run directory against ``resume`` / ``overwrite``; clear it for a fresh run."""
+    if resume and overwrite:
+        raise ValueError("resume and overwrite: expected at most one, got both (--resume "
+                         "continues the run in the directory, --overwrite starts it again)")
+    found = sorted(os.listdir(ck.out)) if os.path.isdir(ck.out) else []
+    if resume and "train_state.npz" not in found:
+        raise FileNotFoundError(f"--resume: {ck.out} holds no checkpoint to resume from (expected "
+                                f"train_state.npz, found {', '.join(found) or 'nothing'})")
+    if not resume and found:
+        if not overwrite:
+            raise FileExistsError(f"{ck.out} is not empty ({', '.join(found)}): pass --resume to "
+                                  "continue that run or --overwrite to start it again")
+        for name in found:
+            if name in RUN_FILES or any(name == f + ".tmp.npz" for f in RUN_FILES):
+                os.remove(ck.path(name))
+    os.makedirs(ck.out, exist_ok=True)
+
+
+def _export_epoch(path):
+    try:
+        return checkpoint.load(path)[2]["meta"].get("epoch")
+    except (FileNotFoundError, checkpoint.CheckpointError):
+        return None
+
+
 def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, evaluate,
-        meta, steps_per_epoch, eval_every=10, checkpoint_every=10, resume=False, progress=None):
+        meta, steps_per_epoch, eval_every=10, checkpoint_every=10, resume=False, overwrite=False,
+        progress=None):
     """Train for ``epochs`` (resuming from ``ck.out`` with ``resume``); return the last metrics.
 
     ``evaluate(params, final) -> dict`` runs every ``eval_every`` epochs and after the last;
     ``epoch``, ``step``, ``train_loss`` and ``elapsed_s`` are added to what it returns.
     ``key`` shuffles epoch ``e`` by ``fold_in(key, e)``, so a resumed run sees the same batches
-    as an uninterrupted one. ``meta`` (provenance) is saved in every checkpoint. ``progress``:
-    a ``tqdm``-like bar, or None.
+    as an uninterrupted one. ``meta`` (provenance and run settings) is saved in every checkpoint.
+    ``progress``: a ``tqdm``-like bar, or None.
+
+    The run's directory: without ``resume`` it must be empty or absent (``overwrite`` removes
+    the files of :data:`RUN_FILES` first; others stay). ``train_state.npz`` is the one file
+    ``resume`` reads (parameters, optimizer state, epoch, metrics; written atomically);
+    ``checkpoint.npz`` is the same without the optimizer state, for evaluation and shipping.
+    ``resume`` refuses a state whose config, or ``meta`` other than :data:`PROVENANCE`,
+    differs from this run's (the message names the field).
     """
-    os.makedirs(ck.out, exist_ok=True)
+    _prepare(ck, resume, overwrite)
     ck_path, st_path, mpath = ck.path("checkpoint.npz"), ck.path("train_state.npz"), ck.path("metrics.jsonl")
     opt_state, start, metrics = tx.init(params), 0, []
-    if resume and os.path.exists(ck_path) and os.path.exists(st_path):
-        params, old_config, info = ck.load(ck_path)
-        if old_config != ck.config:
-            raise ValueError(f"--resume: checkpoint config {old_config} differs from {ck.config}")
-        opt_state, _, start, _ = checkpoint.load_state(st_path, opt_state)
-        metrics = info["metrics"]
+    if resume:
+        run = checkpoint.load_run(st_path, type(ck.config), params, opt_state, ck.config)
+        _same(st_path, run.meta, meta, PROVENANCE)
+        _same(st_path, {"key": run.key.tolist()}, {"key": np.asarray(jax.random.key_data(key)).tolist()})
+        params, opt_state, start, metrics = run.params, run.opt_state, run.epoch, run.metrics
+        old = _export_epoch(ck_path)
+        if old != start:  # a crash between the two writes: the export follows the state
+            if old is not None:
+                warnings.warn(f"{ck_path} is at epoch {old} but {st_path} at epoch {start}: "
+                              "resuming from the latter and rewriting the former")
+            checkpoint.save(ck_path, params, ck.config, metrics, run.meta)
         with open(mpath, "w") as f:  # drop lines written after the checkpoint
             f.writelines(json.dumps(m, sort_keys=True) + "\n" for m in metrics)
-    elif os.path.exists(mpath):
-        os.remove(mpath)
     k_shuffle = jax.random.split(key)[1]
     t0, last = time.time(), None
     if progress is not None:
@@ -132,10 +184,13 @@ def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, 
             if progress is not None:
                 progress.set_postfix(loss=f"{float(loss):.3f}")
         if done % checkpoint_every == 0 or final:
-            checkpoint.save(ck_path, params, ck.config, metrics, {**meta, "epoch": done, "step": done * steps_per_epoch})
-            checkpoint.save_state(st_path, opt_state, done * steps_per_epoch, done, jax.random.key_data(key))
+            m = {**meta, "epoch": done, "step": done * steps_per_epoch}
+            state = checkpoint.TrainState(opt_state, done * steps_per_epoch, done, jax.random.key_data(key))
+            checkpoint.save(st_path, params, ck.config, metrics, m, state=state)  # resume reads this
+            checkpoint.save(ck_path, params, ck.config, metrics, m)
         if progress is not None:
             progress.update(1)
     if progress is not None:
         progress.close()
     return last if last is not None else (metrics[-1] if metrics else {})
+

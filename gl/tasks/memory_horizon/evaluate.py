@@ -13,7 +13,8 @@ Accuracy definitions (the paper does not say which it uses):
   (the bin ``[0, 1)`` is the reset tokens).
 
 ``python -m gl.evaluate CHECKPOINT --seed S --samples N`` prints these as JSON for a freshly
-generated set (Table 2's other parameters).
+generated set (Table 2's other parameters); the checkpoint's parameters are checked against
+its config first (:func:`gl.tasks.checkpoint.check_like`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gl.tasks import checkpoint
 from gl.tasks.memory_horizon import data as gdata
 from gl.tasks.memory_horizon import model as gmodel
 
@@ -92,6 +94,7 @@ def main(argv=None):
                     f"(shipped: {sorted(shipped)})")
         path = shipped[path]
     params, config, info = gmodel.load_checkpoint(path)
+    checkpoint.check_like(path, params, jax.eval_shape(lambda: gmodel.init(jax.random.key(0), config)))
     ds = gdata.memory_horizon(args.seed, n_samples=args.samples, max_output=config.vocab_out)
     out = {"checkpoint": path, "transition": config.transition, "seed": args.seed,
            "samples": args.samples, **report(params, config, ds, args.batch_size)}

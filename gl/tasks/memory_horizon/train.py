@@ -15,7 +15,10 @@ decay for the state-transition parameters (Table 4 does this for WikiText103).
 ``--seed`` sets the initialization and the shuffling; every run trains on the same data.
 Writes ``DIR/metrics.jsonl`` (one JSON object per evaluation, see :mod:`gl.tasks.memory_horizon.evaluate` for the
 accuracy definitions), ``DIR/checkpoint.npz`` (params, config, metrics, provenance; no pickle,
-see :mod:`gl.tasks.checkpoint`) and ``DIR/train_state.npz`` (optimizer state for ``--resume``).
+see :mod:`gl.tasks.checkpoint`) and ``DIR/train_state.npz`` (the same with the optimizer state,
+in one file, for ``--resume``). ``DIR`` must be empty or absent unless ``--resume`` (which needs
+a checkpoint there, of the same configuration) or ``--overwrite`` is given
+(:func:`gl.tasks.loop.fit`).
 The final metrics also hold ``check_accuracy``: the accuracy on a fixed small set
 (``memory_horizon(check_seed, check_samples)``), which the tests re-evaluate.
 """
@@ -38,7 +41,8 @@ from gl.tasks.memory_horizon import data as gdata
 from gl.tasks.memory_horizon import evaluate as gevaluate
 from gl.tasks.memory_horizon import model as gmodel
 
-__all__ = ["make_optimizer", "loss_fn", "make_train_epoch", "train", "main", "CHECK_SEED",
+__all__ = ["make_optimizer", "loss_fn", "make_train_epoch", "train", "build_parser",
+           "main", "CHECK_SEED",
            "CHECK_SAMPLES"]
 
 CHECK_SEED = 4242
@@ -74,12 +78,16 @@ def _hardware() -> str:
     return f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; {platform.machine()} {os.cpu_count()} cpus"
 
 
-def train(args) -> dict:
-    """Run (or resume) one training run described by the parsed ``args``; return the final metrics."""
-    config = gmodel.Config(
+def _config(args) -> gmodel.Config:
+    return gmodel.Config(
         vocab_in=gdata.reset_id() + 1, vocab_out=args.max_output, n_layer=args.n_layer,
         d_model=args.d_model, d_qk=args.d_qk, d_v=args.d_v, n_head=args.n_head,
         d_channel_mixing=args.d_channel_mixing, transition=args.transition)
+
+
+def train(args) -> dict:
+    """Run (or resume) one training run described by the parsed ``args``; return the final metrics."""
+    config = _config(args)
     full = gdata.memory_horizon(args.data_seed, n_samples=args.samples, length=args.length,
                                 max_output=args.max_output)
     train_set, test_set = gdata.split(full, args.test_fraction)
@@ -125,11 +133,12 @@ def train(args) -> dict:
         bar = tqdm(total=args.epochs, disable=args.no_progress, desc=f"{args.transition}-s{args.seed}")
     except ImportError:  # pragma: no cover
         bar = None
-    ck = loop.Checkpoints(args.out, config, gmodel.load_checkpoint)
+    ck = loop.Checkpoints(args.out, config)
     return loop.fit(ck, params, tx, make_train_epoch(tx, config, args.batch_size), jnp.asarray(train_set.inputs),
                     jnp.asarray(train_set.targets), epochs=args.epochs, key=key, evaluate=evaluate, meta=meta,
                     steps_per_epoch=steps_per_epoch, eval_every=args.eval_every,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume, progress=bar)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume,
+                    overwrite=getattr(args, "overwrite", False), progress=bar)
 
 
 def build_parser():
@@ -148,7 +157,7 @@ def build_parser():
     p.add_argument("--transition-lr", type=float, default=None)
     p.add_argument("--transition-weight-decay", type=float, default=None)
     p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--length", type=int, default=1024)
+    p.add_argument("--length", type=int, default=1024, help="at least the 3 resets")
     p.add_argument("--max-output", type=int, default=50)
     p.add_argument("--test-fraction", type=float, default=0.1)
     p.add_argument("--data-seed", type=int, default=0)
@@ -157,14 +166,18 @@ def build_parser():
         p.add_argument(f"--{name}", type=int, default=default)
     p.add_argument("--eval-every", type=int, default=10, help="epochs between test evaluations")
     p.add_argument("--checkpoint-every", type=int, default=10, help="epochs between checkpoints")
-    p.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again in a DIR that holds files (without it: an error)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
     args.argv = argv
     final = train(args)
     print(json.dumps({k: v for k, v in final.items() if k != "test_by_span"}, sort_keys=True))
