@@ -113,3 +113,22 @@ def test_resume_checks_config_and_run_settings_by_field(tmp_path):
         run(tmp_path, config=Tiny(dim=4), resume=True)
     with pytest.raises(ValueError, match="lr: checkpoint has 0.1, this run has 0.2"):
         run(tmp_path, meta={**META, "lr": 0.2}, resume=True)
+
+
+def test_flag_types_check_kind_finiteness_and_both_ends():
+    import argparse
+
+    beta = loop.flag(float, 0, 1, hi_open=True)
+    assert beta("0") == 0.0 and beta("0.999") == 0.999
+    for bad in ("1", "-0.0001", "nan", "inf", "-inf", "x", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"a finite number >= 0 and < 1"):
+            beta(bad)
+    count = loop.flag(int, 1)
+    assert count("7") == 7
+    for bad in ("0", "2.5", "1e3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected an int >= 1, got"):
+            count(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="> 0"):
+        loop.flag(float, 0, lo_open=True)("0")
+    with pytest.raises(TypeError, match="kind"):
+        loop.flag(complex)

@@ -145,6 +145,42 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name):
     assert abs(acc - final["check_accuracy"]) <= 2e-3, (acc, final["check_accuracy"])
 
 
+BAD_FLAGS = [("--batch-size", "0"), ("--batch-size", "-3"), ("--lr", "nan"), ("--lr", "inf"),
+             ("--lr", "0"), ("--epochs", "0"), ("--b1", "1"), ("--b2", "-0.1"),
+             ("--weight-decay", "-1"), ("--transition-lr", "nan"), ("--test-fraction", "1"),
+             ("--seed", "-1"), ("--data-seed", "2.5"), ("--warmup-steps", "-1"),
+             ("--eval-every", "0"), ("--checkpoint-every", "0"), ("--samples", "0"),
+             ("--length", "0"), ("--max-output", "0"), ("--n-layer", "0"), ("--d-model", "x")]
+
+
+@pytest.mark.parametrize("flag,value", BAD_FLAGS)
+def test_cli_numeric_flags_are_checked_by_argparse(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as e:
+        train.main(["memory-horizon", "--out", str(tmp_path / "r"), "--epochs", "1", *TINY_ARGS,
+                    flag, value])
+    assert e.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--d-qk", "12"], "d_qk: expected a multiple of n_head"),
+    (["--batch-size", "64"], "--batch-size: expected at most"),
+    (["--resume", "--overwrite"], "not allowed with argument"),
+])
+def test_cli_cross_flag_errors_are_usage_errors(tmp_path, capsys, args, words):
+    with pytest.raises(SystemExit) as e:
+        train.main(["memory-horizon", "--out", str(tmp_path / "r"), "--epochs", "1", *TINY_ARGS, *args])
+    assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,value", [("--samples", "0"), ("--batch-size", "0"), ("--seed", "-2")])
+def test_evaluate_cli_flags_are_checked(capsys, flag, value):
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["data-s0", flag, value])
+    assert e.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
 def test_cli_resume_and_rerun_protect_the_run_directory(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(FileNotFoundError, match=f"{out}.*no checkpoint"):

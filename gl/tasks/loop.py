@@ -11,7 +11,9 @@ non-empty directory unless asked to overwrite, and to resume another run's check
 """
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import time
 import warnings
@@ -23,7 +25,7 @@ import optax
 
 from gl.tasks import checkpoint
 
-__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit"]
+__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag"]
 
 
 def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,
@@ -194,3 +196,32 @@ def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, 
         progress.close()
     return last if last is not None else (metrics[-1] if metrics else {})
 
+
+def flag(kind, lo=None, hi=None, *, lo_open=False, hi_open=False):
+    """An argparse ``type=`` for a numeric flag: an ``int`` or a finite ``float`` in the range
+    from ``lo`` to ``hi`` (None: unbounded; ``lo_open``/``hi_open``: the end excluded).
+
+    A bad value is an ``argparse`` usage error naming the flag, e.g. ``argument --lr:
+    expected a finite number > 0, got 'nan'``.
+    """
+    if kind not in (int, float):
+        raise TypeError(f"kind: expected int or float, got {kind!r}")
+    parts = [f"{'>' if lo_open else '>='} {lo}" if lo is not None else "",
+             f"{'<' if hi_open else '<='} {hi}" if hi is not None else ""]
+    want = ("an int" if kind is int else "a finite number") + (" " if any(parts) else "") + \
+        " and ".join(x for x in parts if x)
+
+    def parse(text):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        bad = (not math.isfinite(x)
+               or (lo is not None and (x <= lo if lo_open else x < lo))
+               or (hi is not None and (x >= hi if hi_open else x > hi)))
+        if bad:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return x
+
+    parse.__name__ = want
+    return parse

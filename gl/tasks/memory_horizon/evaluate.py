@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gl.tasks import checkpoint
+from gl.tasks import checkpoint, loop
 from gl.tasks.memory_horizon import data as gdata
 from gl.tasks.memory_horizon import model as gmodel
 
@@ -82,9 +82,10 @@ def report(params, config, ds: gdata.MemoryHorizon, batch_size=32, reset=None) -
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="a checkpoint.npz, or the name of a shipped one (e.g. data-s0)")
-    p.add_argument("--seed", type=int, default=1000, help="seed of the fresh test set")
-    p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=loop.flag(int, 0, 2**32 - 1), default=1000,
+                   help="seed of the fresh test set")
+    p.add_argument("--samples", type=loop.flag(int, 1), default=200)
+    p.add_argument("--batch-size", type=loop.flag(int, 1), default=32)
     args = p.parse_args(argv)
     path = args.checkpoint
     if not os.path.exists(path):

@@ -18,7 +18,7 @@ accuracy definitions), ``DIR/checkpoint.npz`` (params, config, metrics, provenan
 see :mod:`gl.tasks.checkpoint`) and ``DIR/train_state.npz`` (the same with the optimizer state,
 in one file, for ``--resume``). ``DIR`` must be empty or absent unless ``--resume`` (which needs
 a checkpoint there, of the same configuration) or ``--overwrite`` is given
-(:func:`gl.tasks.loop.fit`).
+(:func:`gl.tasks.loop.fit`). Every numeric flag is range-checked by ``argparse``.
 The final metrics also hold ``check_accuracy``: the accuracy on a fixed small set
 (``memory_horizon(check_seed, check_samples)``), which the tests re-evaluate.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shlex
@@ -42,8 +43,7 @@ from gl.tasks.memory_horizon import evaluate as gevaluate
 from gl.tasks.memory_horizon import model as gmodel
 
 __all__ = ["make_optimizer", "loss_fn", "make_train_epoch", "train", "build_parser",
-           "main", "CHECK_SEED",
-           "CHECK_SAMPLES"]
+           "check_args", "main", "CHECK_SEED", "CHECK_SAMPLES"]
 
 CHECK_SEED = 4242
 CHECK_SAMPLES = 32
@@ -142,30 +142,33 @@ def train(args) -> dict:
 
 
 def build_parser():
+    """The options; every numeric flag is checked by its ``type=`` (:func:`gl.tasks.loop.flag`)."""
+    flag = loop.flag
+    seed, count, natural = flag(int, 0, 2**32 - 1), flag(int, 1), flag(int, 0)
     p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
     p.add_argument("task", choices=["memory-horizon"])
     p.add_argument("--transition", default="data", choices=sorted(gmodel.TRANSITIONS))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", required=True)
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.0025)
-    p.add_argument("--warmup-steps", type=int, default=10000)
-    p.add_argument("--b1", type=float, default=0.9)
-    p.add_argument("--b2", type=float, default=0.98)
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--transition-lr", type=float, default=None)
-    p.add_argument("--transition-weight-decay", type=float, default=None)
-    p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--length", type=int, default=1024, help="at least the 3 resets")
-    p.add_argument("--max-output", type=int, default=50)
-    p.add_argument("--test-fraction", type=float, default=0.1)
-    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--epochs", type=count, default=300)
+    p.add_argument("--batch-size", type=count, default=32)
+    p.add_argument("--lr", type=flag(float, 0, lo_open=True), default=0.0025)
+    p.add_argument("--warmup-steps", type=natural, default=10000)
+    p.add_argument("--b1", type=flag(float, 0, 1, hi_open=True), default=0.9)
+    p.add_argument("--b2", type=flag(float, 0, 1, hi_open=True), default=0.98)
+    p.add_argument("--weight-decay", type=flag(float, 0), default=0.05)
+    p.add_argument("--transition-lr", type=flag(float, 0), default=None)
+    p.add_argument("--transition-weight-decay", type=flag(float, 0), default=None)
+    p.add_argument("--samples", type=flag(int, 2), default=2000)
+    p.add_argument("--length", type=flag(int, 3), default=1024, help="at least the 3 resets")
+    p.add_argument("--max-output", type=count, default=50)
+    p.add_argument("--test-fraction", type=flag(float, 0, 1, lo_open=True, hi_open=True), default=0.1)
+    p.add_argument("--data-seed", type=seed, default=0)
     for name, default in (("n-layer", 4), ("d-model", 64), ("d-qk", 64), ("d-v", 64), ("n-head", 64),
                           ("d-channel-mixing", 128)):
-        p.add_argument(f"--{name}", type=int, default=default)
-    p.add_argument("--eval-every", type=int, default=10, help="epochs between test evaluations")
-    p.add_argument("--checkpoint-every", type=int, default=10, help="epochs between checkpoints")
+        p.add_argument(f"--{name}", type=count, default=default)
+    p.add_argument("--eval-every", type=count, default=10, help="epochs between test evaluations")
+    p.add_argument("--checkpoint-every", type=count, default=10, help="epochs between checkpoints")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
     again.add_argument("--overwrite", action="store_true",
@@ -174,10 +177,28 @@ def build_parser():
     return p
 
 
+def check_args(p, args):
+    """The checks across flags, as usage errors: the model config, the split and the batch."""
+    try:
+        _config(args)
+    except ValueError as e:
+        p.error(str(e))
+    n_train = args.samples - math.ceil(args.test_fraction * args.samples)
+    if n_train < 1:
+        p.error(f"--test-fraction: {args.test_fraction} of --samples {args.samples} leaves no "
+                "training sample")
+    if args.batch_size > n_train:
+        p.error(f"--batch-size: expected at most {n_train} (the training samples), got {args.batch_size}")
+    if args.epochs * (n_train // args.batch_size) < 2:
+        p.error(f"--epochs: expected at least 2 optimizer steps in all, got {args.epochs} epoch(s) "
+                f"of {n_train // args.batch_size} step(s)")
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     p = build_parser()
     args = p.parse_args(argv)
+    check_args(p, args)
     args.argv = argv
     final = train(args)
     print(json.dumps({k: v for k, v in final.items() if k != "test_by_span"}, sort_keys=True))
