@@ -95,3 +95,12 @@ def test_every_shipped_checkpoint_loads_and_matches_its_config():
         params, c, info = model.load_checkpoint(path)
         checkpoint.check_like(path, params, jax.eval_shape(lambda: model.init(jax.random.key(0), c)))
         assert info["meta"]["epoch"] == info["metrics"][-1]["epoch"] == 300, name
+
+
+def test_training_state_of_an_older_gl_is_named(tmp_path):
+    """Before issue 24, train_state.npz held only the optimizer leaves, step, epoch and key."""
+    path = tmp_path / "train_state.npz"
+    np.savez(path, **{"opt/0000": np.zeros(3), "step": np.array(4), "epoch": np.array(1),
+                      "key": np.zeros(2, np.uint32)})
+    with pytest.raises(checkpoint.CheckpointError, match="train_state.npz: no training state.*older gl"):
+        checkpoint.load_run(path, model.Config, {}, ())

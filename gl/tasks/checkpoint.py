@@ -155,6 +155,10 @@ def _read(path, need=("config", "metrics", "meta")) -> dict:
     except (zipfile.BadZipFile, EOFError, zlib.error, KeyError, OSError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint: "
                               f"{type(e).__name__}: {e}") from e
+    return _read_need(path, entries, need)
+
+
+def _read_need(path, entries, need=("config", "metrics", "meta")):
     for k in need:
         if k not in entries:
             raise CheckpointError(f"{path}: not a checkpoint: entry {k!r} missing "
@@ -234,10 +238,11 @@ def load_run(path, config_type, params_like, opt_state_like, config=None) -> Run
     a differing field is named), parameters and optimizer leaves against ``params_like`` and
     ``opt_state_like`` (tree structure and shapes), and the epochs of the state, ``meta`` and
     ``metrics`` against each other. No pickle."""
-    entries = _read(path)
+    entries = _read(path, need=())
     if "state/epoch" not in entries:
         raise CheckpointError(f"{path}: no training state in it (a checkpoint for evaluation, or "
                               "one written by an older gl): cannot resume from it")
+    _read_need(path, entries)
     params, saved, metrics, meta = _parse(path, entries, config_type)
     if config is not None:
         diffs = differences(json.loads(saved.to_json()), json.loads(config.to_json()))
