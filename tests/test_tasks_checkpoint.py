@@ -25,11 +25,13 @@ def saved(tmp_path):
     return path, params, c
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
 def test_corrupt_file_is_named(saved, damage):
     path = saved[0]
     raw = path.read_bytes()
-    path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"not a zip" * 50,
+    mid = len(raw) // 2  # inside an entry's compressed data: a bad CRC or a bad stream
+    flipped = raw[:mid] + bytes(b ^ 0xFF for b in raw[mid:mid + 64]) + raw[mid + 64:]
+    path.write_bytes({"truncate": raw[:mid], "flip": flipped, "garbage": b"not a zip" * 50,
                       "empty": b""}[damage])
     with pytest.raises(checkpoint.CheckpointError, match=f"{path}.*corrupt"):
         model.load_checkpoint(path)
@@ -104,3 +106,17 @@ def test_training_state_of_an_older_gl_is_named(tmp_path):
                       "key": np.zeros(2, np.uint32)})
     with pytest.raises(checkpoint.CheckpointError, match="train_state.npz: no training state.*older gl"):
         checkpoint.load_run(path, model.Config, {}, ())
+
+
+def test_no_pickle_anywhere_in_gl():
+    """Every ``np.load`` in the package passes ``allow_pickle=False``; nothing imports pickle."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(checkpoint.__file__).parents[1]
+    for f in root.rglob("*.py"):
+        src = f.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(c?pickle|dill|joblib)\b", src, re.M), f
+        for call in re.findall(r"np\.load\([^)]*\)", src):
+            assert "allow_pickle=False" in call, (f, call)
+        assert "allow_pickle=True" not in src, f
