@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JAX_PLATFORMS ?= cpu
 export PYTHONHASHSEED := 0
 
-.PHONY: book book-student test unit notebooks browser lab reproduce bench clean
+.PHONY: book book-student test test-all unit unit-all notebooks browser lab reproduce bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,17 @@ test: $(STAMP)
 	$(MAKE) book
 	$(MAKE) browser
 
+## test-all: make test with the exhaustive sweeps (tests marked slow) too
+test-all: $(STAMP)
+	$(MAKE) unit-all
+	$(MAKE) notebooks
+	$(MAKE) book
+	$(MAKE) browser
+
 unit: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not browser and not slow" -q -n 2 --durations=10
+
+unit-all: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
 
 notebooks: $(STAMP)

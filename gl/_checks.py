@@ -12,7 +12,27 @@ import warnings
 import numpy as np
 import jax.numpy as jnp
 
-MODES = ("auto", "recurrent", "parallel", "attention", "chunked", "parallel_vjp", "pallas")
+#: the algorithms of :func:`gl.gate_loop` (``mode=``) and how they run (``impl=``)
+MODES = ("auto", "recurrent", "parallel", "attention", "chunked")
+IMPLS = ("auto", "xla", "pallas")
+#: modes that were removed, and what to write instead
+OLD_MODES = {"parallel_vjp": "mode='parallel' (it differentiates by the reverse-scan VJP now)",
+             "pallas": "impl='pallas' (with mode='parallel' for SISO or 'chunked' for multi-head, "
+                       "or mode='auto')"}
+
+
+def check_mode_impl(mode, impl):
+    """``mode`` in :data:`MODES` and ``impl`` in :data:`IMPLS`; a removed mode says what replaces it."""
+    if isinstance(mode, str) and mode in OLD_MODES:
+        raise ValueError(f"mode: {mode!r} was removed; write {OLD_MODES[mode]}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if not isinstance(impl, str) or impl not in IMPLS:
+        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
+    if impl == "pallas" and mode in ("recurrent", "attention"):
+        raise ValueError(f"mode={mode!r}, impl='pallas': no Pallas kernel implements mode {mode!r}; "
+                         f"use impl='xla', or mode='parallel' (SISO) or 'chunked' (multi-head) "
+                         f"with impl='pallas'")
 
 
 def dtype_of(name: str, x) -> np.dtype:
@@ -40,18 +60,16 @@ def shape_of(name: str, x, min_ndim: int) -> tuple[int, ...]:
 
 def is_tile(n: int) -> bool:
     """Whether ``n`` is a power of two from 16: a dimension Triton's matmul tiles take (the fused
-    multi-head kernels of :mod:`gl.pallas_chunked` need ``d_k`` and ``d_v`` of this kind)."""
+    multi-head kernels of :mod:`gl.kernels.chunked` need ``d_k`` and ``d_v`` of this kind)."""
     return n >= 16 and not n & (n - 1)
 
 
-def check_gate_loop_inputs(q, k, v, a, h0=None, mode: str = "auto"):
+def check_gate_loop_inputs(q, k, v, a, h0=None):
     """Validate the arguments of :func:`gl.gate_loop`; return the result dtype.
 
     Shapes (eq. 7-8): ``q, k, a``: ``(..., L, H, d_k)``; ``v``: ``(..., L, H, d_v)``;
     ``h0``: ``(..., H, d_k, d_v)``.
     """
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     dts = [dtype_of(n, x) for n, x in (("q", q), ("k", k), ("v", v), ("a", a))]
     sq = shape_of("q", q, 3)
     for name, x in (("k", k), ("a", a)):

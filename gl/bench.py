@@ -1,10 +1,9 @@
 """``python -m gl.bench``: time every way of computing GateLoop against the paper's listing.
 
 For each shape, in one run: the paper's listing (:func:`gl.paper_gate_loop_operator`, the
-baseline), each :func:`gl.gate_loop` mode that fits in memory (called with ``real=True``: every
-row computes ``Re y``, the paper's model output), the Pallas SISO kernels
-(:mod:`gl.pallas_scan`, GPU only), the Numba loop (:func:`gl.gate_loop_reference`, timed on the
-host), forward+backward of the gradient paths, and an elementwise pass over the same bytes
+baseline), each :func:`gl.gate_loop` ``(mode, impl)`` pair that fits in memory (called with
+``real=True``: every row computes ``Re y``, the paper's model output; ``impl="pallas"`` on a GPU
+only), the Numba loop (:func:`gl.gate_loop_reference`, timed on the host), forward+backward of the gradient paths, and an elementwise pass over the same bytes
 (``y = q + k + v + Re a + Im a``: the memory roofline). Each row gives the median time, the
 effective bandwidth (SISO: 24 bytes per element, float32 ``q, k, v``, complex64 ``a``, float32
 ``y``; multi-head: the bytes of ``q, k, v, a`` and real ``y``), the ratios ``vs_paper`` (listing
@@ -21,8 +20,9 @@ methods alike. Methods whose inputs do not fit at once (the associative scan ove
 outer-product states, O(L²) attention) run over the batch (and heads) in slices with
 ``lax.map``: the same work, one slice in memory at a time; their names say so.
 
-:func:`goals` turns the rows into the pass/fail table of the performance goals.
-Results: ``gl/assets/bench/{gpu,cpu}.json``, read back with :func:`load_results`.
+:func:`run` returns the rows; ``--json`` writes them. Other benchmark jobs (tile sweeps, the
+performance goals, merging runs) are scripts under ``benchmarks/``. The committed results
+``gl/assets/bench/{gpu,cpu}.json`` are read back with :func:`load_results`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ import importlib.resources
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -43,7 +42,8 @@ import jax
 import jax.numpy as jnp
 
 import gl
-from gl import _checks
+from gl import kernels
+from gl._checks import MODES, is_tile
 
 GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]  # the shapes of issue 5
 GPU_MH = [(16, 4096, 8, 64)]
@@ -102,25 +102,6 @@ def rel_err(x, ref) -> float:
     return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
 
 
-_NCU_KERNEL = re.compile(r"^  (\S+) \(\d+, \d+, \d+\)x\(\d+, \d+, \d+\), Context", re.M)
-_NCU_SCALE = {"ns": 1e-6, "us": 1e-3, "usecond": 1e-3, "ms": 1.0, "msecond": 1.0, "s": 1e3,
-              "byte": 1e-6, "Kbyte": 1e-3, "Mbyte": 1.0, "Gbyte": 1e3}  # to ms and MB
-
-
-def read_ncu(text: str) -> list[tuple[str, dict]]:
-    """The kernels of an Nsight Compute text report (``ncu`` with ``--section`` or ``--metrics``),
-    in order: ``[(kernel name, {metric: value})]``, times in ms, bytes in MB, other units as given."""
-    heads = list(_NCU_KERNEL.finditer(text))
-    out = []
-    for head, nxt in zip(heads, heads[1:] + [None]):
-        metrics = {}
-        for line in text[head.end():nxt.start() if nxt else len(text)].splitlines()[1:]:
-            if hit := re.fullmatch(r"(.+?)\s{2,}(?:(\S+)\s+)?([\d,.]+)", line.strip()):  # name [unit] value
-                metrics[hit[1]] = float(hit[3].replace(",", "")) * _NCU_SCALE.get(hit[2], 1.0)
-        out.append((head[1], metrics))
-    return out
-
-
 def copy_planar(q, k, v, ar, ai):
     """The memory roofline on planar SISO inputs: one elementwise pass over the same bytes."""
     return q + k + v + ar + ai
@@ -150,10 +131,17 @@ def mh_inputs(key, B, L, H, d):
     return q, k, v, jax.lax.complex(mag * jnp.cos(ph), mag * jnp.sin(ph))
 
 
-def _modes(gpu=None):
-    """The modes to time: every mode but ``"auto"`` (timed separately); ``"pallas"`` on a GPU only."""
-    gpu = jax.default_backend() == "gpu" if gpu is None else gpu
-    return [m for m in _checks.MODES if m != "auto" and (gpu or m != "pallas")]
+def _pairs(gpu, siso):
+    """The ``(mode, impl)`` pairs to time: every mode with XLA, and on a GPU the Pallas pair of
+    the shape (``"parallel"`` for SISO, ``"chunked"`` for multi-head); ``"auto"`` is timed too."""
+    pairs = [(m, "xla") for m in MODES if m != "auto"]
+    if gpu and kernels.available():
+        pairs.append(("parallel" if siso else "chunked", "pallas"))
+    return pairs + [("auto", "auto")]
+
+
+def _name(what, mode, impl):
+    return f"{what}[{mode}]" if mode == "auto" else f"{what}[{mode}, {impl}]"
 
 
 def _mem_bytes():
@@ -231,48 +219,30 @@ def siso_methods(B, L, D, key, gpu, mem):
     # the same listing handed a in planar form (XLA fuses lax.complex into the scan's first pass):
     # the like-for-like baseline of the planar kernels
     m["paper_listing[planar a]"] = (listing_planar, (q, k, v, jnp.real(a), jnp.imag(a)), None, "y")
-    for mode in _modes(gpu) + ["auto"]:
+    for mode, impl in _pairs(gpu, True):
         plan = _plan(mode, B, L, D, 1, 1, mem)
         skip = None if plan == "full" else "O(L^2) work or memory" if mode == "attention" else "does not fit"
         if mode == "recurrent" and gpu and L > 8192:
             skip = f"lax.scan over L={L} steps: too slow to time here"
-        m[f"gate_loop[{mode}]"] = (
-            lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, real=True)[..., 0],
+        m[_name("gate_loop", mode, impl)] = (
+            lambda q, k, v, a, mode=mode, impl=impl: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, impl=impl,
+                                                                  real=True)[..., 0],
             (q, k, v, a), skip, "y")
-    if gpu:
-        from gl import pallas_scan, pallas_tma
-        m["pallas_siso"] = (lambda q, k, v, a: pallas_scan.gate_loop_siso(q, k, v, a)[0], (q, k, v, a), None, "y")
-        ar, ai = jnp.real(a), jnp.imag(a)
-        m["pallas_siso[planar a]"] = (lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
-                                      (q, k, v, ar, ai), None, "y")
-        bf = lambda x: x.astype(jnp.bfloat16)
-        m["pallas_siso[bf16 planar]"] = (
-            lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai))[0],
-            tuple(bf(x) for x in (q, k, v, ar, ai)), None, "y")
-        if pallas_scan.default_config(B, L, D, tma=pallas_tma.available())["backend"] == "tma":
-            # the same run's Triton kernels, where the defaults above run the TMA forward
-            for name, args in (("planar a", (q, k, v, ar, ai)), ("bf16 planar", tuple(bf(x) for x in (q, k, v, ar, ai)))):
-                m[f"pallas_siso[{name}, triton]"] = (
-                    lambda q, k, v, ar, ai: pallas_scan.gate_loop_siso(q, k, v, (ar, ai), backend="triton")[0],
-                    args, None, "y")
-        lookback = os.environ.get("GL_BENCH_LOOKBACK")  # a JSON config, once tools/gpu_lookback.py passed here
-        if lookback:
-            from gl import pallas_lookback
-            cfg = json.loads(lookback)
-            m["pallas_lookback[planar a]"] = (
-                lambda q, k, v, ar, ai: pallas_lookback.gate_loop_siso_lookback(q, k, v, (ar, ai), **cfg)[0],
-                (q, k, v, ar, ai), None, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (
         lambda q, k, v, a: gl.gate_loop_reference(q[..., None], k[..., None], v[..., None], a[..., None])[..., 0].real,
         host, None, "y")
     # forward + backward: d/d(q, k, v, a) of sum(Re(y) * w)
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, D), jnp.float32)
-    # "auto" picks "pallas" on a GPU: its gradient is then the same program as fwd+bwd[pallas]
-    for mode in ["parallel", "parallel_vjp"] + (["pallas"] if gpu else ["auto"]):
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(e(q), e(k), e(v), e(a), mode=mode, real=True)[..., 0]
-        skip = None if _plan("parallel", B, L, D, 1, 1, mem, grad=True) == "full" else "does not fit"
-        m[f"fwd+bwd[{mode}]"] = (_grad_of(f, w), (q, k, v, a), skip, "grad")
+    # the baseline: autodiff through lax.associative_scan (gl.scan), then the reverse-scan VJP
+    # of mode="parallel" (impl "xla", and "pallas" on a GPU; "auto" picks one of them)
+    skip = None if _plan("parallel", B, L, D, 1, 1, mem, grad=True) == "full" else "does not fit"
+    autodiff = lambda q, k, v, a: gl.scan.gate_loop_parallel(e(q), e(k), e(v), e(a), None, jnp.complex64)[0][..., 0].real
+    m["fwd+bwd[parallel, autodiff]"] = (_grad_of(autodiff, w), (q, k, v, a), skip, "grad")
+    for impl in ["xla"] + (["pallas"] if gpu and kernels.available() else []):
+        f = lambda q, k, v, a, impl=impl: gl.gate_loop(e(q), e(k), e(v), e(a), mode="parallel", impl=impl,
+                                                       real=True)[..., 0]
+        m[f"fwd+bwd[parallel, {impl}]"] = (_grad_of(f, w), (q, k, v, a), skip, "grad")
     m["copy"] = (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a), None, None)
 
     def ref():
@@ -291,33 +261,21 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     plan = _plan("listing", B, L, H, d, d, mem)
     m[_label("paper_listing", plan)] = (_sliced(listing, plan or "full"), (q, k, v, a),
                                         None if plan else "does not fit", "y")
-    for mode in _modes(gpu) + ["auto"]:
+    for mode, impl in _pairs(gpu and is_tile(d), False):
         plan = _plan(mode, B, L, H, d, d, mem)
         skip = None if plan else "does not fit"
         if mode == "recurrent" and gpu:
             skip = "lax.scan over outer-product states: too slow to time here"
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode, real=True)
-        m[_label(f"gate_loop[{mode}]", plan)] = (_sliced(f, plan or "full"), (q, k, v, a), skip, "y")
-    if gpu and gl.operator.pallas_available() and _checks.is_tile(d):
-        from gl import pallas_chunked  # the fused kernels computing Re y only (the model's output)
-
-        for prec in ("f16x3", "tf32x3", "bf16x3"):
-            m[f"pallas_mh[{prec}, Re y]"] = (
-                lambda q, k, v, a, prec=prec: pallas_chunked.gate_loop_mh(q, k, v, a, precision=prec)[0],
-                (q, k, v, a), None, "y")
-        # the kernel writing Re y and Im y; .real drops XLA's merge of the two planes into complex64,
-        # which gate_loop(...) without real=True adds (0.19 ms at the bench shape: notes, item 20)
-        m["pallas_mh[f16x3, complex y]"] = (
-            lambda q, k, v, a: pallas_chunked.gate_loop_mh(q, k, v, a, complex_y=True)[0].real,
-            (q, k, v, a), None, "y")
+        f = lambda q, k, v, a, mode=mode, impl=impl: gl.gate_loop(q, k, v, a, mode=mode, impl=impl, real=True)
+        m[_label(_name("gate_loop", mode, impl), plan)] = (_sliced(f, plan or "full"), (q, k, v, a), skip, "y")
     host = [np.asarray(x) for x in (q, k, v, a)]
     m["numba_reference"] = (lambda q, k, v, a: gl.gate_loop_reference(q, k, v, a).real, host,
                             None if not gpu else "too slow at d_k = d_v = 64 on the host", "y")
     w = jax.random.normal(jax.random.fold_in(key, 7), (B, L, H, d), jnp.float32)
-    for mode in ("parallel_vjp", "chunked"):  # autodiff through the scan over batch slices keeps every slice's residuals
-        plan = _plan("parallel" if mode != "chunked" else "chunked", B, L, H, d, d, mem, grad=True)
-        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode, real=True)
-        m[_label(f"fwd+bwd[{mode}]", plan)] = (_grad_of(_sliced(f, plan or "full"), w), (q, k, v, a),
+    for mode in ("parallel", "chunked"):  # XLA; autodiff through the scan would keep every level
+        plan = _plan(mode, B, L, H, d, d, mem, grad=True)
+        f = lambda q, k, v, a, mode=mode: gl.gate_loop(q, k, v, a, mode=mode, impl="xla", real=True)
+        m[_label(f"fwd+bwd[{mode}, xla]", plan)] = (_grad_of(_sliced(f, plan or "full"), w), (q, k, v, a),
                                               None if plan else "does not fit", "grad")
     m["copy"] = (lambda q, k, v, a: (q + k + v + a.real + a.imag), (q, k, v, a), None, None)
 
@@ -327,10 +285,10 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     return m, ref, B * L * H * d * (4 * 3 + 8 + 4)
 
 
-def _provenance(repeats):
+def provenance(repeats):
     dev = jax.devices()[0]
     return dict(
-        command="python -m gl.bench " + " ".join(sys.argv[1:]),
+        command=" ".join(["python -m gl.bench" if sys.argv[0].endswith("bench.py") else sys.argv[0]] + sys.argv[1:]),
         hardware=(getattr(dev, "device_kind", "") + f"; host: {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs"),
         device_kind=getattr(dev, "device_kind", ""),
@@ -340,18 +298,17 @@ def _provenance(repeats):
         python=platform.python_version(),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         repeats=repeats,
-        lookback_config=os.environ.get("GL_BENCH_LOOKBACK") or None,
         timing="median over rounds; in each round every method once, as a burst of back-to-back calls "
                "(about 20 ms) divided by their number",
         bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
         max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; for fwd+bwd "
-                    "rows the gradients vs those of the shape's first fwd+bwd row (SISO: fwd+bwd[parallel], "
-                    "autodiff through the associative scan; multi-head: fwd+bwd[parallel_vjp]); null for copy",
+                    "rows the gradients vs those of the shape's first fwd+bwd row (SISO: autodiff through the "
+                    "associative scan; multi-head: fwd+bwd[parallel, xla]); null for copy",
     )
 
 
 def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0, only=None):
-    """Run the bench; return ``{"provenance": ..., "rows": [...], "goals": [...]}``.
+    """Run the bench; return ``{"provenance": ..., "rows": [...]}``.
 
     ``only``: if given, the method names to run (e.g. ``["paper_listing", "copy"]``).
     """
@@ -362,16 +319,12 @@ def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0, only=None):
     for shape in siso_shapes:
         log(f"SISO (B, L, D) = {shape}")
         m, ref, nbytes = siso_methods(*shape, key, gpu, mem)
-        _run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
+        run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
     for shape in mh_shapes:
         log(f"multi-head (B, L, H, d_k = d_v) = {shape}")
         m, ref, nbytes = mh_methods(*shape, key, gpu, mem)
-        _run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
-    res = dict(provenance=_provenance(repeats), rows=rows)
-    res["goals"] = goals(res)
-    for g in res["goals"]:
-        log(f"goal {g['goal']:<44s} {str(tuple(g['shape'])):20s} {g['measured']:8.3g} (target {g['target']})"
-            f"  {'met' if g['met'] else 'MISSED'}")
+        run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
+    res = dict(provenance=provenance(repeats), rows=rows)
     return res
 
 
@@ -379,13 +332,13 @@ def _keep(methods, only):
     return methods if only is None else {name: val for name, val in methods.items() if name in only}
 
 
-def _grad_err(out, base):
+def grad_err(out, base):
     num = sum(float(jnp.sum(jnp.abs(x - y) ** 2)) for x, y in zip(out, base))
     den = sum(float(jnp.sum(jnp.abs(y) ** 2)) for y in base)
     return (num / max(den, 1e-300)) ** 0.5
 
 
-def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0):
+def run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0):
     """Time ``methods`` (name -> (fn, args, skip reason, check)); append rows with ratios and errors.
 
     Every method is compiled, run and checked first; then ``repeats`` rounds time each method
@@ -405,7 +358,7 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
             elif check == "grad":
                 if base_grads is None:  # the first gradient method is the baseline
                     base_grads = out
-                err = _grad_err(out, base_grads)
+                err = grad_err(out, base_grads)
             del out
         except Exception as e:  # out of memory or unsupported: say so, keep going
             log(f"  {name:36s} failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
@@ -428,182 +381,6 @@ def _run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0
             f"  {row['vs_copy'] or 0:5.2f} of copy{e}")
 
 
-def _ms(rows, shape, method):
-    """The time of ``method`` (a name, or its prefix before `` (over``) at ``shape``, or None."""
-    for r in rows:
-        if tuple(r["shape"]) == tuple(shape) and r["method"].split(" (over")[0] == method:
-            return r["ms"], r
-    return None, None
-
-
-def goals(res) -> list[dict]:
-    """The performance goals as rows ``{goal, shape, measured, target, met, note}`` from bench rows.
-
-    Each ``measured`` is a ratio of two times from the same run (or a compile time / an error).
-    Goals whose rows are missing (e.g. the GPU kernels on a CPU) are left out.
-    """
-    rows, out = res["rows"], []
-    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in rows))
-
-    def add(goal, shape, num, den, target, note=""):
-        if num is not None and den is not None:
-            out.append(dict(goal=goal, shape=list(shape), measured=num / den, target=target,
-                            met=num / den >= target, note=note))
-
-    for s in shapes:
-        listing, _ = _ms(rows, s, "paper_listing")
-        copy, _ = _ms(rows, s, "copy")
-        fast, r = _ms(rows, s, "pallas_siso[planar a]")
-        fp32 = fast  # the two-kernel scan, the bfloat16 comparison's float32 side
-        name = "pallas_siso[planar a]"
-        lb, rl = _ms(rows, s, "pallas_lookback[planar a]")
-        if lb is not None and rl["max_rel_err"] is not None and rl["max_rel_err"] < 2e-5 and (fast is None or lb < fast):
-            fast, r, name = lb, rl, "pallas_lookback[planar a]"
-        add("1 SISO forward vs listing", s, listing, fast, 2.5, name)
-        add("1 SISO forward vs listing, both planar a", s, _ms(rows, s, "paper_listing[planar a]")[0], fast, 2.5, name)
-        add("1 SISO forward, fraction of copy", s, copy, fast, 0.75, name)
-        if r is not None:
-            out.append(dict(goal="1 compile time (s)", shape=list(s), measured=r["compile_s"], target="< 30",
-                            met=r["compile_s"] < 30, note="first call, " + name))
-            out.append(dict(goal="1 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
-                            target="< 2e-5", met=r["max_rel_err"] < 2e-5, note=name))
-        ad, _ = _ms(rows, s, "fwd+bwd[parallel]")
-        for custom in ("fwd+bwd[pallas]", "fwd+bwd[parallel_vjp]"):
-            t, r = _ms(rows, s, custom)
-            if ad is None or t is None:
-                continue
-            add("2 custom VJP vs autodiff", s, ad, t, 2.0, custom)
-            if r["max_rel_err"] is not None:
-                out.append(dict(goal="2 gradient error vs autodiff", shape=list(s), measured=r["max_rel_err"],
-                                target="< 1e-4", met=r["max_rel_err"] < 1e-4, note=custom))
-        if len(s) == 4:
-            scan, attn = _ms(rows, s, "gate_loop[parallel]")[0], _ms(rows, s, "gate_loop[attention]")[0]
-            for name in ("gate_loop[chunked]", "gate_loop[pallas]", "gate_loop[auto]", "pallas_mh[f16x3, Re y]",
-                         "pallas_mh[tf32x3, Re y]", "pallas_mh[bf16x3, Re y]", "pallas_mh[f16x3, complex y]"):
-                t, r = _ms(rows, s, name)
-                if t is None:
-                    continue
-                add("3 chunked vs associative scan", s, scan, t, 10.0, name)
-                add("3 chunked vs surrogate attention", s, attn, t, 5.0, name)
-                out.append(dict(goal="3 error vs complex128 loop", shape=list(s), measured=r["max_rel_err"],
-                                target="< 2e-5", met=r["max_rel_err"] < 2e-5, note=name))
-            _, rg = _ms(rows, s, "fwd+bwd[chunked]")
-            if rg is not None and rg["max_rel_err"] is not None:
-                out.append(dict(goal="3 gradient error", shape=list(s), measured=rg["max_rel_err"], target="< 1e-4",
-                                met=rg["max_rel_err"] < 1e-4, note="fwd+bwd[chunked] vs fwd+bwd[parallel_vjp]"))
-        bf, r = _ms(rows, s, "pallas_siso[bf16 planar]")
-        add("4 bf16 vs fp32 throughput", s, fp32, bf, 1.6, "pallas_siso[bf16 planar] vs [planar a]")
-        if r is not None:
-            out.append(dict(goal="4 bf16 error (documented)", shape=list(s), measured=r["max_rel_err"],
-                            target="report", met=True, note="inputs rounded to bfloat16, fp32 accumulation"))
-        nb, _ = _ms(rows, s, "numba_reference")
-        if res["provenance"].get("backend") == "cpu":
-            add("5 CPU Numba vs JAX associative scan", s, listing, nb, 2.0, "vs paper_listing")
-            add("5 CPU Numba, fraction of copy", s, copy, nb, 0.5, "within 2x of the copy")
-    return out
-
-
-def variants(shapes, configs, repeats=10, interpret=False, log=print):
-    """Time Pallas tile configurations on SISO shapes next to the listing and the copy.
-
-    ``configs``: dicts of :func:`gl.pallas_scan.gate_loop_siso` options, plus ``bf16=True``
-    (inputs in bfloat16) or ``bwd=True`` (time forward + backward, next to autodiff through the
-    associative scan). Timing as in :func:`run` (interleaved rounds of bursts). Returns rows with
-    errors vs the Numba loop (forward) or vs autodiff (``bwd``).
-    """
-    from gl import pallas_scan, pallas_tma
-    key, rows = jax.random.key(1), []
-    for shape in shapes:
-        q, k, v, a = siso_inputs(key, *shape)
-        host = [np.asarray(x[:1, ..., None]) for x in (q, k, v, a)]
-        y_ref = gl.gate_loop_reference(*host, dtype=np.complex128)[..., 0].real
-        ar, ai = jnp.real(a), jnp.imag(a)
-        w = jax.random.normal(jax.random.fold_in(key, 7), q.shape, jnp.float32)
-        listing = lambda q, k, v, a: gl.paper_gate_loop_operator(
-            k[..., None, None], v[..., None, None], q[..., None, None], a[..., None, None])[..., 0, 0].real
-        e = lambda x: x[..., None]
-        auto_grad = _grad_of(lambda q, k, v, a: gl.gate_loop(e(q), e(k), e(v), e(a), mode="parallel")[..., 0].real, w)
-        fns = {"copy": (lambda q, k, v, a: q + k + v + a.real + a.imag, (q, k, v, a)),
-               "listing": (listing, (q, k, v, a))}
-        if any(cfg.get("bwd") for cfg in configs):
-            fns["fwd+bwd autodiff"] = (auto_grad, (q, k, v, a))
-        for i, cfg in enumerate(configs):
-            cfg = dict(cfg)
-            bf16, bwd = cfg.pop("bf16", False), cfg.pop("bwd", False)
-            args = (q, k, v, ar, ai)
-            if bf16:
-                args = tuple(x.astype(jnp.bfloat16) for x in args)
-            fwd = lambda q, k, v, ar, ai, cfg=cfg: pallas_scan.gate_loop_siso(q, k, v, (ar, ai), interpret=interpret,
-                                                                             **cfg)[0]
-            if bwd:
-                fwd = _grad_of(lambda q, k, v, a, cfg=cfg: pallas_scan.gate_loop_siso(
-                    q, k, v, a, interpret=interpret, complex_y=True, **cfg)[0].real, w)
-                args = (q, k, v, a)
-            fns[i] = (fwd, args, cfg, bf16, bwd)
-        ready, info = {}, {}
-        for name, (fn, args, *extra) in fns.items():
-            try:
-                f, out, comp, n = prepare(fn, args)
-            except Exception as ex:
-                log(f"  {extra[:1]} failed: {type(ex).__name__}: {str(ex)[:300]}")
-                continue
-            if name == "fwd+bwd autodiff":
-                base_grads = out
-                err = None
-            elif extra and extra[2]:
-                err = _grad_err(out, base_grads)
-            elif extra:
-                err = rel_err(np.asarray(out[:1], np.float64), y_ref)
-            else:
-                err = None
-            ready[name], info[name] = (f, args, n), (comp, err)
-            log(f"    compiled {name}: {extra[0] if extra else ''} in {comp:.1f} s, err {err}")
-            del out
-        samples = time_rounds(ready, repeats)
-        t = {name: statistics.median(x) for name, x in samples.items()}
-        copy, paper, ad = t.get("copy"), t.get("listing"), t.get("fwd+bwd autodiff")
-        log(f"{shape}: copy {copy:.3f} ms, listing {paper:.3f} ms, fwd+bwd autodiff {ad or float('nan'):.3f} ms, "
-            f"default {pallas_scan.default_config(*shape, tma=pallas_tma.available())}")
-        for name in t:
-            if name in ("copy", "listing", "fwd+bwd autodiff"):
-                continue
-            _, _, cfg, bf16, bwd = fns[name]
-            comp, err = info[name]
-            ms = t[name]
-            row = dict(shape=list(shape), config=dict(cfg, bf16=bf16, bwd=bwd), ms=ms, copy_ms=copy, paper_ms=paper,
-                       autodiff_ms=ad, max_rel_err=err, compile_s=comp,
-                       spread=(max(samples[name]) - min(samples[name])) / ms)
-            rows.append(row)
-            ratio = f"x{ad / ms:5.2f} autodiff" if bwd else f"x{paper / ms:5.2f} listing  {copy / ms:5.2f} of copy"
-            log(f"  {str(cfg):72s} bf16={bf16:d} bwd={bwd:d} {ms:8.3f} ms  {ratio}  err {err:.1e}  "
-                f"first call {comp:.1f} s")
-    return rows
-
-
-VARIANTS = (
-    [dict(block_d=bd, chunk=16, segments=s, prefetch=True) for bd in (32, 64, 128) for s in (1, 4, 16, 64)]
-    + [dict(block_d=32, chunk=16, segments=1, prefetch=False), dict(block_d=64, chunk=16, segments=16, prefetch=False)]
-    + [dict(block_d=64, chunk=8, segments=1, prefetch=True), dict(block_d=64, chunk=8, segments=16, prefetch=True)]
-)
-
-
-def merge(results: list[dict]) -> dict:
-    """One results dict from several runs on the same machine (e.g. the SISO and the multi-head
-    shapes run as two commands): rows concatenated, provenance joined, goals recomputed."""
-    kinds = {r["provenance"]["device_kind"] for r in results}
-    if len(kinds) != 1:
-        raise ValueError(f"results: expected runs on one kind of device, got {sorted(kinds)}")
-    prov = dict(results[0]["provenance"])
-    prov["command"] = " ; ".join(r["provenance"]["command"] for r in results)
-    prov["date"] = " / ".join(r["provenance"]["date"] for r in results)
-    prov["repeats"] = [r["provenance"]["repeats"] for r in results]
-    prov["lookback_config"] = next((r["provenance"].get("lookback_config") for r in results
-                                    if r["provenance"].get("lookback_config")), None)
-    res = dict(provenance=prov, rows=[row for r in results for row in r["rows"]])
-    res["goals"] = goals(res)
-    return res
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", help="write the results here (e.g. gl/assets/bench/gpu.json)")
@@ -611,26 +388,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer repeats, first SISO shape only")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--mh", help="multi-head shapes 'B,L,H,d;...' (replaces the defaults)")
-    p.add_argument("--variants", action="store_true", help="time Pallas tile configurations instead")
-    p.add_argument("--configs", help="with --variants: a JSON list of option dicts (default: VARIANTS)")
-    p.add_argument("--merge", nargs="+", metavar="JSON", help="merge result files (same device) into --json")
     args = p.parse_args(argv)
-    if args.merge:
-        res = merge([json.loads(open(f).read()) for f in args.merge])
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(res, f, indent=1)
-        return res
-    if args.variants:
-        shapes = ([tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
-                  if args.shapes else GPU_SISO)
-        cfgs = json.loads(args.configs) if args.configs else VARIANTS + [dict(bf16=True), dict(bwd=True)]
-        rows = variants(shapes, cfgs, repeats=args.repeats or 10)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(dict(rows=rows, jax=jax.__version__,
-                               device_kind=jax.devices()[0].device_kind), f, indent=1)
-        return rows
     gpu = jax.default_backend() == "gpu"
     siso, mh = (GPU_SISO, GPU_MH) if gpu else (CPU_SISO, CPU_MH)
     parse = lambda text: [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s]

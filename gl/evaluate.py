@@ -1,104 +1,14 @@
-"""Accuracy of a Memory Horizon model, overall and by required memory span (Figure 6, Figure 7).
+"""``python -m gl.evaluate CHECKPOINT [--seed S --samples N]``: a checkpoint's accuracy as JSON.
 
-Accuracy definitions (the paper does not say which it uses):
-
-* ``accuracy`` (the headline number): per-token accuracy over **all** positions of all test
-  samples, i.e. ``mean(argmax logits == target)`` over ``N × L`` tokens. It includes the
-  reset positions, whose target is always 0 (about 3 in 1024 tokens, so they move it by
-  at most 0.003);
-* ``accuracy_no_reset``: the same over positions that are not reset tokens;
-* ``accuracy_after_first_reset``: over non-reset positions after the first reset of a sample;
-* ``by_span``: per-token accuracy over positions whose required memory span (tokens since the
-  last reset, see :mod:`gl.data`) lies in ``[lo, hi)``, for the bins :data:`SPAN_BINS`
-  (the bin ``[0, 1)`` is the reset tokens).
-
-``python -m gl.evaluate CHECKPOINT --seed S --samples N`` prints these as JSON for a freshly
-generated set (Table 2's other parameters).
+``CHECKPOINT`` is a ``checkpoint.npz`` or the name of a shipped one (``data-s0``, ...). The
+shipped checkpoints are Memory Horizon models: :mod:`gl.tasks.memory_horizon.evaluate` does
+the work and defines the accuracies.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-from functools import partial
+from gl.tasks.memory_horizon.evaluate import main
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-
-from gl import data as gdata
-from gl import model as gmodel
-
-__all__ = ["SPAN_BINS", "predict", "report", "main"]
-
-SPAN_BINS = (0, 1, 10, 25, 50, 100, 200, 400, 1025)
-
-
-@partial(jax.jit, static_argnums=(2,))
-def _predict_batch(params, tokens, config, targets):
-    logits = gmodel.apply(params, tokens, config)
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-    return jnp.argmax(logits, -1).astype(jnp.int32), ce
-
-
-def predict(params, config, inputs, targets, batch_size=32):
-    """``(predictions, cross_entropy)`` ``(N, L)`` for a set, in batches of ``batch_size``."""
-    preds, ces = [], []
-    for i in range(0, inputs.shape[0], batch_size):
-        p, c = _predict_batch(params, jnp.asarray(inputs[i:i + batch_size]), config,
-                              jnp.asarray(targets[i:i + batch_size]))
-        preds.append(np.asarray(p))
-        ces.append(np.asarray(c))
-    return np.concatenate(preds), np.concatenate(ces)
-
-
-def report(params, config, ds: gdata.MemoryHorizon, batch_size=32, reset=None) -> dict:
-    """All the accuracies of the module docstring and the mean cross-entropy ``loss`` for ``ds``."""
-    reset = gdata.reset_id() if reset is None else reset
-    pred, ce = predict(params, config, ds.inputs, ds.targets, batch_size)
-    correct = pred == ds.targets
-    is_reset = ds.inputs == reset
-    after_first = np.cumsum(is_reset, axis=1) > 0
-    sel_after = after_first & ~is_reset
-    by_span = []
-    for lo, hi in zip(SPAN_BINS[:-1], SPAN_BINS[1:]):
-        m = (ds.spans >= lo) & (ds.spans < hi)
-        by_span.append({"lo": lo, "hi": hi, "count": int(m.sum()),
-                        "accuracy": float(correct[m].mean()) if m.any() else None})
-    return {
-        "accuracy": float(correct.mean()),
-        "accuracy_no_reset": float(correct[~is_reset].mean()),
-        "accuracy_after_first_reset": float(correct[sel_after].mean()) if sel_after.any() else None,
-        "loss": float(ce.mean()),
-        "n_tokens": int(correct.size),
-        "by_span": by_span,
-    }
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m gl.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="a checkpoint.npz, or the name of a shipped one (e.g. data-s0)")
-    p.add_argument("--seed", type=int, default=1000, help="seed of the fresh test set")
-    p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=32)
-    args = p.parse_args(argv)
-    path = args.checkpoint
-    if not os.path.exists(path):
-        shipped = gmodel.shipped_checkpoints()
-        if path not in shipped:
-            p.error(f"checkpoint: no file {path!r} and no shipped checkpoint of that name "
-                    f"(shipped: {sorted(shipped)})")
-        path = shipped[path]
-    params, config, info = gmodel.load_checkpoint(path)
-    ds = gdata.memory_horizon(args.seed, n_samples=args.samples, max_output=config.vocab_out)
-    out = {"checkpoint": path, "transition": config.transition, "seed": args.seed,
-           "samples": args.samples, **report(params, config, ds, args.batch_size)}
-    json.dump(out, sys.stdout, indent=1)
-    print()
-    return out
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     main()

@@ -183,7 +183,7 @@ def _plan(dtype, *key):
     """
     specs = tuple(zip(key[::2], key[1::2])) + (None,) * (5 - len(key) // 2)
     standin = lambda s: None if s is None else np.broadcast_to(np.zeros((), s[1]), s[0])  # no memory
-    check_gate_loop_inputs(*(standin(s) for s in specs), "auto")
+    check_gate_loop_inputs(*(standin(s) for s in specs))
     # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64.
     dt = np.dtype(dtype or np.result_type(*(s[1] for s in specs if s is not None)))
     if dt not in (np.float32, np.float64, np.complex64, np.complex128):
@@ -210,7 +210,7 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
     """
     # Written for a small per-call cost: at the CI shapes the loop itself takes 10-40 us.
     if not (type(q) is type(k) is type(v) is type(a) is np.ndarray and (h0 is None or type(h0) is np.ndarray)):
-        check_gate_loop_inputs(q, k, v, a, h0, "auto")  # lists, JAX arrays: checked as given
+        check_gate_loop_inputs(q, k, v, a, h0)  # lists, JAX arrays: checked as given
         q, k, v, a = (np.asarray(x) for x in (q, k, v, a))
         h0 = None if h0 is None else np.asarray(h0)
     key = (q.shape, q.dtype, k.shape, k.dtype, v.shape, v.dtype, a.shape, a.dtype)

@@ -48,3 +48,13 @@ def rng(request):
     """A NumPy generator seeded from the test's name: each test has its own fixed stream."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+def sweep(cases, fast=(0,)):
+    """Parametrize ``cases``, all but those at the indices ``fast`` marked ``slow``: ``make unit``
+    runs the fast ones (every code path keeps one), ``make test-all`` the whole sweep."""
+    out = []
+    for i, case in enumerate(cases):
+        args = case if isinstance(case, tuple) else (case,)
+        out.append(pytest.param(*args, marks=() if i in fast else pytest.mark.slow))
+    return out

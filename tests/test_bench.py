@@ -1,12 +1,17 @@
-"""``python -m gl.bench``: the CPU run produces the results schema; the shipped files load."""
+"""``python -m gl.bench``: the CPU run produces the results schema; the shipped files load;
+the jobs under benchmarks/ (goals) compute from rows."""
 from __future__ import annotations
 
-import importlib.resources
 import json
+import os
+import sys
 
 import pytest
 
 from gl import bench
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import goals as bench_goals  # noqa: E402  (benchmarks/goals.py, a script)
 
 ROW_KEYS = {"shape", "method", "ms", "gbps", "vs_paper", "vs_copy", "max_rel_err"}
 PROV_KEYS = {"command", "hardware", "jax", "date", "device_kind"}
@@ -26,7 +31,8 @@ def test_cpu_bench_tiny_shape(tmp_path):
     check_schema(res)
     assert json.loads(out.read_text()) == json.loads(json.dumps(res))
     methods = {r["method"] for r in res["rows"]}
-    assert {"paper_listing", "copy", "numba_reference", "gate_loop[parallel]"} <= methods, methods
+    assert {"paper_listing", "copy", "numba_reference", "gate_loop[parallel, xla]", "gate_loop[auto]",
+            "fwd+bwd[parallel, autodiff]", "fwd+bwd[parallel, xla]"} <= methods, methods
     for r in res["rows"]:
         if r["max_rel_err"] is not None:  # every checked method agrees with the complex128 loop
             assert r["max_rel_err"] < 1e-5, r
@@ -40,10 +46,10 @@ def test_goals_from_rows():
                                                    compile_s=3.0)
     s, mh = (2, 8, 4), (1, 8, 2, 4)
     rows = [row(s, "paper_listing", 3.0), row(s, "copy", 1.0), row(s, "pallas_siso[planar a]", 1.0, 1e-7),
-            row(s, "pallas_siso[bf16 planar]", 0.7, 5e-3), row(s, "fwd+bwd[parallel]", 9.0),
-            row(s, "fwd+bwd[pallas]", 3.0, 1e-7), row(mh, "gate_loop[parallel] (over batch)", 50.0),
-            row(mh, "gate_loop[attention] (over batch×heads)", 16.0), row(mh, "gate_loop[chunked]", 4.0, 1e-7)]
-    g = {(x["goal"], tuple(x["shape"])): x for x in bench.goals(dict(rows=rows, provenance={"backend": "gpu"}))}
+            row(s, "pallas_siso[bf16 planar]", 0.7, 5e-3), row(s, "fwd+bwd[parallel, autodiff]", 9.0),
+            row(s, "fwd+bwd[parallel, pallas]", 3.0, 1e-7), row(mh, "gate_loop[parallel, xla] (over batch)", 50.0),
+            row(mh, "gate_loop[attention, xla] (over batch×heads)", 16.0), row(mh, "gate_loop[chunked, xla]", 4.0, 1e-7)]
+    g = {(x["goal"], tuple(x["shape"])): x for x in bench_goals.goals(dict(rows=rows, provenance={"backend": "gpu"}))}
     assert g["1 SISO forward vs listing", s]["measured"] == pytest.approx(3.0) and g["1 SISO forward vs listing", s]["met"]
     assert g["1 SISO forward, fraction of copy", s]["met"]
     assert g["2 custom VJP vs autodiff", s]["measured"] == pytest.approx(3.0)
@@ -66,7 +72,7 @@ def test_load_results_bad_kind():
 
 
 def test_planar_baselines():
-    """The baselines the bench and the probes in tools/ share: the listing on planar a agrees with
+    """The baselines the bench and the probes in experiments/ share: the listing on planar a agrees with
     the complex128 loop (float32 tolerance 1e-5), the copy touches every plane."""
     import jax
     import numpy as np
@@ -82,28 +88,3 @@ def test_planar_baselines():
     for i in range(5):  # every plane is read: a change in any one moves the output
         moved = np.asarray(bench.copy_planar(*(x + 1 if j == i else x for j, x in enumerate(planes))))
         np.testing.assert_allclose(moved - base, 1.0, rtol=1e-5)
-
-
-def test_read_ncu():
-    """Both report forms (``--section`` tables and ``--metrics`` lists), kernels in order, units
-    to ms and MB, thousands separators; non-kernel lines (warnings, ``==PROF==``) ignored."""
-    text = """==PROF== Profiling "gl_a": 0%....50%....100% - 3 passes
-== {"cfg": 1}
-  gl_a (8, 1, 64)x(64, 1, 1), Context 1, Stream 14, Device 0, CC 9.0
-    Warning: Data collection happened without fixed GPU frequencies. Profiling results may be inconsistent.
-    dram__bytes_read.sum                                     Gbyte         1.21
-    gpu__time_duration.sum                                      us       515.65
-    Elapsed Cycles                cycle    1,124,088
-    Grid Size                                 384
-  wrapped_slice (4, 1, 1)x(128, 1, 1), Context 1, Stream 14, Device 0, CC 9.0
-    dram__bytes_read.sum             Kbyte         5.63
-    gpu__time_duration.sum              ms         1.02
-"""
-    (a, ma), (b, mb) = bench.read_ncu(text)
-    assert (a, b) == ("gl_a", "wrapped_slice")
-    assert ma == {"dram__bytes_read.sum": 1210.0, "gpu__time_duration.sum": pytest.approx(0.51565),
-                  "Elapsed Cycles": 1124088.0, "Grid Size": 384.0}
-    assert mb == {"dram__bytes_read.sum": pytest.approx(0.00563), "gpu__time_duration.sum": 1.02}
-    logs = importlib.resources.files("gl") / "assets" / "bench"
-    shipped = dict(bench.read_ncu((logs / "ncu_mh_re_y_h100.txt").read_text()))
-    assert shipped["gl_mh_summary"]["Grid Size"] == 384 and shipped["gl_mh_outputs"]["Registers Per Thread"] == 255

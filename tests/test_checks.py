@@ -56,6 +56,29 @@ def test_unknown_mode(good, mode):
         gl.gate_loop(q, k, v, a, mode=mode)
 
 
+@pytest.mark.parametrize("impl", ["triton", "XLA", None, 1])
+def test_unknown_impl(good, impl):
+    q, k, v, a, _ = good
+    with pytest.raises(ValueError, match=r"impl: expected one of \('auto', 'xla', 'pallas'\), got"):
+        gl.gate_loop(q, k, v, a, impl=impl)
+
+
+@pytest.mark.parametrize("old, says", [("parallel_vjp", "write mode='parallel'"),
+                                       ("pallas", "write impl='pallas'")])
+def test_removed_modes_say_what_to_write(good, old, says):
+    q, k, v, a, _ = good
+    with pytest.raises(ValueError, match=f"mode: {old!r} was removed; {says}"):
+        gl.gate_loop(q, k, v, a, mode=old)
+
+
+@pytest.mark.parametrize("mode", ["recurrent", "attention"])
+def test_pairs_without_a_kernel(good, mode):
+    """No Pallas kernel implements these algorithms: the error names both arguments."""
+    q, k, v, a, _ = good
+    with pytest.raises(ValueError, match=f"mode={mode!r}, impl='pallas': no Pallas kernel"):
+        gl.gate_loop(q, k, v, a, mode=mode, impl="pallas")
+
+
 def test_real_a_is_accepted(good):
     """A real a where a complex one could be used is fine: the output stays real."""
     q, k, v, a, _ = good

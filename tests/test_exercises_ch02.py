@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import gl.exercises
-from gl import ssm
+from gl.theory import ssm
 from gl.exercises import ch02
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ssm
+from ..theory import ssm
 
 __all__ = ["check_kernel"]
 
@@ -21,7 +21,7 @@ def check_kernel(kernel_fn, seed=None):
     """Check ``kernel_fn(A, B, C, L)``: eq. 10's filter ``K_ℓ = Σ_j C_j A_j^ℓ B_j``, ``ℓ = 0 … L−1``.
 
     ``A, B, C``: complex ``(H, N)``; the result must be ``(H, L)``. Compares against
-    :func:`gl.ssm.kernel` on fresh random inputs and raises ``AssertionError`` saying what differs.
+    :func:`gl.theory.ssm.kernel` on fresh random inputs and raises ``AssertionError`` saying what differs.
     """
     rng = np.random.default_rng(seed)
     for A, B, C, L in _cases(rng):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ssm
+from ..theory import ssm
 
 __all__ = ["check_discretize_bilinear"]
 
 
 def check_discretize_bilinear(discretize_fn, seed=None):
-    """Check ``discretize_fn(Lambda, B_bar, delta) -> (A, B)`` against :func:`gl.ssm.discretize_bilinear`.
+    """Check ``discretize_fn(Lambda, B_bar, delta) -> (A, B)`` against :func:`gl.theory.ssm.discretize_bilinear`.
 
     ``Lambda``, ``B_bar``: complex ``(N,)``; ``delta``: a positive float. Raises
     ``AssertionError`` naming the input and the first entry that differs.

@@ -3,20 +3,20 @@
 * :func:`check_compress_memory`: a student's appendix A compression function.
 
 Runs the student's function on fresh random memories, compares with
-:func:`gl.data.compress_memory`, and raises ``AssertionError`` naming the input, expected vs
+:func:`gl.tasks.memory_horizon.data.compress_memory`, and raises ``AssertionError`` naming the input, expected vs
 got. On success it prints one line.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..data import compress_memory
+from ..tasks.memory_horizon.data import compress_memory
 
 __all__ = ["check_compress_memory"]
 
 
 def check_compress_memory(fn, seed=None, n_cases=200):
-    """Check ``fn(memory, max_output) -> int`` against :func:`gl.data.compress_memory`.
+    """Check ``fn(memory, max_output) -> int`` against :func:`gl.tasks.memory_horizon.data.compress_memory`.
 
     Memories are Python lists of ints in ``[0, 4]`` of length 0 to 12 (both parities, the
     empty list included), with ``max_output`` in ``{7, 50}``.
@@ -34,4 +34,4 @@ def check_compress_memory(fn, seed=None, n_cases=200):
             if got == (-want) % m:
                 hint = " (the sign alternation is flipped: the first pair is added)"
             raise AssertionError(f"compress_memory({memory}, {m}): expected {want}, got {got}{hint}")
-    print(f"check_compress_memory: all {len(cases)} memories agree with gl.data.compress_memory.")
+    print(f"check_compress_memory: all {len(cases)} memories agree with gl.tasks.memory_horizon.data.compress_memory.")

@@ -3,14 +3,14 @@
 * :func:`check_reset_statistic`: a student's mean ``|a_n|`` at reset tokens and elsewhere.
 
 Runs the student's function on fresh random gates and inputs, compares with
-:func:`gl.gates_analysis.reset_statistic`, and raises ``AssertionError`` naming the input,
+:func:`gl.tasks.memory_horizon.gates_analysis.reset_statistic`, and raises ``AssertionError`` naming the input,
 expected vs got. On success it prints one line.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..gates_analysis import reset_statistic
+from ..tasks.memory_horizon.gates_analysis import reset_statistic
 
 __all__ = ["check_reset_statistic"]
 
@@ -21,7 +21,7 @@ def check_reset_statistic(fn, seed=None):
     """Check ``fn(gates, inputs, reset_id) -> (at_reset, elsewhere)``.
 
     ``gates`` ``(B, L, H, d_k)`` complex, ``inputs`` ``(B, L)`` int; compared with
-    :func:`gl.gates_analysis.reset_statistic` at absolute tolerance ``ATOL``.
+    :func:`gl.tasks.memory_horizon.gates_analysis.reset_statistic` at absolute tolerance ``ATOL``.
     """
     rng = np.random.default_rng(seed)
     shapes = [(1, 12, 1, 1), (2, 30, 4, 1), (3, 20, 2, 3)]
@@ -39,4 +39,4 @@ def check_reset_statistic(fn, seed=None):
                 hint = " (the two numbers are swapped)"
             raise AssertionError(f"gates of shape {(B, L, H, d)}: expected (at_reset, elsewhere) = "
                                  f"({want[0]:.6f}, {want[1]:.6f}), got {got}{hint}")
-    print(f"check_reset_statistic: all {len(shapes)} cases agree with gl.gates_analysis.reset_statistic.")
+    print(f"check_reset_statistic: all {len(shapes)} cases agree with gl.tasks.memory_horizon.gates_analysis.reset_statistic.")

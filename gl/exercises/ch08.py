@@ -32,7 +32,8 @@ def _compare(fn, args, want, what, hint, name="h"):
 
 def check_segmented_scan(fn, seed=None):
     """Check ``fn(a, x, h0, segments) -> h``: the recurrence ``h_n = a_n h_{n-1} + x_n`` computed
-    by splitting time into ``segments`` equal parts (the two-pass reduce-then-scan of chapter 8).
+    by splitting time into ``segments`` equal parts (the two-pass reduce-then-scan of chapter 8,
+    :mod:`gl.kernels.siso_scan`).
 
     ``a, x``: complex ``(L, D)``; ``h0``: complex ``(D,)``; ``h``: complex ``(L, D)``, all
     ``complex128``. Cases: ``L = 64`` with 1, 2, 4, 8 segments, ``D = 3``, random ``|a|`` in

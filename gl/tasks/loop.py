@@ -1,0 +1,227 @@
+"""The training loop every task shares: optimizer, jitted epochs, evaluation, checkpoints, resume.
+
+A task (e.g. :mod:`gl.tasks.memory_horizon.train`) supplies what is its own: the model's
+``loss(params, inputs, targets)``, the data, an ``evaluate(params, final)`` that returns a
+metrics dict, and a :class:`Checkpoints` that saves and loads its parameters with
+:mod:`gl.tasks.checkpoint`. :func:`fit` then runs (or resumes) the epochs and writes
+``DIR/metrics.jsonl`` (one JSON object per evaluation), ``DIR/train_state.npz`` (parameters,
+optimizer state and epoch in one file, for resuming) and ``DIR/checkpoint.npz`` (the same
+without the optimizer state). It refuses to resume without a checkpoint, to start over in a
+non-empty directory unless asked to overwrite, and to resume another run's checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import warnings
+from typing import Callable, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from gl.tasks import checkpoint
+
+__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag"]
+
+
+def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,
+          group=None, group_lr=None, group_weight_decay=None):
+    """AdamW with linear warm-up and cosine decay to 0; a second parameter group if asked.
+
+    Weight decay applies to arrays of ≥ 2 dimensions (weight matrices, embeddings) only.
+    ``group``: a pytree of bools like ``params`` marking the parameters that get ``group_lr``
+    and ``group_weight_decay`` (``lr`` and ``weight_decay`` when None). Returns
+    ``(optimizer, warmup_steps_used)``; the warm-up is cut to ``total_steps // 2`` (with a
+    warning) when it would not fit in ``total_steps``.
+    """
+    if total_steps < 2:
+        raise ValueError(f"total_steps: expected at least 2 optimizer steps (raise --epochs or "
+                         f"--samples), got {total_steps}")
+    if warmup_steps >= total_steps:
+        used = max(total_steps // 2, 1)
+        warnings.warn(f"warmup_steps={warmup_steps} >= total_steps={total_steps}: using {used}")
+        warmup_steps = used
+    decay_mask = jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
+
+    def one(peak, wd):
+        sched = optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps, end_value=0.0)
+        return optax.adamw(sched, b1=b1, b2=b2, weight_decay=wd, mask=decay_mask)
+
+    if group is None:
+        return one(lr, weight_decay), warmup_steps
+    group_lr = lr if group_lr is None else group_lr
+    group_weight_decay = weight_decay if group_weight_decay is None else group_weight_decay
+    labels = jax.tree_util.tree_map(lambda t: "group" if t else "default", group)
+    tx = optax.multi_transform({"default": one(lr, weight_decay),
+                                "group": one(group_lr, group_weight_decay)}, labels)
+    return tx, warmup_steps
+
+
+def make_epoch(loss: Callable, tx, batch_size: int):
+    """A jitted ``epoch(params, opt_state, key, inputs, targets) -> (params, opt_state, mean_loss)``.
+
+    ``loss(params, inputs, targets)``: a scalar. Shuffles with ``key``, drops the last partial
+    batch and runs the steps in one ``lax.scan``.
+    """
+
+    @jax.jit
+    def epoch(params, opt_state, key, inputs, targets):
+        n = inputs.shape[0]
+        steps = n // batch_size
+        perm = jax.random.permutation(key, n)[: steps * batch_size].reshape(steps, batch_size)
+
+        def step(carry, idx):
+            params, opt_state = carry
+            value, grads = jax.value_and_grad(loss)(params, inputs[idx], targets[idx])
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), value
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), perm)
+        return params, opt_state, losses.mean()
+
+    return epoch
+
+
+class Checkpoints(NamedTuple):
+    """Where a run keeps its files, and the configuration saved with its parameters."""
+
+    out: str  #: the run's directory
+    config: object  #: the model configuration (``to_json()``, ``from_json(text)``, ``==``)
+
+    def path(self, name):
+        return os.path.join(self.out, name)
+
+
+#: the files :func:`fit` writes in a run's directory (and removes with ``overwrite``)
+RUN_FILES = ("metrics.jsonl", "checkpoint.npz", "train_state.npz")
+#: ``meta`` keys that record where and when, not what: they may differ on resume
+PROVENANCE = frozenset({"command", "date", "hardware", "jax_version", "optax_version", "python",
+                        "epoch", "step"})
+
+
+def _same(path, old: dict, new: dict, skip=frozenset()):
+    diffs = checkpoint.differences(old, new, skip)
+    if diffs:
+        raise ValueError(f"--resume: {path} was written by another run: " + "; ".join(diffs))
+
+
+def _prepare(ck: Checkpoints, resume: bool, overwrite: bool):
+    """Check the run directory against ``resume`` / ``overwrite``; clear it for a fresh run."""
+    if resume and overwrite:
+        raise ValueError("resume and overwrite: expected at most one, got both (--resume "
+                         "continues the run in the directory, --overwrite starts it again)")
+    found = sorted(os.listdir(ck.out)) if os.path.isdir(ck.out) else []
+    if resume and "train_state.npz" not in found:
+        raise FileNotFoundError(f"--resume: {ck.out} holds no checkpoint to resume from (expected "
+                                f"train_state.npz, found {', '.join(found) or 'nothing'})")
+    if not resume and found:
+        if not overwrite:
+            raise FileExistsError(f"{ck.out} is not empty ({', '.join(found)}): pass --resume to "
+                                  "continue that run or --overwrite to start it again")
+        for name in found:
+            if name in RUN_FILES or any(name == f + ".tmp.npz" for f in RUN_FILES):
+                os.remove(ck.path(name))
+    os.makedirs(ck.out, exist_ok=True)
+
+
+def _export_epoch(path):
+    try:
+        return checkpoint.load(path)[2]["meta"].get("epoch")
+    except (FileNotFoundError, checkpoint.CheckpointError):
+        return None
+
+
+def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, evaluate,
+        meta, steps_per_epoch, eval_every=10, checkpoint_every=10, resume=False, overwrite=False,
+        progress=None):
+    """Train for ``epochs`` (resuming from ``ck.out`` with ``resume``); return the last metrics.
+
+    ``evaluate(params, final) -> dict`` runs every ``eval_every`` epochs and after the last;
+    ``epoch``, ``step``, ``train_loss`` and ``elapsed_s`` are added to what it returns.
+    ``key`` shuffles epoch ``e`` by ``fold_in(key, e)``, so a resumed run sees the same batches
+    as an uninterrupted one. ``meta`` (provenance and run settings) is saved in every checkpoint.
+    ``progress``: a ``tqdm``-like bar, or None.
+
+    The run's directory: without ``resume`` it must be empty or absent (``overwrite`` removes
+    the files of :data:`RUN_FILES` first; others stay). ``train_state.npz`` is the one file
+    ``resume`` reads (parameters, optimizer state, epoch, metrics; written atomically);
+    ``checkpoint.npz`` is the same without the optimizer state, for evaluation and shipping.
+    ``resume`` refuses a state whose config, or ``meta`` other than :data:`PROVENANCE`,
+    differs from this run's (the message names the field).
+    """
+    _prepare(ck, resume, overwrite)
+    ck_path, st_path, mpath = ck.path("checkpoint.npz"), ck.path("train_state.npz"), ck.path("metrics.jsonl")
+    opt_state, start, metrics = tx.init(params), 0, []
+    if resume:
+        run = checkpoint.load_run(st_path, type(ck.config), params, opt_state, ck.config)
+        _same(st_path, run.meta, meta, PROVENANCE)
+        _same(st_path, {"key": run.key.tolist()}, {"key": np.asarray(jax.random.key_data(key)).tolist()})
+        params, opt_state, start, metrics = run.params, run.opt_state, run.epoch, run.metrics
+        old = _export_epoch(ck_path)
+        if old != start:  # a crash between the two writes: the export follows the state
+            if old is not None:
+                warnings.warn(f"{ck_path} is at epoch {old} but {st_path} at epoch {start}: "
+                              "resuming from the latter and rewriting the former")
+            checkpoint.save(ck_path, params, ck.config, metrics, run.meta)
+        with open(mpath, "w") as f:  # drop lines written after the checkpoint
+            f.writelines(json.dumps(m, sort_keys=True) + "\n" for m in metrics)
+    k_shuffle = jax.random.split(key)[1]
+    t0, last = time.time(), None
+    if progress is not None:
+        progress.update(start)
+    for ep in range(start, epochs):
+        params, opt_state, loss = epoch_fn(params, opt_state, jax.random.fold_in(k_shuffle, ep), inputs, targets)
+        done = ep + 1
+        final = done == epochs
+        if done % eval_every == 0 or final:
+            last = {"epoch": done, "step": done * steps_per_epoch, "train_loss": float(loss),
+                    **evaluate(params, final), "elapsed_s": round(time.time() - t0, 2)}
+            metrics.append(last)
+            with open(mpath, "a") as f:
+                f.write(json.dumps(last, sort_keys=True) + "\n")
+            if progress is not None:
+                progress.set_postfix(loss=f"{float(loss):.3f}")
+        if done % checkpoint_every == 0 or final:
+            m = {**meta, "epoch": done, "step": done * steps_per_epoch}
+            state = checkpoint.TrainState(opt_state, done * steps_per_epoch, done, jax.random.key_data(key))
+            checkpoint.save(st_path, params, ck.config, metrics, m, state=state)  # resume reads this
+            checkpoint.save(ck_path, params, ck.config, metrics, m)
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
+    return last if last is not None else (metrics[-1] if metrics else {})
+
+
+def flag(kind, lo=None, hi=None, *, lo_open=False, hi_open=False):
+    """An argparse ``type=`` for a numeric flag: an ``int`` or a finite ``float`` in the range
+    from ``lo`` to ``hi`` (None: unbounded; ``lo_open``/``hi_open``: the end excluded).
+
+    A bad value is an ``argparse`` usage error naming the flag, e.g. ``argument --lr:
+    expected a finite number > 0, got 'nan'``.
+    """
+    if kind not in (int, float):
+        raise TypeError(f"kind: expected int or float, got {kind!r}")
+    parts = [f"{'>' if lo_open else '>='} {lo}" if lo is not None else "",
+             f"{'<' if hi_open else '<='} {hi}" if hi is not None else ""]
+    want = ("an int" if kind is int else "a finite number") + (" " if any(parts) else "") + \
+        " and ".join(x for x in parts if x)
+
+    def parse(text):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        bad = (not math.isfinite(x)
+               or (lo is not None and (x <= lo if lo_open else x < lo))
+               or (hi is not None and (x >= hi if hi_open else x > hi)))
+        if bad:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return x
+
+    parse.__name__ = want
+    return parse
