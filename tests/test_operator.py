@@ -149,3 +149,28 @@ def test_zero_transition_has_finite_gradients(rng):
     for mode in ["recurrent", "parallel", "attention"]:
         g = jax.grad(_loss(mode), argnums=(3, 4))(q, k, v, a.real.copy(), a.imag.copy())
         assert all(np.all(np.isfinite(np.asarray(x))) for x in g), mode
+
+
+ALL_MODES = ["recurrent", "parallel", "attention", "chunked", "parallel_vjp"]
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("arg", ["q", "k", "v", "a"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_does_not_leak_backwards(mode, arg, bad, rng):
+    """A NaN or inf in q, k, v or a at step t changes no output before t (issue 24, item 1).
+
+    L = 40 spans three chunks of the chunked mode (16 steps), t = 21 sits inside the second.
+    Before the fix the attention mode leaked into every earlier output (0 · inf in the masked
+    upper triangle) and the chunked mode into the earlier outputs of t's chunk.
+    """
+    q, k, v, a = random_inputs(rng, (2,), 40, 2, 2, 3, complex_a=False)
+    y = np.asarray(gl.gate_loop(q, k, v, a, mode=mode))
+    t = 21
+    args = dict(q=q.copy(), k=k.copy(), v=v.copy(), a=a.copy())
+    args[arg][1, t, 0, 0] = bad
+    y2 = np.asarray(gl.gate_loop(args["q"], args["k"], args["v"], args["a"], mode=mode))
+    np.testing.assert_allclose(y2[:, :t], y[:, :t], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(y2[0], y[0])  # the other batch element is untouched
+    assert not np.all(np.isfinite(y2[1, t:])), "the non-finite input is seen from t on"
+
