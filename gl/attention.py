@@ -16,6 +16,8 @@ from functools import partial
 import jax.numpy as jnp
 from jax import lax
 
+from .scan import empty_sequence
+
 HIGHEST = lax.Precision.HIGHEST
 
 
@@ -103,9 +105,12 @@ def _weigh(q, D, k):
 def surrogate_attention(q, k, v, a, h0=None, dtype=None):
     """Eq. 17-21 in O(L²) with a stable relative decay. Returns ``(y, h_L)``.
 
-    ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``.
+    ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``; for ``L = 0``,
+    :func:`gl.scan.empty_sequence`.
     """
     dtype = dtype or jnp.result_type(q, k, v, a)
+    if q.shape[-3] == 0:
+        return empty_sequence(q, v, h0, dtype)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     D = relative_decay(a)  # (..., H, d_k, L, L)
     qt = jnp.moveaxis(q, -3, -1)  # (..., H, d_k, L)

@@ -8,7 +8,7 @@ import numpy as np
 from ._checks import check_gate_loop_inputs, compute_dtype, is_tile
 from .attention import surrogate_attention
 from .chunked import gate_loop_chunked
-from .scan import gate_loop_parallel, gate_loop_recurrent
+from .scan import empty_sequence, gate_loop_parallel, gate_loop_recurrent
 from .vjp import gate_loop_parallel_vjp
 
 #: ``d_k * d_v`` from which ``"auto"`` uses the chunked mode: the associative scan then carries
@@ -132,9 +132,17 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False, real=Fals
     bfloat16/float16 inputs are computed and returned in float32 (complex64 with a complex input).
     The SISO ("max-headed") case of the paper is ``d_k = d_v = 1``.
 
+    Guarantees (README, "What `gl` guarantees"): ``L = 0`` gives an empty ``y`` and ``h0`` (or
+    zeros) as the state in every mode; a NaN or inf in any input at step ``t`` changes no
+    output before ``t`` in any mode (from ``t`` on outputs may be NaN: the attention and
+    chunked modes give NaN where the recurrence gives ``±inf``). ``"attention"`` refuses
+    (``ValueError``) when its O(L²) memory estimate is over ``gl.attention.MAX_BYTES``;
+    ``"auto"`` never picks it.
+
     Raises:
       TypeError: an input is not a float or complex array, or ``real`` is not a bool.
-      ValueError: shapes disagree, or ``mode`` is unknown.
+      ValueError: shapes disagree, ``mode`` is unknown, or ``mode="attention"`` would need
+        more memory than the limit (:func:`gl.attention.check_attention_memory`).
       RuntimeError: ``mode="pallas"`` without a GPU.
     """
     if not isinstance(real, (bool, np.bool_)):
@@ -155,7 +163,8 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False, real=Fals
         y, h = gate_loop_parallel_vjp(q, k, v, a, h0, dtype)
     elif mode == "pallas":
         _check_pallas(q, k, v, dtype)
-        y, h = _pallas(q, k, v, a, h0, dtype, real=real)
+        y, h = empty_sequence(q, v, h0, dtype) if q.shape[-3] == 0 else \
+            _pallas(q, k, v, a, h0, dtype, real=real)
     else:
         y, h = surrogate_attention(q, k, v, a, h0, dtype)
     if real:

@@ -174,3 +174,29 @@ def test_non_finite_input_does_not_leak_backwards(mode, arg, bad, rng):
     np.testing.assert_array_equal(y2[0], y[0])  # the other batch element is untouched
     assert not np.all(np.isfinite(y2[1, t:])), "the non-finite input is seen from t on"
 
+
+@pytest.mark.parametrize("mode", ALL_MODES + ["auto"])
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("batch, dims", [((), (1, 1)), ((2, 3), (2, 3))])
+def test_empty_sequence(mode, with_h0, batch, dims, rng):
+    """L = 0: an empty output of shape (..., 0, H, d_v) and h0 (or zeros) as the state, in
+    every mode (issue 24, item 3; before the fix auto, parallel, parallel_vjp and attention
+    raised IndexError)."""
+    d_k, d_v = dims
+    q, k, v, a, h0 = random_inputs(rng, batch, 0, 3, d_k, d_v, h0=True)
+    y, h = gl.gate_loop(q, k, v, a, mode=mode, h0=h0 if with_h0 else None, return_state=True)
+    assert y.shape == batch + (0, 3, d_v) and y.dtype == np.complex64
+    assert h.shape == batch + (3, d_k, d_v) and h.dtype == np.complex64
+    np.testing.assert_array_equal(h, h0 if with_h0 else np.zeros_like(h0))
+    y = gl.gate_loop(q, k, v, a.real.copy(), mode=mode, real=True)
+    assert y.shape == batch + (0, 3, d_v) and y.dtype == np.float32
+
+
+def test_empty_sequence_pallas_mode(rng, monkeypatch):
+    """mode="pallas" with L = 0 returns the empty result without launching a kernel (the
+    backend check is faked: no GPU here)."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    q, k, v, a, h0 = random_inputs(rng, (2,), 0, 3, 1, 1, h0=True)
+    y, h = gl.gate_loop(q, k, v, a, mode="pallas", h0=h0, return_state=True)
+    assert y.shape == (2, 0, 3, 1) and y.dtype == np.complex64
+    np.testing.assert_array_equal(h, h0)
