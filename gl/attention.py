@@ -13,12 +13,65 @@ from __future__ import annotations
 
 from functools import partial
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .scan import empty_sequence
 
 HIGHEST = lax.Precision.HIGHEST
+
+#: The largest :func:`attention_bytes` estimate the attention mode runs (bytes). ``None``: half
+#: the accelerator's memory (``memory_stats()["bytes_limit"]``), or :data:`CPU_MAX_BYTES` on
+#: a device that reports none (the CPU). Set it (``gl.attention.MAX_BYTES = 2**34``) or pass
+#: ``max_bytes=`` to :func:`surrogate_attention` to change the limit.
+MAX_BYTES = None
+CPU_MAX_BYTES = 4 * 2**30  #: the limit on a device without memory statistics (4 GiB)
+
+
+def attention_bytes(q_shape, dtype) -> int:
+    """Estimated peak bytes of the forward attention mode for ``q`` of shape ``(..., L, H, d_k)``.
+
+    ``(2 d_k + 1) B H L²`` numbers of ``dtype`` (``B``: the product of the batch dims): the
+    ``(d_k, L, L)`` relative decay, one temporary of its size and the ``(L, L)`` scores per
+    head. XLA's CPU compiler reserved 2.0-2.3 ``d_k B H L²`` numbers of temporaries at
+    L = 128-512 (``compile().memory_analysis()``). A gradient needs more. Exact integers.
+    """
+    *batch, L, H, d_k = (int(n) for n in q_shape)
+    B = int(np.prod(batch, dtype=object)) if batch else 1
+    return np.dtype(dtype).itemsize * B * H * L * L * (2 * d_k + 1)
+
+
+def attention_limit(max_bytes=None) -> int:
+    """The limit in bytes: ``max_bytes``, else :data:`MAX_BYTES`, else the device's (see there)."""
+    if max_bytes is None:
+        max_bytes = MAX_BYTES
+    if max_bytes is None:
+        try:
+            return int(jax.devices()[0].memory_stats()["bytes_limit"]) // 2
+        except Exception:  # CPU: memory_stats() is None or missing
+            return CPU_MAX_BYTES
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+        raise ValueError(f"max_bytes: expected an int >= 0 (bytes) or None, got {max_bytes!r}")
+    return int(max_bytes)
+
+
+def check_attention_memory(q_shape, dtype, max_bytes=None):
+    """Raise ``ValueError`` before the attention mode would allocate over the limit.
+
+    The error names the estimate, the limit, how to raise it and the mode to use instead
+    (``"chunked"``: the same numbers, memory linear in ``L``).
+    """
+    need, limit = attention_bytes(q_shape, dtype), attention_limit(max_bytes)
+    if need > limit:
+        L, d_k = q_shape[-3], q_shape[-1]
+        raise ValueError(
+            f"mode='attention': q of shape {tuple(q_shape)} ({np.dtype(dtype)}) needs about "
+            f"{need / 1e9:.3g} GB for its (..., H, d_k, L, L) relative decay (O(L²): L = {L}, "
+            f"d_k = {d_k}), over the limit of {limit / 1e9:.3g} GB (gl.attention.MAX_BYTES or "
+            f"max_bytes=); use mode='chunked' (same result, memory linear in L) or "
+            f"mode='recurrent'/'parallel', or raise the limit")
 
 
 def causal_mask(L: int, dtype=bool):
@@ -82,11 +135,13 @@ def causal_matmul(W, v, matmul):
     return jnp.where(reached, jnp.asarray(jnp.nan, y.dtype), y)
 
 
-def surrogate_scores(q, k, a):
+def surrogate_scores(q, k, a, max_bytes=None):
     """The masked surrogate attention matrix ``(Q̄ K̄ᵀ) ⊙ M`` of eq. 21, computed stably.
 
     ``W[..., H, n, m] = sum_k q[n, k] D_k[n, m] k[m, k]``; shape ``(..., H, L, L)``.
+    Raises ``ValueError`` over the memory limit (:func:`check_attention_memory`).
     """
+    check_attention_memory(q.shape, jnp.result_type(q, k, a), max_bytes)
     return _weigh(q, relative_decay(a), k)
 
 
@@ -102,8 +157,13 @@ def _weigh(q, D, k):
     return jnp.where(causal_mask(W.shape[-1]), W, jnp.zeros((), W.dtype))
 
 
-def surrogate_attention(q, k, v, a, h0=None, dtype=None):
+def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
     """Eq. 17-21 in O(L²) with a stable relative decay. Returns ``(y, h_L)``.
+
+    Before computing anything, estimates the memory (:func:`attention_bytes`) and raises
+    ``ValueError`` naming ``mode='chunked'`` if it is over ``max_bytes`` (default
+    :data:`MAX_BYTES`: half the accelerator's memory, 4 GiB on the CPU). At L = 100 000,
+    ``d_k = 1``, float32 that is 120 GB. Under ``jax.vmap`` the estimate sees one example.
 
     ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``; for ``L = 0``,
     :func:`gl.scan.empty_sequence`.
@@ -111,6 +171,7 @@ def surrogate_attention(q, k, v, a, h0=None, dtype=None):
     dtype = dtype or jnp.result_type(q, k, v, a)
     if q.shape[-3] == 0:
         return empty_sequence(q, v, h0, dtype)
+    check_attention_memory(q.shape, dtype, max_bytes)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     D = relative_decay(a)  # (..., H, d_k, L, L)
     qt = jnp.moveaxis(q, -3, -1)  # (..., H, d_k, L)

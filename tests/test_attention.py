@@ -154,3 +154,48 @@ def test_nan_transition_matches_recurrent(rng):
     assert np.isnan(y_rec[0, 6:, 1]).all() and not np.isnan(y_rec[0, :6]).any()
     np.testing.assert_allclose(y_att[~np.isnan(y_rec)], y_rec[~np.isnan(y_rec)], rtol=1e-4,
                                atol=1e-5)
+
+
+def test_attention_refuses_over_the_memory_limit(rng, monkeypatch):
+    """Issue 24, item 5: over the limit the attention mode raises before allocating, and the
+    error names the mode to use; the limit is a settable module constant."""
+    q, k, v, a = random_inputs(rng, (2,), 64, 2, 2, 3)
+    monkeypatch.setattr(gl.attention, "MAX_BYTES", 10_000, raising=False)
+    with pytest.raises(ValueError, match=r"mode='attention'.*MAX_BYTES.*mode='chunked'"):
+        gl.gate_loop(q, k, v, a, mode="attention")
+    y_ref = gl.gate_loop_reference(q, k, v, a, dtype=np.complex128)
+    for mode in ("chunked", "recurrent", "auto"):  # the others are not limited
+        assert rel_err(gl.gate_loop(q, k, v, a, mode=mode), y_ref) < 2e-5, mode
+
+
+def test_attention_memory_keyword_and_estimate(rng):
+    """max_bytes= overrides the constant; the estimate is exact at the boundary."""
+    q, k, v, a = random_inputs(rng, (2,), 32, 2, 2, 3)
+    need = gl.attention.attention_bytes(q.shape, np.complex64)
+    assert need == 8 * 2 * 2 * 32 * 32 * (2 * 2 + 1)
+    gl.surrogate_attention(q, k, v, a, max_bytes=need)
+    with pytest.raises(ValueError, match="mode='chunked'"):
+        gl.surrogate_attention(q, k, v, a, max_bytes=need - 1)
+    with pytest.raises(ValueError, match="max_bytes: expected an int"):
+        gl.surrogate_attention(q, k, v, a, max_bytes=1.5)
+
+
+def test_attention_at_long_L_errors_without_allocating():
+    """L = 100 000 (the issue's case: tens of GB) fails at once with the default limit."""
+    x = np.zeros((100_000, 1, 1), np.float32)
+    with pytest.raises(ValueError, match=r"needs about 120 GB.*mode='chunked'"):
+        gl.gate_loop(x, x, x, x, mode="attention")
+    assert gl.operator.pick_mode("cpu", x.shape, x.shape, np.float32, has_pallas=False) != \
+        "attention"
+
+
+@pytest.mark.parametrize("shape, dtype", [((1, 256, 2, 2), np.complex64), ((2, 128, 2, 1),
+                                          np.float32), ((1, 256, 1, 8), np.complex64)])
+def test_attention_estimate_bounds_xla_temporaries(shape, dtype):
+    """The estimate is at least the temporaries XLA's CPU compiler reserves (forward pass)."""
+    q = jax.ShapeDtypeStruct(shape, dtype)
+    f = jax.jit(lambda q, k, v, a: gl.surrogate_attention(q, k, v, a))
+    mem = f.lower(q, q, q, q).compile().memory_analysis()
+    est = gl.attention.attention_bytes(shape, dtype)
+    assert mem.temp_size_in_bytes <= est, (mem.temp_size_in_bytes, est)
+    assert mem.temp_size_in_bytes >= est / 3  # and not a gross overestimate
