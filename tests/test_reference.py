@@ -220,3 +220,12 @@ def test_complex_inputs_compute_in_matching_complex_precision(rng, real, want):
     y_ref, _ = python_loop(q, k, v, a)
     assert rel_err(y, y_ref) < (1e-5 if real == np.float32 else 1e-12)
     assert gl.gate_loop_reference(q, k, v, a, dtype=np.complex128).dtype == np.complex128
+
+
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_empty_sequence(rng, with_h0):
+    """L = 0: an empty y and h0 (or zeros) as the state, as gl.gate_loop gives."""
+    q, k, v, a, h0 = random_inputs(rng, (2,), 0, 3, 2, 4, h0=True)
+    y, h = gl.gate_loop_reference(q, k, v, a, h0=h0 if with_h0 else None, return_state=True)
+    assert y.shape == (2, 0, 3, 4) and y.dtype == np.complex64 and h.shape == (2, 3, 2, 4)
+    np.testing.assert_array_equal(h, h0 if with_h0 else 0)
