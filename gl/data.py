@@ -151,7 +151,8 @@ def memory_horizon(key_or_seed, n_samples=2000, length=1024, number_range=(0, 4)
 
     Returns a :class:`MemoryHorizon` of ``int32`` arrays ``(n_samples, length)``. Deterministic
     in the seed. The module docstring defines the ids and the target at a reset token.
-    Targets are exact for any numbers (the arithmetic runs modulo ``max_output``).
+    Targets are exact for any numbers (the arithmetic runs modulo ``max_output`` where an
+    int64 sum of the products could overflow).
 
     Raises:
       ValueError: a value out of range, including ``length``, ``max_output`` or

@@ -136,9 +136,9 @@ def gate_loop(q, k, v, a, *, mode="auto", h0=None, return_state=False, real=Fals
     zeros) as the state in every mode; a NaN or inf in any input at step ``t`` changes no
     output before ``t`` (from ``t`` on outputs may be NaN: the attention and chunked modes
     give NaN where the recurrence gives ``±inf``), in every mode but the fused multi-head
-    Pallas kernels (``"pallas"`` with ``d_k, d_v >= 16``: open, ``tests/test_fuzz.py``). ``"attention"`` refuses
-    (``ValueError``) when its O(L²) memory estimate is over ``gl.attention.MAX_BYTES``;
-    ``"auto"`` never picks it.
+    Pallas kernels (``"pallas"`` with ``d_k, d_v >= 16``: open, ``tests/test_fuzz.py``).
+    ``"attention"`` refuses (``ValueError``) when its O(L²) memory estimate is over
+    ``gl.attention.MAX_BYTES``; ``"auto"`` never picks it.
 
     Raises:
       TypeError: an input is not a float or complex array, or ``real`` is not a bool.
