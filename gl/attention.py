@@ -2,15 +2,76 @@
 
 Shapes follow :func:`gl.gate_loop`. The stable form never divides by a
 cumulative product: it builds the relative decay
-``D[n, m] = prod_{j=m+1..n} a_j`` (for ``n >= m``) from a masked cumulative sum of
-``log|a_j|`` and of the phases, so it stays finite where eq. 19's ``Π⁻¹`` overflows.
+``D[n, m] = prod_{j=m+1..n} a_j`` (for ``n >= m``) as a masked cumulative product, so it
+stays finite where eq. 19's ``Π⁻¹`` overflows, and ``a = 0``, tiny ``|a|`` and NaN in ``a``
+give the values and gradients of the recurrence. (Chapter 5 also builds ``D`` in polar
+form, from segment sums of ``log|a_j|`` and the phases, :func:`segment_sum`; that form
+has no derivative at ``a = 0``.) Masks are applied with ``where``, never by multiplying
+with 0, so a NaN or inf input at step ``t`` reaches no output before ``t``.
 """
 from __future__ import annotations
 
+from functools import partial
+
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from .scan import empty_sequence
+
 HIGHEST = lax.Precision.HIGHEST
+
+#: The largest :func:`attention_bytes` estimate the attention mode runs (bytes). ``None``: half
+#: the accelerator's memory (``memory_stats()["bytes_limit"]``), or :data:`CPU_MAX_BYTES` on
+#: a device that reports none (the CPU). Set it (``gl.attention.MAX_BYTES = 2**34``) or pass
+#: ``max_bytes=`` to :func:`surrogate_attention` to change the limit.
+MAX_BYTES = None
+CPU_MAX_BYTES = 4 * 2**30  #: the limit on a device without memory statistics (4 GiB)
+
+
+def attention_bytes(q_shape, dtype) -> int:
+    """Estimated peak bytes of the forward attention mode for ``q`` of shape ``(..., L, H, d_k)``.
+
+    ``(2 d_k + 1) B H L²`` numbers of ``dtype`` (``B``: the product of the batch dims): the
+    ``(d_k, L, L)`` relative decay, one temporary of its size and the ``(L, L)`` scores per
+    head. XLA's CPU compiler reserved 2.0-2.3 ``d_k B H L²`` numbers of temporaries at
+    L = 128-512 (``compile().memory_analysis()``). A gradient needs more. Exact integers.
+    """
+    *batch, L, H, d_k = (int(n) for n in q_shape)
+    B = int(np.prod(batch, dtype=object)) if batch else 1
+    return np.dtype(dtype).itemsize * B * H * L * L * (2 * d_k + 1)
+
+
+def attention_limit(max_bytes=None) -> int:
+    """The limit in bytes: ``max_bytes``, else :data:`MAX_BYTES`, else the device's (see there)."""
+    if max_bytes is None:
+        max_bytes = MAX_BYTES
+    if max_bytes is None:
+        try:
+            return int(jax.devices()[0].memory_stats()["bytes_limit"]) // 2
+        except Exception:  # CPU: memory_stats() is None or missing
+            return CPU_MAX_BYTES
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+        raise ValueError(f"max_bytes: expected an int >= 0 (bytes) or None, got {max_bytes!r}")
+    return int(max_bytes)
+
+
+def check_attention_memory(q_shape, dtype, max_bytes=None):
+    """Raise ``ValueError`` before the attention mode would allocate over the limit.
+
+    The error names the estimate, the limit, how to raise it and the mode to use instead
+    (``"chunked"``: the same numbers, memory linear in ``L``).
+    """
+    need, limit = attention_bytes(q_shape, dtype), attention_limit(max_bytes)
+    if need > limit:
+        L, d_k = q_shape[-3], q_shape[-1]
+        raise ValueError(
+            f"mode='attention': q of shape {tuple(q_shape)} ({np.dtype(dtype)}) needs about "
+            f"{need / 1e9:.3g} GB for its (..., H, d_k, L, L) relative decay (O(L²): L = {L}, "
+            f"d_k = {d_k}), over the limit of {limit / 1e9:.3g} GB (gl.attention.MAX_BYTES or "
+            f"max_bytes=); use mode='chunked' (same result, memory linear in L) or "
+            f"mode='recurrent'/'parallel', or raise the limit")
 
 
 def causal_mask(L: int, dtype=bool):
@@ -21,6 +82,9 @@ def causal_mask(L: int, dtype=bool):
 def segment_sum(x):
     """``S[..., n, m] = sum_{j=m+1..n} x[..., j]`` for ``n >= m`` (0 elsewhere).
 
+    The polar form of chapter 5 (``D = exp(S(log|a|)) exp(i S(arg a))``); :func:`relative_decay`
+    multiplies the factors instead.
+
     ``x``: ``(..., L)`` -> ``(..., L, L)``. A masked cumulative sum: each entry adds only
     the terms of its own segment, so no large prefix sums are subtracted.
     """
@@ -30,77 +94,91 @@ def segment_sum(x):
     return jnp.cumsum(xx, axis=-2)  # sum over j <= n
 
 
-def _log_polar(a):
-    """``(log|a|, phase)`` of ``a``: ``log|0| = -inf``, phase 0 there, gradients finite."""
-    real = jnp.real(a) if jnp.iscomplexobj(a) else a
-    tiny = jnp.finfo(real.dtype).tiny
-    sq = jnp.real(a * jnp.conj(a)) if jnp.iscomplexobj(a) else a * a
-    nonzero = sq > tiny
-    # log|a| = -inf where a = 0: exp of any segment sum through it is exactly 0.
-    # The inner where keeps the log's gradient finite there.
-    log_mag = jnp.where(nonzero, 0.5 * jnp.log(jnp.where(nonzero, sq, 1)), -jnp.inf)
-    if jnp.iscomplexobj(a):
-        phase = jnp.angle(jnp.where(nonzero, a, 1))
-    else:
-        phase = None
-    return log_mag, phase
-
-
 def relative_decay(a):
     """``D[..., H, d_k, n, m] = prod_{j=m+1..n} a_j`` for ``n >= m``, else 0.
 
     ``a``: ``(..., L, H, d_k)``. This is ``Π_n / Π_m`` of eq. 14-17 computed without
-    ``Π⁻¹``: ``exp(segment_sum(log|a|))`` times the phase factor (for real ``a``,
-    the sign ``(-1)^(number of negative a_j)``).
+    ``Π⁻¹``: a masked cumulative product. Column ``m`` multiplies the factors ``a_j`` with
+    ``j > m`` (the others are replaced by 1 with ``where``, never multiplied), so the
+    products are those of the recurrence (eq. 7) and nothing is divided:
+
+    * ``a_j = 0`` (a reset) and tiny ``|a_j|`` give the recurrence's values *and*
+      gradients (the derivative of a product is a product of the other factors; the
+      polar form ``exp(Σ log|a_j|)`` of chapter 5 has no finite derivative at 0);
+    * a NaN or inf ``a_t`` reaches ``D[n, m]`` only for ``m < t <= n``: causal, as in eq. 7.
     """
     a = jnp.moveaxis(a, -3, -1)  # (..., H, d_k, L)
     L = a.shape[-1]
-    log_mag, phase = _log_polar(a)
-    mask = causal_mask(L)
-    mag = jnp.exp(jnp.where(mask, segment_sum(log_mag), -jnp.inf))
-    if phase is not None:
-        return mag * jnp.exp(1j * segment_sum(phase))
-    negatives = segment_sum((a < 0).astype(a.dtype))
-    return mag * (1 - 2 * jnp.mod(negatives, 2))
+    x = jnp.broadcast_to(a[..., :, None], a.shape + (L,))  # x[..., j, m] = a_j
+    x = jnp.where(jnp.tril(jnp.ones((L, L), bool), -1), x, jnp.ones((), a.dtype))  # j > m
+    return jnp.where(causal_mask(L), jnp.cumprod(x, axis=-2), jnp.zeros((), a.dtype))
 
 
 def _prefix_product(a):
-    """``Π_n = prod_{j<=n} a_j`` (eq. 16) from cumulative log-magnitudes and phases; ``(..., L, H, d_k)``."""
-    log_mag, phase = _log_polar(a)
-    mag = jnp.exp(jnp.cumsum(log_mag, axis=-3))
-    if phase is not None:
-        return mag * jnp.exp(1j * jnp.cumsum(phase, axis=-3))
-    return mag * (1 - 2 * jnp.mod(jnp.cumsum((a < 0).astype(a.dtype), axis=-3), 2))
+    """``Π_n = prod_{j<=n} a_j`` (eq. 16), a cumulative product over time; ``(..., L, H, d_k)``."""
+    return jnp.cumprod(a, axis=-3)
 
 
-def surrogate_scores(q, k, a):
+def causal_matmul(W, v, matmul):
+    """``y[..., n, :] = sum_{m <= n} W[..., n, m] v[..., m, :]`` for a lower-triangular ``W``.
+
+    ``W``: ``(..., L, L)``, zero above the diagonal; ``v``: ``(..., L, d)``; ``matmul``: the
+    matmul to use. A plain ``W @ v`` multiplies the zeros above the diagonal with later
+    ``v_m``: ``0 · inf = NaN`` would reach every earlier output. Here non-finite entries of
+    ``v`` are replaced by 0 for the matmul, and from the first non-finite ``v_m[p]`` on
+    (``n >= m``) column ``p`` of ``y`` is NaN: the outputs before ``m`` are those of the
+    clean input, the later ones are not finite (the recurrence gives ``±inf`` or NaN there).
+    """
+    bad = ~jnp.isfinite(v)
+    y = matmul(W, jnp.where(bad, jnp.zeros((), v.dtype), v))
+    reached = jnp.cumsum(bad.astype(jnp.int32), axis=-2) > 0  # causal: m <= n
+    return jnp.where(reached, jnp.asarray(jnp.nan, y.dtype), y)
+
+
+def surrogate_scores(q, k, a, max_bytes=None):
     """The masked surrogate attention matrix ``(Q̄ K̄ᵀ) ⊙ M`` of eq. 21, computed stably.
 
     ``W[..., H, n, m] = sum_k q[n, k] D_k[n, m] k[m, k]``; shape ``(..., H, L, L)``.
+    Raises ``ValueError`` over the memory limit (:func:`check_attention_memory`).
     """
+    check_attention_memory(q.shape, jnp.result_type(q, k, a), max_bytes)
     return _weigh(q, relative_decay(a), k)
 
 
 def _weigh(q, D, k):
-    """``sum_k q[n, k] D_k[n, m] k[m, k]`` -> ``(..., H, L, L)`` (elementwise: full precision)."""
+    """``sum_k q[n, k] D_k[n, m] k[m, k]`` -> ``(..., H, L, L)`` (elementwise: full precision).
+
+    Zero above the diagonal by ``where`` after the products: ``D = 0`` there times a
+    non-finite ``k_m`` is NaN, which must not reach the earlier outputs ``n < m``.
+    """
     qt = jnp.moveaxis(q, -3, -1)  # (..., H, d_k, L)
     kt = jnp.moveaxis(k, -3, -1)
-    return jnp.sum(qt[..., :, None] * D * kt[..., None, :], axis=-3)
+    W = jnp.sum(qt[..., :, None] * D * kt[..., None, :], axis=-3)
+    return jnp.where(causal_mask(W.shape[-1]), W, jnp.zeros((), W.dtype))
 
 
-def surrogate_attention(q, k, v, a, h0=None, dtype=None):
+def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
     """Eq. 17-21 in O(L²) with a stable relative decay. Returns ``(y, h_L)``.
 
-    ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``.
+    Before computing anything, estimates the memory (:func:`attention_bytes`) and raises
+    ``ValueError`` naming ``mode='chunked'`` if it is over ``max_bytes`` (default
+    :data:`MAX_BYTES`: half the accelerator's memory, 4 GiB on the CPU). At L = 100 000,
+    ``d_k = 1``, float32 that is 120 GB. Under ``jax.vmap`` the estimate sees one example.
+
+    ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``; for ``L = 0``,
+    :func:`gl.scan.empty_sequence`.
     """
     dtype = dtype or jnp.result_type(q, k, v, a)
+    if q.shape[-3] == 0:
+        return empty_sequence(q, v, h0, dtype)
+    check_attention_memory(q.shape, dtype, max_bytes)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     D = relative_decay(a)  # (..., H, d_k, L, L)
     qt = jnp.moveaxis(q, -3, -1)  # (..., H, d_k, L)
     kt = jnp.moveaxis(k, -3, -1)
     vt = jnp.moveaxis(v, -3, -2)  # (..., H, L, d_v)
     W = _weigh(q, D, k)  # (..., H, L, L), eq. 21 before V
-    y = jnp.matmul(W, vt, precision=HIGHEST)  # (..., H, L, d_v)
+    y = causal_matmul(W, vt, partial(jnp.matmul, precision=HIGHEST))  # (..., H, L, d_v)
     # final state: h_L[k, v] = sum_m D_k[L, m] k[m, k] v[m, v]
     h = jnp.matmul(D[..., -1, :] * kt, vt, precision=HIGHEST)  # (..., H, d_k, d_v)
     if h0 is not None:

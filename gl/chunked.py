@@ -47,7 +47,10 @@ real ``q, k, v``) is two real matmuls (:func:`_mm`), not one complex matmul (fou
 matmuls use ``precision=HIGHEST``, so float32 is not rounded to TF32 on a GPU. A real ``a``
 of either sign stays real (the products carry the signs); padding past ``L`` uses ``a = 1``,
 ``q = k = v = 0``. Autodiff goes through products only, so its gradients are finite where
-``a = 0``.
+``a = 0``. **Non-finite inputs stay causal**: the scores above the diagonal are built as
+zeros, never as products, and ``S V`` is :func:`gl.attention.causal_matmul`, so a NaN or inf
+at step ``t`` reaches no output before ``t`` (from ``t`` on, a non-finite ``v_t[p]`` makes
+column ``p`` NaN inside its chunk; later chunks get it through the state).
 
 Error against a complex128 reference: relative ``< 2e-5`` in float32/complex64 for L up to
 1000 and ``< 1e-4`` at L = 10 000, ``< 1e-11`` in float64/complex128, like the other modes.
@@ -61,6 +64,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from .attention import causal_matmul
 
 HIGHEST = lax.Precision.HIGHEST
 DEFAULT_CHUNK = 64  #: steps per chunk for large states (d_k d_v > 256); see chunk_length
@@ -230,7 +235,7 @@ def gate_loop_chunked(q, k, v, a, h0=None, dtype=None, chunk_size=None, radix=DE
 
     # S: (N, ..., H, C, C); qP, kR: (N, ..., H, C, d_k); A: (N, ..., H, d_k), chunks' totals
     S, qP, kR, A = block_scores(qc, kc, ac, _radices(C, radix))
-    y = _mm(S, vc)  # (N, ..., H, C, d_v): eq. 21 inside each chunk
+    y = causal_matmul(S, vc, _mm)  # (N, ..., H, C, d_v): eq. 21 inside each chunk, causal for NaN
     U = _mm(jnp.swapaxes(kR, -1, -2), vc)  # (N, ..., H, d_k, d_v): chunk's input to its end state
 
     sdt = jnp.result_type(U, A) if h0 is None else jnp.result_type(U, A, dtype, h0)  # a complex h0 stays complex

@@ -21,7 +21,7 @@ from . import kernels
 from ._checks import IMPLS, MODES, check_gate_loop_inputs, check_mode_impl, compute_dtype
 from .attention import surrogate_attention
 from .chunked import gate_loop_chunked
-from .scan import gate_loop_recurrent
+from .scan import empty_sequence, gate_loop_recurrent
 from .vjp import gate_loop_parallel_vjp
 
 __all__ = ["gate_loop", "pick", "MODES", "IMPLS", "CHUNKED_MIN_STATE"]
@@ -137,9 +137,19 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
     bfloat16/float16 inputs are computed and returned in float32 (complex64 with a complex input).
     The SISO ("max-headed") case of the paper is ``d_k = d_v = 1``.
 
+    Guarantees (README, "What `gl` guarantees"): ``L = 0`` gives an empty ``y`` and ``h0`` (or
+    zeros) as the state in every mode; a NaN or inf in any input at step ``t`` changes no
+    output before ``t`` (from ``t`` on outputs may be NaN: the attention and chunked modes
+    give NaN where the recurrence gives ``±inf``), in every mode but the fused multi-head
+    Pallas kernels (``impl="pallas"`` with ``d_k, d_v >= 16``: open, ``tests/test_fuzz.py``).
+    ``"attention"`` refuses (``ValueError``) when its O(L²) memory estimate is over
+    ``gl.attention.MAX_BYTES``; ``"auto"`` never picks it.
+
     Raises:
       TypeError: an input is not a float or complex array, or ``real`` is not a bool.
-      ValueError: shapes disagree, ``mode`` or ``impl`` is unknown, or the pair does not exist.
+      ValueError: shapes disagree, ``mode`` or ``impl`` is unknown, the pair does not exist, or
+        ``mode="attention"`` would need more memory than the limit
+        (:func:`gl.attention.check_attention_memory`).
       RuntimeError: ``impl="pallas"`` without a GPU.
     """
     if not isinstance(real, (bool, np.bool_)):
@@ -153,7 +163,8 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
                       qkv_complex=any(jnp.iscomplexobj(x) for x in (q, k, v)), mode=mode, impl=impl)
     if impl == "pallas":
         _check_pallas(mode, q, k, v, dtype)
-        y, h = kernels.gate_loop_pallas(q, k, v, a, h0, dtype, real=real)
+        y, h = empty_sequence(q, v, h0, dtype) if q.shape[-3] == 0 else \
+            kernels.gate_loop_pallas(q, k, v, a, h0, dtype, real=real)
     else:
         y, h = _XLA[mode](q, k, v, a, h0, dtype)
     if real:

@@ -186,6 +186,14 @@ def _plan(dtype, *key):
     check_gate_loop_inputs(*(standin(s) for s in specs))
     # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64.
     dt = np.dtype(dtype or np.result_type(*(s[1] for s in specs if s is not None)))
+    if dt.kind not in "fc":
+        raise TypeError(f"dtype: expected a float or complex dtype (float32, float64, complex64, "
+                        f"complex128) or None, got {dt}")
+    cplx = [n for n, s in zip(("q", "k", "v", "a", "h0"), specs) if s and np.dtype(s[1]).kind == "c"]
+    if dt.kind == "f" and cplx:  # casting would drop the imaginary part
+        want = np.result_type(dt, np.complex64)
+        raise TypeError(f"dtype: expected a complex dtype, since {', '.join(cplx)} is complex "
+                        f"(e.g. {want}, or None for the inputs' own), got {dt}")
     if dt not in (np.float32, np.float64, np.complex64, np.complex128):
         dt = np.dtype(np.complex64 if np.issubdtype(dt, np.complexfloating) else np.float32)
     # Real inputs stay real when dt is complex (a real times a complex number is the same
@@ -204,9 +212,15 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
     """Eq. 7-8 by a sequential loop on the CPU (Numba). NumPy in, NumPy out.
 
     Shapes as :func:`gl.gate_loop`: ``q, k, a``: ``(..., L, H, d_k)``, ``v``: ``(..., L, H, d_v)``,
-    ``h0``: ``(..., H, d_k, d_v)``. Computes in the inputs' common dtype, or in ``dtype``
-    when given (e.g. ``np.complex128`` for a ground truth). Returns ``y`` ``(..., L, H, d_v)``,
-    and the final state too when ``return_state``.
+    ``h0``: ``(..., H, d_k, d_v)``. Computes in the inputs' common dtype (complex of the
+    inputs' precision when any is complex), or in ``dtype`` when given (e.g. ``np.complex128``
+    for a ground truth). Returns ``y`` ``(..., L, H, d_v)``, and the final state too when
+    ``return_state``. ``L = 0`` gives an empty ``y`` and ``h0`` (or zeros) as the state.
+
+    Raises:
+      TypeError: ``dtype`` is not float or complex, or is real while an input is complex
+        (casting would drop the imaginary part); or an input is not a float/complex array.
+      ValueError: the shapes disagree (:func:`gl.gate_loop`'s rules).
     """
     # Written for a small per-call cost: at the CI shapes the loop itself takes 10-40 us.
     if not (type(q) is type(k) is type(v) is type(a) is np.ndarray and (h0 is None or type(h0) is np.ndarray)):

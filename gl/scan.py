@@ -36,6 +36,18 @@ def read_out(q, h):
     return jnp.sum(q[..., :, None] * h, axis=-2)
 
 
+def empty_sequence(q, v, h0, dtype):
+    """The result for ``L = 0``: ``y`` ``(..., 0, H, d_v)`` and ``h0`` (zeros if None) as ``h_L``.
+
+    An associative scan and a gather of the last step need at least one step; every mode
+    returns this instead (the recurrent one gets it from ``lax.scan`` directly).
+    """
+    batch, (L, H, d_k), d_v = q.shape[:-3], q.shape[-3:], v.shape[-1]
+    assert L == 0, L
+    h = jnp.zeros(batch + (H, d_k, d_v), dtype) if h0 is None else h0.astype(dtype)
+    return jnp.zeros(batch + (0, H, d_v), dtype), h
+
+
 def gate_loop_recurrent(q, k, v, a, h0=None, dtype=None):
     """Eq. 7-8 step by step with ``jax.lax.scan``: O(L) work, O(L) depth.
 
@@ -58,9 +70,12 @@ def gate_loop_recurrent(q, k, v, a, h0=None, dtype=None):
 def gate_loop_parallel(q, k, v, a, h0=None, dtype=None):
     """Eq. 12-13: an associative scan over leaves ``(a_n, k_nᵀ v_n)``: O(L log L) work, O(log L) depth.
 
-    ``h0`` enters as ``a_1 h0`` added to the first leaf. Returns ``(y, h_L)``.
+    ``h0`` enters as ``a_1 h0`` added to the first leaf. Returns ``(y, h_L)`` (for ``L = 0``,
+    :func:`empty_sequence`).
     """
     dtype = dtype or jnp.result_type(q, k, v, a)
+    if q.shape[-3] == 0:
+        return empty_sequence(q, v, h0, dtype)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     kv = outer_kv(k, v)  # (..., L, H, d_k, d_v)
     a = a[..., None]  # broadcast over d_v

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .scan import binary_operator, outer_kv, read_out
+from .scan import binary_operator, empty_sequence, outer_kv, read_out
 
 
 def _forward(q, k, v, a, h0):
@@ -81,8 +81,11 @@ def gate_loop_parallel_vjp(q, k, v, a, h0=None, dtype=None):
     """:func:`gl.scan.gate_loop_parallel` with the hand-written backward pass; returns ``(y, h_L)``.
 
     Casts every input to ``dtype`` (the inputs' common dtype when omitted) before the scan.
+    For ``L = 0``, :func:`gl.scan.empty_sequence`.
     """
     dtype = dtype or jnp.result_type(q, k, v, a)
+    if q.shape[-3] == 0:
+        return empty_sequence(q, v, h0, dtype)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     batch, (H, d_k), d_v = q.shape[:-3], q.shape[-2:], v.shape[-1]
     h0 = jnp.zeros(batch + (H, d_k, d_v), dtype) if h0 is None else h0.astype(dtype)

@@ -112,3 +112,90 @@ def test_softmax_form_is_causal(rng):
     y2 = np.asarray(gl.surrogate_softmax_attention(q, k, v2, a))
     np.testing.assert_allclose(y2[:, :9], y[:, :9], rtol=1e-6, atol=1e-6)
     assert np.abs(y2[:, 9:] - y[:, 9:]).max() > 1e-3
+
+
+def _grads(mode, q, k, v, a_re, a_im):
+    def loss(q, k, v, a_re, a_im):
+        y = gl.gate_loop(q, k, v, jax.lax.complex(a_re, a_im), mode=mode)
+        return jnp.sum(jnp.real(y) ** 2 + jnp.imag(y) * 0.3)
+    return jax.value_and_grad(loss, argnums=(0, 1, 2, 3, 4))(q, k, v, a_re, a_im)
+
+
+@pytest.mark.parametrize("special", [0.0, 1e-30, 1e-41])
+def test_zero_and_tiny_transitions_match_recurrent(rng, special):
+    """a = 0 and tiny |a| (1e-30; 1e-41 is subnormal in float32) in the attention mode: the
+    values and every gradient equal the recurrent mode's (issue 24, item 2).
+
+    Before the fix the polar form ``exp(Σ log|a|)`` treated ``|a|² < tiny`` as 0 and gave
+    ``a`` a zero gradient there (``∂y_n/∂a_t = q_n (Π_{t<j≤n} a_j) h_{t-1}`` is not 0).
+    Tolerance: relative 1e-4 (float32 against float32).
+    """
+    q, k, v, a = random_inputs(rng, (1,), 12, 2, 2, 2, mag=(0.5, 1.0))
+    a[:, 4, 0] = special
+    a[:, 9, 1, 1] = special * 1j
+    args = (q, k, v, a.real.copy(), a.imag.copy())
+    (l_att, g_att), (l_rec, g_rec) = _grads("attention", *args), _grads("recurrent", *args)
+    assert abs(l_att - l_rec) <= 1e-4 * abs(l_rec)
+    for name, g, g_ref in zip(["q", "k", "v", "Re a", "Im a"], g_att, g_rec):
+        assert np.all(np.isfinite(np.asarray(g))), name
+        assert rel_err(g, g_ref) < 1e-4, name
+    # the gradient at the special entry itself is not 0 (h_{t-1} != 0)
+    assert np.abs(np.asarray(g_att[3])[0, 4, 0]).max() > 1e-3
+
+
+def test_nan_transition_matches_recurrent(rng):
+    """A NaN in a at step t: the attention mode gives NaN exactly where the recurrence does
+    (from t on, in that channel's outputs), not the values of a = 0 (issue 24, item 2)."""
+    q, k, v, a = random_inputs(rng, (1,), 12, 2, 2, 2, mag=(0.5, 1.0))
+    a[0, 6, 1, 0] = np.nan
+    y_att = np.asarray(gl.gate_loop(q, k, v, a, mode="attention"))
+    y_rec = np.asarray(gl.gate_loop(q, k, v, a, mode="recurrent"))
+    np.testing.assert_array_equal(np.isnan(y_att), np.isnan(y_rec))
+    assert np.isnan(y_rec[0, 6:, 1]).all() and not np.isnan(y_rec[0, :6]).any()
+    np.testing.assert_allclose(y_att[~np.isnan(y_rec)], y_rec[~np.isnan(y_rec)], rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_attention_refuses_over_the_memory_limit(rng, monkeypatch):
+    """Issue 24, item 5: over the limit the attention mode raises before allocating, and the
+    error names the mode to use; the limit is a settable module constant."""
+    q, k, v, a = random_inputs(rng, (2,), 64, 2, 2, 3)
+    monkeypatch.setattr(gl.attention, "MAX_BYTES", 10_000, raising=False)
+    with pytest.raises(ValueError, match=r"mode='attention'.*MAX_BYTES.*mode='chunked'"):
+        gl.gate_loop(q, k, v, a, mode="attention")
+    y_ref = gl.gate_loop_reference(q, k, v, a, dtype=np.complex128)
+    for mode in ("chunked", "recurrent", "auto"):  # the others are not limited
+        assert rel_err(gl.gate_loop(q, k, v, a, mode=mode), y_ref) < 2e-5, mode
+
+
+def test_attention_memory_keyword_and_estimate(rng):
+    """max_bytes= overrides the constant; the estimate is exact at the boundary."""
+    q, k, v, a = random_inputs(rng, (2,), 32, 2, 2, 3)
+    need = gl.attention.attention_bytes(q.shape, np.complex64)
+    assert need == 8 * 2 * 2 * 32 * 32 * (2 * 2 + 1)
+    gl.surrogate_attention(q, k, v, a, max_bytes=need)
+    with pytest.raises(ValueError, match="mode='chunked'"):
+        gl.surrogate_attention(q, k, v, a, max_bytes=need - 1)
+    with pytest.raises(ValueError, match="max_bytes: expected an int"):
+        gl.surrogate_attention(q, k, v, a, max_bytes=1.5)
+
+
+def test_attention_at_long_L_errors_without_allocating():
+    """L = 100 000 (the issue's case: tens of GB) fails at once with the default limit."""
+    x = np.zeros((100_000, 1, 1), np.float32)
+    with pytest.raises(ValueError, match=r"needs about 120 GB.*mode='chunked'"):
+        gl.gate_loop(x, x, x, x, mode="attention")
+    assert gl.operator.pick("cpu", x.shape, x.shape, np.float32, has_pallas=False)[0] != \
+        "attention"
+
+
+@pytest.mark.parametrize("shape, dtype", [((1, 256, 2, 2), np.complex64), ((2, 128, 2, 1),
+                                          np.float32), ((1, 256, 1, 8), np.complex64)])
+def test_attention_estimate_bounds_xla_temporaries(shape, dtype):
+    """The estimate is at least the temporaries XLA's CPU compiler reserves (forward pass)."""
+    q = jax.ShapeDtypeStruct(shape, dtype)
+    f = jax.jit(lambda q, k, v, a: gl.surrogate_attention(q, k, v, a))
+    mem = f.lower(q, q, q, q).compile().memory_analysis()
+    est = gl.attention.attention_bytes(shape, dtype)
+    assert mem.temp_size_in_bytes <= est, (mem.temp_size_in_bytes, est)
+    assert mem.temp_size_in_bytes >= est / 3  # and not a gross overestimate

@@ -150,3 +150,56 @@ def test_zero_transition_has_finite_gradients(rng):
     for mode in ["recurrent", "parallel", "attention"]:
         g = jax.grad(_loss(mode), argnums=(3, 4))(q, k, v, a.real.copy(), a.imag.copy())
         assert all(np.all(np.isfinite(np.asarray(x))) for x in g), mode
+
+
+ALL_MODES = ["recurrent", "parallel", "attention", "chunked"]
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("arg", ["q", "k", "v", "a"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_does_not_leak_backwards(mode, arg, bad, rng):
+    """A NaN or inf in q, k, v or a at step t changes no output before t (issue 24, item 1).
+
+    L = 40 spans three chunks of the chunked mode (16 steps), t = 21 sits inside the second.
+    Before the fix the attention mode leaked into every earlier output (0 · inf in the masked
+    upper triangle) and the chunked mode into the earlier outputs of t's chunk.
+    """
+    q, k, v, a = random_inputs(rng, (2,), 40, 2, 2, 3, complex_a=False)
+    y = np.asarray(gl.gate_loop(q, k, v, a, mode=mode))
+    t = 21
+    args = dict(q=q.copy(), k=k.copy(), v=v.copy(), a=a.copy())
+    args[arg][1, t, 0, 0] = bad
+    y2 = np.asarray(gl.gate_loop(args["q"], args["k"], args["v"], args["a"], mode=mode))
+    np.testing.assert_allclose(y2[:, :t], y[:, :t], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(y2[0], y[0])  # the other batch element is untouched
+    assert not np.all(np.isfinite(y2[1, t:])), "the non-finite input is seen from t on"
+
+
+@pytest.mark.parametrize("mode", ALL_MODES + ["auto"])
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("batch, dims", [((), (1, 1)), ((2, 3), (2, 3))])
+def test_empty_sequence(mode, with_h0, batch, dims, rng):
+    """L = 0: an empty output of shape (..., 0, H, d_v) and h0 (or zeros) as the state, in
+    every mode (issue 24, item 3; before the fix auto, parallel, parallel_vjp and attention
+    raised IndexError)."""
+    d_k, d_v = dims
+    q, k, v, a, h0 = random_inputs(rng, batch, 0, 3, d_k, d_v, h0=True)
+    y, h = gl.gate_loop(q, k, v, a, mode=mode, h0=h0 if with_h0 else None, return_state=True)
+    assert y.shape == batch + (0, 3, d_v) and y.dtype == np.complex64
+    assert h.shape == batch + (3, d_k, d_v) and h.dtype == np.complex64
+    np.testing.assert_array_equal(h, h0 if with_h0 else np.zeros_like(h0))
+    y = gl.gate_loop(q, k, v, a.real.copy(), mode=mode, real=True)
+    assert y.shape == batch + (0, 3, d_v) and y.dtype == np.float32
+
+
+def test_empty_sequence_pallas_mode(rng, monkeypatch):
+    """impl="pallas" with L = 0 returns the empty result without launching a kernel (the
+    backend check is faked: no GPU here)."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(gl.kernels, "available", lambda: True)
+    q, k, v, a, h0 = random_inputs(rng, (2,), 0, 3, 1, 1, h0=True)
+    y, h = gl.gate_loop(q, k, v, a, mode="parallel", impl="pallas", h0=h0,
+                        return_state=True)
+    assert y.shape == (2, 0, 3, 1) and y.dtype == np.complex64
+    np.testing.assert_array_equal(h, h0)

@@ -188,3 +188,44 @@ def test_property_matches_python_loop(seed, batch, L, H, dims, dtype, kind, with
         check_against_python_loop(q, k, v, a, h0, 1e-5 if dtype == np.float32 else 1e-12)
     finally:
         gl.reference.PARALLEL_MIN_WORK = old
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, "float32"])
+@pytest.mark.parametrize("complex_arg", ["a", "q", "h0"])
+def test_real_dtype_with_complex_inputs_is_an_error(rng, dtype, complex_arg):
+    """dtype=float32 used to drop the imaginary part silently (issue 24, item 4): now a
+    TypeError that names the argument and the complex dtype to use."""
+    q, k, v, a, h0 = random_inputs(rng, (2,), 5, 3, 2, 2, complex_a=False, h0=True)
+    args = dict(q=q, k=k, v=v, a=a, h0=h0)
+    args[complex_arg] = args[complex_arg] * (1 + 0.5j)
+    with pytest.raises(TypeError, match=rf"dtype: .*complex.*{complex_arg}.*got {np.dtype(dtype)}"):
+        gl.gate_loop_reference(args.pop("q"), args.pop("k"), args.pop("v"), args.pop("a"),
+                               dtype=dtype, **args)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_, "S3"])
+def test_non_float_dtype_is_an_error(rng, dtype):
+    q, k, v, a = random_inputs(rng, (), 4, 1, 1, 1)
+    with pytest.raises(TypeError, match="dtype: expected"):
+        gl.gate_loop_reference(q, k, v, a, dtype=dtype)
+
+
+@pytest.mark.parametrize("real, want", [(np.float32, np.complex64), (np.float64, np.complex128)])
+def test_complex_inputs_compute_in_matching_complex_precision(rng, real, want):
+    """Without dtype, complex inputs give the complex dtype of the inputs' precision; with a
+    complex dtype, that one. The imaginary part is kept (checked against the Python loop)."""
+    q, k, v, a = random_inputs(rng, (2,), 6, 2, 2, 3, dtype=real)
+    y = gl.gate_loop_reference(q, k, v, a)
+    assert y.dtype == want and np.abs(y.imag).max() > 0.1
+    y_ref, _ = python_loop(q, k, v, a)
+    assert rel_err(y, y_ref) < (1e-5 if real == np.float32 else 1e-12)
+    assert gl.gate_loop_reference(q, k, v, a, dtype=np.complex128).dtype == np.complex128
+
+
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_empty_sequence(rng, with_h0):
+    """L = 0: an empty y and h0 (or zeros) as the state, as gl.gate_loop gives."""
+    q, k, v, a, h0 = random_inputs(rng, (2,), 0, 3, 2, 4, h0=True)
+    y, h = gl.gate_loop_reference(q, k, v, a, h0=h0 if with_h0 else None, return_state=True)
+    assert y.shape == (2, 0, 3, 4) and y.dtype == np.complex64 and h.shape == (2, 3, 2, 4)
+    np.testing.assert_array_equal(h, h0 if with_h0 else 0)

@@ -116,3 +116,29 @@ def test_bad_arguments():
         data.memory_horizon(0, number_range=(4, 0))
     with pytest.raises(TypeError, match="key_or_seed"):
         data.memory_horizon("zero")
+
+
+def test_large_numbers_do_not_overflow():
+    """Issue 24, item 6: numbers near 2**40 (products near 2**80) used to overflow the int64
+    accumulator and give wrong targets; the targets now equal the exact (Python int) listing."""
+    lo = 2**40
+    ds = data.memory_horizon(3, n_samples=2, length=24, number_range=(lo, lo + 3),
+                             resets_per_sample=1, max_output=2**31 - 1)
+    reset = data.reset_id((lo, lo + 3))
+    for s in range(2):
+        memory = []
+        for n in range(24):
+            tok = int(ds.inputs[s, n])
+            memory = [] if tok == reset else memory + [tok + lo]
+            assert ds.targets[s, n] == paper_compress_memory(memory, 2**31 - 1), (s, n)
+
+
+def test_ids_that_do_not_fit_int32_are_an_error():
+    """Ids and targets are int32: a range or modulus past 2**31 - 1 is a ValueError, not a
+    silent wrap-around (before: inputs wrapped to negative ids)."""
+    with pytest.raises(ValueError, match=r"number_range: .*2147483646"):
+        data.memory_horizon(0, n_samples=1, length=4, number_range=(0, 2**31))
+    with pytest.raises(ValueError, match=r"max_output: .*2147483647"):
+        data.memory_horizon(0, n_samples=1, length=4, max_output=2**31)
+    with pytest.raises(ValueError, match=r"length: .*2147483647"):
+        data.memory_horizon(0, n_samples=1, length=2**31)

@@ -32,6 +32,8 @@ import numpy as np
 
 __all__ = ["compress_memory", "memory_horizon", "reset_id", "split", "MemoryHorizon"]
 
+INT32_MAX = int(np.iinfo(np.int32).max)  #: the largest id, target or span the int32 arrays hold
+
 
 def compress_memory(memory, max_output):
     """Appendix A's memory compression function: an alternating sum of products, modulo.
@@ -66,8 +68,12 @@ def reset_id(number_range=(0, 4)) -> int:
 
 
 @numba.njit(cache=True)
-def _targets(numbers, is_reset, max_output, targets, spans):  # pragma: no cover - numba
+def _targets(numbers, is_reset, max_output, targets, spans, modular):  # pragma: no cover - numba
     """Fill ``targets`` and ``spans`` ``(N, L)`` from ``numbers`` (values) and ``is_reset``.
+
+    ``modular``: reduce every product and partial sum modulo ``max_output``, for numbers
+    whose exact sum could overflow int64 (slower: a division per term). Both give the exact
+    target; :func:`memory_horizon` picks ``modular`` only when it is needed.
 
     For each position the memory list since the last reset is compressed directly
     (appendix A's loop): O(span) work per position.
@@ -85,8 +91,13 @@ def _targets(numbers, is_reset, max_output, targets, spans):  # pragma: no cover
             i, j = start, n
             add = True
             while i < j:
-                p = numbers[s, i] * numbers[s, j]
+                if modular:  # every term modulo max_output (< 2**31): products below 2**62
+                    p = (numbers[s, i] % max_output) * (numbers[s, j] % max_output) % max_output
+                else:
+                    p = numbers[s, i] * numbers[s, j]
                 acc = acc + p if add else acc - p
+                if modular:
+                    acc %= max_output  # numba follows Python's modulo sign
                 add = not add
                 i += 1
                 j -= 1
@@ -140,6 +151,12 @@ def memory_horizon(key_or_seed, n_samples=2000, length=1024, number_range=(0, 4)
 
     Returns a :class:`MemoryHorizon` of ``int32`` arrays ``(n_samples, length)``. Deterministic
     in the seed. The module docstring defines the ids and the target at a reset token.
+    Targets are exact for any numbers (the arithmetic runs modulo ``max_output`` where an
+    int64 sum of the products could overflow).
+
+    Raises:
+      ValueError: a value out of range, including ``length``, ``max_output`` or
+        ``hi - lo + 1`` (the reset id) over ``2**31 - 1``: the arrays are ``int32``.
     """
     for name, val, lo in (("n_samples", n_samples, 1), ("length", length, 1),
                           ("resets_per_sample", resets_per_sample, 0), ("max_output", max_output, 1)):
@@ -147,12 +164,18 @@ def memory_horizon(key_or_seed, n_samples=2000, length=1024, number_range=(0, 4)
             raise TypeError(f"{name}: expected an int, got {type(val).__name__}")
         if val < lo:
             raise ValueError(f"{name}: expected an int >= {lo}, got {val}")
+    for name, val in (("length", length), ("max_output", max_output)):  # spans, targets: int32
+        if val > INT32_MAX:
+            raise ValueError(f"{name}: expected at most {INT32_MAX} (int32 arrays), got {val}")
     if resets_per_sample > length:
         raise ValueError(f"resets_per_sample: expected at most length={length}, got {resets_per_sample}")
     if len(tuple(number_range)) != 2 or not (0 <= number_range[0] <= number_range[1]):
         raise ValueError(f"number_range: expected (lo, hi) with 0 <= lo <= hi, got {number_range!r}")
-    rng = _seed_of(key_or_seed)
     lo, hi = (int(x) for x in number_range)
+    if hi - lo > INT32_MAX - 1 or hi > np.iinfo(np.int64).max - 1:  # ids up to hi - lo + 1
+        raise ValueError(f"number_range: expected hi - lo <= {INT32_MAX - 1} (int32 input ids) "
+                         f"and hi < 2**63 - 1, got {number_range!r}")
+    rng = _seed_of(key_or_seed)
     numbers = rng.integers(lo, hi + 1, size=(n_samples, length), dtype=np.int64)
     # distinct reset positions: the first `resets_per_sample` of a random permutation per row
     order = np.argsort(rng.random((n_samples, length)), axis=1)[:, :resets_per_sample]
@@ -160,7 +183,9 @@ def memory_horizon(key_or_seed, n_samples=2000, length=1024, number_range=(0, 4)
     np.put_along_axis(is_reset, order, True, axis=1)
     targets = np.empty((n_samples, length), np.int32)
     spans = np.empty((n_samples, length), np.int32)
-    _targets(numbers, is_reset, np.int64(max_output), targets, spans)
+    # |acc| <= (length / 2 + 1) hi² + hi: int64 holds the exact sum below 2**62.
+    modular = (length // 2 + 1) * hi * hi + hi >= 2**62
+    _targets(numbers, is_reset, np.int64(max_output), targets, spans, modular)
     inputs = np.where(is_reset, reset_id(number_range), numbers - lo).astype(np.int32)
     return MemoryHorizon(inputs, targets, spans)
 
