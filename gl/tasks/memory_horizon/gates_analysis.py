@@ -1,9 +1,9 @@
-"""Statistics of learned state transitions ``a_n`` (chapter 7, "Looking inside: the learned gates").
+"""Statistics of learned state transitions ``a_n`` (chapter 8, "Looking inside: the learned gates").
 
 GateLoop's recurrence (eq. 7) is ``h_n = a_n ⊙ h_{n-1} + k_nᵀ v_n``: ``|a_n|`` says how much of
 the old state survives step ``n``. These helpers turn the gates that
 ``gl.tasks.memory_horizon.model.apply(..., return_gates=True)`` returns (one array per layer,
-``(B, L, H, d_k)`` complex64) into the numbers chapter 7 reports:
+``(B, L, H, d_k)`` complex64) into the numbers chapter 8 reports:
 
 * :func:`reset_statistic`: mean ``|a_n|`` at reset tokens and elsewhere (the "forgets at
   resets" claim of section 5.1 as a number);
