@@ -68,7 +68,11 @@ def gate_loop_recurrent(q, k, v, a, h0=None, dtype=None):
 
 
 def gate_loop_parallel(q, k, v, a, h0=None, dtype=None):
-    """Eq. 12-13: an associative scan over leaves ``(a_n, k_nᵀ v_n)``: O(L log L) work, O(log L) depth.
+    """Eq. 12-13: an associative scan over leaves ``(a_n, k_nᵀ v_n)``.
+
+    ``jax.lax.associative_scan`` is the work-efficient odd/even recursion: about ``2L``
+    applications of the operator (O(L) work) in about ``2 log2 L`` rounds (O(log L) depth);
+    the paper's O(L log L) is the bound of the Hillis-Steele scan (chapter 4 counts both).
 
     ``h0`` enters as ``a_1 h0`` added to the first leaf. Returns ``(y, h_L)`` (for ``L = 0``,
     :func:`empty_sequence`).
@@ -86,12 +90,12 @@ def gate_loop_parallel(q, k, v, a, h0=None, dtype=None):
 
 
 def paper_gate_loop_operator(k, v, q, a):
-    """The listing of section 3.2, as printed, with two repairs.
+    """The listing of section 3.2, as printed, with one repair.
 
     Shapes as the listing implies: ``k``: ``(B, L, ..., d_k, 1)``, ``v``: ``(B, L, ..., 1, d_v)``,
     ``q``: ``(B, L, ..., 1, d_k)``, ``a``: ``(B, L, ..., d_k, 1)``; the scan runs over axis 1.
-    Repairs: ``kv`` is cast to ``a``'s dtype (``associative_scan`` needs one dtype when ``a``
-    is complex and ``k, v`` are real), and the function returns ``y`` (the printed one does not).
+    Repair: ``kv`` is cast to ``a``'s dtype (``associative_scan`` needs one dtype when ``a``
+    is complex and ``k, v`` are real). Like the printed listing, it returns ``y``.
     """
 
     def binary_operator(e_i, e_j):
