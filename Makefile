@@ -49,7 +49,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser and not slow" -q -n 2 --durations=10
 
 unit-all: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
+	HYPOTHESIS_PROFILE=all $(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=300 notebooks -q -p no:cacheprovider -n 2 --dist loadfile --durations=10

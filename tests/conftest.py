@@ -11,8 +11,16 @@ import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
+settings.register_profile("all", deadline=None, max_examples=25, derandomize=True)  # make test-all
 settings.register_profile("dev", deadline=None, max_examples=60)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(n: int) -> int:
+    """Hypothesis examples for a property test whose every example compiles anew: ``n`` under
+    ``make test-all`` (profile ``all``) and ``dev``, a third of it (at least 3) in ``make unit``."""
+    return max(3, n // 3) if PROFILE == "ci" else n
 
 
 def random_inputs(rng, batch=(2,), L=16, H=3, d_k=2, d_v=3, mag=(0.5, 1.0), complex_a=True,

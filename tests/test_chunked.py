@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 import gl
 from gl import chunked
-from conftest import random_inputs, rel_err
+from conftest import examples, random_inputs, rel_err
 
 
 def reference(q, k, v, a, h0=None):
@@ -29,7 +29,7 @@ DIMS = [(1, 1), (2, 3), (4, 4), (8, 2), (16, 20)]
 MAGS = [(0.0, 1e-30), (0.0, 0.05), (0.3, 0.9), (0.95, 1.0), (0.999, 1.0)]
 
 
-@settings(max_examples=20)  # each new shape is a new XLA compile (0.1-2 s)
+@settings(max_examples=examples(20))  # each new shape is a new XLA compile (0.1-2 s)
 @given(
     seed=st.integers(0, 2**31 - 1),
     batch=st.sampled_from([(), (2,), (2, 1)]),

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gl
-from conftest import random_inputs, rel_err
+from conftest import examples, random_inputs, rel_err
 
 MODES = ["recurrent", "parallel", "attention", "auto"]
 
@@ -23,7 +23,7 @@ def reference(q, k, v, a, h0=None):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=12)  # each new shape is a new XLA compile
+@settings(max_examples=examples(12))  # each new shape is a new XLA compile
 @given(
     seed=st.integers(0, 2**31 - 1),
     batch=st.sampled_from([(), (1,), (2,), (2, 1)]),

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gl
-from conftest import random_inputs, rel_err
+from conftest import examples, random_inputs, rel_err
 
 
 def python_loop(q, k, v, a, h0=None):
@@ -165,7 +165,7 @@ def test_non_numpy_inputs(rng):
     np.testing.assert_array_equal(gl.gate_loop_reference(jnp.asarray(q), list(k), v, jnp.asarray(a)), y)
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(
     seed=st.integers(0, 2**31 - 1),
     batch=st.sampled_from([(), (1,), (3,), (2, 1)]),

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import gl
 from gl.theory import special_cases as sc
-from conftest import rel_err
+from conftest import examples, rel_err
 
 
 def random_a(rng, shape, mag=(0.5, 1.0), complex_a=True):
@@ -31,7 +31,7 @@ def test_decay_powers_values():
     np.testing.assert_allclose(p, want, rtol=1e-6)
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 2**31 - 1), batch=st.sampled_from([(), (2,)]),
        L=st.sampled_from([1, 5, 64, 300]), H=st.sampled_from([1, 3]), d=st.sampled_from([1, 2]),
        complex_a=st.booleans())
@@ -59,7 +59,7 @@ def test_lti_convolution_matches_direct_sum(rng):
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(seed=st.integers(0, 2**31 - 1), batch=st.sampled_from([(), (2,)]),
        L=st.sampled_from([1, 7, 64]), H=st.sampled_from([1, 3]),
        dims=st.sampled_from([(1, 1), (2, 3), (4, 1)]), complex_a=st.booleans())

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import gl
 from gl import vjp
-from conftest import random_inputs, rel_err
+from conftest import examples, random_inputs, rel_err
 
 
 def close(x, ref, tol=1e-4):
@@ -44,7 +44,7 @@ def _loss(how):
     return jax.jit(loss)
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     seed=st.integers(0, 2**31 - 1),
     batch=st.sampled_from([(), (2,)]),
