@@ -23,12 +23,14 @@ book: $(STAMP)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 ## book-student: the book with every solution removed, into _build/student/_build/html
-## (the solution-free notebooks to hand out are in _build/student/notebooks)
+## (the solution-free notebooks to hand out are in _build/student/handout). It reuses the
+## outputs of the instructor edition's run (its jupyter-cache) instead of running every
+## notebook a third time; tools/student_edition.py says what it checks instead.
 book-student: $(STAMP)
-	$(BIN)/python tools/student_edition.py _build/student
+	test -f _build/.jupyter_cache/global.db || $(MAKE) book
+	$(BIN)/python tools/student_edition.py _build/student --executed _build/.jupyter_cache
 	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
-	$(BIN)/python tools/book_checks.py figures _build/student/notebooks \
-	  --cache _build/student/_build/.jupyter_cache
+	$(BIN)/python tools/book_checks.py figures _build/student/notebooks
 	@echo "Open $(CURDIR)/_build/student/_build/html/index.html"
 
 ## test: unit and property tests, every notebook under nbval, the strict build, the browser check
