@@ -18,6 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## book: build the HTML book strictly into _build/html, then fail if a figure cell drew no image
 ## (matplotlib's backend is left to the kernels: inline; never export MPLBACKEND here)
 book: $(STAMP)
+	rm -rf _build/html _build/.doctrees  # no stale page of a renamed chapter; the execution cache stays
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python tools/book_checks.py figures notebooks --cache _build/.jupyter_cache
 	@echo "Open $(CURDIR)/_build/html/index.html"
