@@ -35,7 +35,7 @@ from ._checks import check_gate_loop_inputs, check_mode_impl, compute_dtype
 from .operator import gate_loop
 
 __all__ = ["gate_loop_sharded", "COMBINES", "ALLGATHER_MAX_DEVICES", "aggregate_bytes",
-           "local_mesh", "rounds"]
+           "local_mesh", "rounds", "combine"]
 
 #: the ways to combine the blocks' aggregates across devices
 COMBINES = ("auto", "allgather", "ppermute")
@@ -48,8 +48,9 @@ def aggregate_bytes(batch: int, heads: int, d_k: int, d_v: int, itemsize: int) -
     return batch * heads * d_k * (d_v + 1) * itemsize
 
 
-def _combine(left, right):
-    """``left`` then ``right``: the GateLoop monoid on ``(A, h)`` aggregates."""
+def combine(left, right):
+    """``left`` then ``right``: the GateLoop monoid (eq. 13) on block aggregates ``(A, h)``,
+    ``A`` ``(..., d_k)``, ``h`` ``(..., d_k, d_v)``: ``(A₁A₂, A₂ ⊙ h₁ + h₂)``."""
     (a1, h1), (a2, h2) = left, right
     return a1 * a2, a2[..., None] * h1 + h2
 
@@ -60,7 +61,7 @@ def _exclusive_allgather(agg, axis, n):
     acc = (jnp.ones_like(big_a[0]), jnp.zeros_like(big_h[0]))
     prefix = [acc]
     for j in range(n - 1):
-        acc = _combine(acc, (big_a[j], big_h[j]))
+        acc = combine(acc, (big_a[j], big_h[j]))
         prefix.append(acc)
     i = jax.lax.axis_index(axis)
     return tuple(jnp.stack(p)[i] for p in zip(*prefix))
@@ -73,7 +74,7 @@ def _exclusive_ppermute(agg, axis, n):
     while step < n:
         perm = [(j, j + step) for j in range(n - step)]
         got = tuple(jax.lax.ppermute(x, axis, perm) for x in acc)  # zeros where none is sent
-        new = _combine(got, acc)
+        new = combine(got, acc)
         acc = tuple(jnp.where(i >= step, x_new, x) for x_new, x in zip(new, acc))
         step *= 2
     got = tuple(jax.lax.ppermute(x, axis, [(j, j + 1) for j in range(n - 1)]) for x in acc)
@@ -169,6 +170,8 @@ def local_mesh(n: int, axis: str = "seq") -> Mesh:
     return Mesh(devices[:n], (axis,))
 
 
-def rounds(n: int, combine: str) -> int:
-    """Collective rounds of the exclusive scan over ``n`` devices."""
-    return 1 if combine == "allgather" else math.ceil(math.log2(max(n, 1))) + 1
+def rounds(n: int, how: str) -> int:
+    """Collective rounds of the exclusive scan over ``n`` devices (0 for one device)."""
+    if n <= 1:
+        return 0
+    return 1 if how == "allgather" else math.ceil(math.log2(n)) + 1

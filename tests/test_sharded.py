@@ -115,7 +115,7 @@ def test_mesh_must_be_a_mesh():
 def test_cost_model():
     assert sharded.aggregate_bytes(2, 3, 4, 5, 8) == 2 * 3 * 4 * 6 * 8
     assert sharded.rounds(4, "allgather") == 1 and sharded.rounds(4, "ppermute") == 3
-    assert sharded.rounds(8, "ppermute") == 4
+    assert sharded.rounds(8, "ppermute") == 4 and sharded.rounds(1, "ppermute") == 0
 
 
 def test_parse_mesh_errors():
