@@ -15,8 +15,9 @@ block's ``a``, ``h`` its final state from zero. Device ``i`` of ``n``:
    * ``"ppermute"``: a Hillis-Steele scan over devices, ``⌈log2 n⌉`` rounds of ``ppermute``
      plus one shift, ``(⌈log2 n⌉ + 1)·S`` bytes received per device;
 
-   ``"auto"`` takes ``"allgather"`` up to :data:`ALLGATHER_MAX_DEVICES` devices (no more
-   bytes than the tree, in one round instead of three) and ``"ppermute"`` above it;
+   ``"auto"`` takes ``"allgather"`` up to :data:`ALLGATHER_MAX_DEVICES` = 4 devices (no
+   more bytes than the tree up to 5 devices, in one round instead of up to four) and
+   ``"ppermute"`` above it;
 3. corrects its block: ``y_t += q_t (P_t ⊙ h_in)``, ``h_out = A ⊙ h_in + h_loc``.
 
 ``S`` is ``B·H·d_k·d_v`` state entries plus ``B·H·d_k`` for ``A`` (complex when the inputs
@@ -40,6 +41,7 @@ __all__ = ["gate_loop_sharded", "COMBINES", "ALLGATHER_MAX_DEVICES", "aggregate_
 #: the ways to combine the blocks' aggregates across devices
 COMBINES = ("auto", "allgather", "ppermute")
 #: ``combine="auto"`` gathers up to this many devices and uses the ``ppermute`` tree above it
+#: (the all-gather receives no more bytes than the tree up to 5 devices, in one round)
 ALLGATHER_MAX_DEVICES = 4
 
 
