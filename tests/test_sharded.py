@@ -125,3 +125,12 @@ def test_parse_mesh_errors():
     with pytest.raises(ValueError, match="needs 64 devices"):
         loop.parse_mesh("data=64")
     assert loop.parse_mesh("data=1").shape == {"data": 1}
+
+
+def test_train_mesh_flag_is_checked(capsys):
+    from gl.tasks.memory_horizon import train as mh
+    for mesh, msg in (("data=64", "needs 64 devices"), ("seq=1", "expected an axis 'data'"),
+                      ("data", "expected NAME=SIZE")):
+        with pytest.raises(SystemExit):
+            mh.main(["memory-horizon", "--out", "unused", "--mesh", mesh])
+        assert msg in capsys.readouterr().err
