@@ -92,7 +92,7 @@ def _block(q, k, v, a, h0, *, axis, n, combine, mode, impl, dtype):
     a_in, h_in = (_exclusive_allgather if combine == "allgather" else _exclusive_ppermute)(
         agg, axis, n)
     h_in = a_in[..., None] * h0.astype(h_in.dtype) + h_in  # fold h0 in front of device 0
-    y = y + jnp.einsum("...lhk,...hkv->...lhv", q * prefix, h_in).astype(y.dtype)
+    y = y + jnp.einsum("...lhk,...hkv->...lhv", q * prefix, h_in)  # complex if h_in is
     h_out = agg[0][..., None] * h_in + h_loc
     return y, h_out[None]  # a leading device axis: the caller keeps the last device's state
 
