@@ -22,10 +22,12 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gl.tasks import checkpoint
 
-__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag"]
+__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
+           "parse_mesh", "replicate"]
 
 
 def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,
@@ -61,12 +63,45 @@ def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_deca
     return tx, warmup_steps
 
 
-def make_epoch(loss: Callable, tx, batch_size: int):
+def parse_mesh(text: str) -> Mesh:
+    """``"data=4"`` (``NAME=SIZE`` pairs joined by ``,``) as a :class:`jax.sharding.Mesh` over
+    the first local devices; a ``ValueError`` naming ``--mesh`` for a bad text or too few."""
+    try:
+        pairs = [(n.strip(), int(s)) for n, s in (p.split("=") for p in text.split(","))]
+    except ValueError:
+        raise ValueError(f"--mesh: expected NAME=SIZE[,NAME=SIZE], e.g. data=4, got {text!r}") \
+            from None
+    sizes = [s for _, s in pairs]
+    if any(s < 1 for s in sizes) or len({n for n, _ in pairs}) != len(pairs):
+        raise ValueError(f"--mesh: expected distinct names and sizes >= 1, got {text!r}")
+    if math.prod(sizes) > jax.device_count():
+        raise ValueError(f"--mesh: {text!r} needs {math.prod(sizes)} devices, found "
+                         f"{jax.device_count()}")
+    devices = np.array(jax.devices()[:math.prod(sizes)]).reshape(sizes)
+    return Mesh(devices, tuple(n for n, _ in pairs))
+
+
+def replicate(tree, mesh: Mesh):
+    """Every array of ``tree`` copied to all devices of ``mesh`` (data parallelism's parameters)."""
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def make_epoch(loss: Callable, tx, batch_size: int, mesh: Mesh | None = None, axis="data"):
     """A jitted ``epoch(params, opt_state, key, inputs, targets) -> (params, opt_state, mean_loss)``.
 
     ``loss(params, inputs, targets)``: a scalar. Shuffles with ``key``, drops the last partial
-    batch and runs the steps in one ``lax.scan``.
+    batch and runs the steps in one ``lax.scan``. With a ``mesh``, each batch is split over
+    its ``axis`` (data parallelism: pass replicated parameters, :func:`replicate`); the
+    compiler then sums the gradients across devices, so a step sees the same global batch.
     """
+    if mesh is not None:
+        if axis not in mesh.axis_names:
+            raise ValueError(f"mesh: expected an axis {axis!r}, got axes {mesh.axis_names}")
+        if batch_size % mesh.shape[axis]:
+            raise ValueError(f"batch_size: expected a multiple of the {mesh.shape[axis]} "
+                             f"devices of mesh axis {axis!r}, got {batch_size}")
+    split = (lambda x: x) if mesh is None else \
+        (lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(axis))))
 
     @jax.jit
     def epoch(params, opt_state, key, inputs, targets):
@@ -76,7 +111,7 @@ def make_epoch(loss: Callable, tx, batch_size: int):
 
         def step(carry, idx):
             params, opt_state = carry
-            value, grads = jax.value_and_grad(loss)(params, inputs[idx], targets[idx])
+            value, grads = jax.value_and_grad(loss)(params, split(inputs[idx]), split(targets[idx]))
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), value
 
@@ -100,7 +135,7 @@ class Checkpoints(NamedTuple):
 RUN_FILES = ("metrics.jsonl", "checkpoint.npz", "train_state.npz")
 #: ``meta`` keys that record where and when, not what: they may differ on resume
 PROVENANCE = frozenset({"command", "date", "hardware", "jax_version", "optax_version", "python",
-                        "epoch", "step"})
+                        "epoch", "step", "mesh"})
 
 
 def _same(path, old: dict, new: dict, skip=frozenset()):

@@ -67,10 +67,11 @@ def loss_fn(params, tokens, targets, config):
     return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
 
 
-def make_train_epoch(tx, config, batch_size):
+def make_train_epoch(tx, config, batch_size, mesh=None):
     """A jitted ``epoch(params, opt_state, key, inputs, targets) -> (params, opt_state, mean_loss)``
-    (:func:`gl.tasks.loop.make_epoch` with :func:`loss_fn`)."""
-    return loop.make_epoch(lambda p, x, y: loss_fn(p, x, y, config), tx, batch_size)
+    (:func:`gl.tasks.loop.make_epoch` with :func:`loss_fn`; batches split over ``mesh``'s
+    ``"data"`` axis when given)."""
+    return loop.make_epoch(lambda p, x, y: loss_fn(p, x, y, config), tx, batch_size, mesh)
 
 
 def _hardware() -> str:
@@ -134,8 +135,13 @@ def train(args) -> dict:
     except ImportError:  # pragma: no cover
         bar = None
     ck = loop.Checkpoints(args.out, config)
-    return loop.fit(ck, params, tx, make_train_epoch(tx, config, args.batch_size), jnp.asarray(train_set.inputs),
-                    jnp.asarray(train_set.targets), epochs=args.epochs, key=key, evaluate=evaluate, meta=meta,
+    mesh = None if getattr(args, "mesh", None) is None else loop.parse_mesh(args.mesh)
+    inputs, targets = jnp.asarray(train_set.inputs), jnp.asarray(train_set.targets)
+    if mesh is not None:  # data parallelism: parameters and the data set on every device
+        meta["mesh"] = args.mesh
+        params, inputs, targets = loop.replicate((params, inputs, targets), mesh)
+    return loop.fit(ck, params, tx, make_train_epoch(tx, config, args.batch_size, mesh), inputs,
+                    targets, epochs=args.epochs, key=key, evaluate=evaluate, meta=meta,
                     steps_per_epoch=steps_per_epoch, eval_every=args.eval_every,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,
                     overwrite=getattr(args, "overwrite", False), progress=bar)
@@ -174,6 +180,8 @@ def build_parser():
     again.add_argument("--overwrite", action="store_true",
                        help="start again in a DIR that holds files (without it: an error)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--mesh", default=None, help="data parallelism, e.g. data=4: each batch split "
+                   "over 4 devices, parameters replicated")
     return p
 
 
@@ -189,6 +197,12 @@ def check_args(p, args):
                 "training sample")
     if args.batch_size > n_train:
         p.error(f"--batch-size: expected at most {n_train} (the training samples), got {args.batch_size}")
+    if args.mesh is not None:
+        try:
+            mesh = loop.parse_mesh(args.mesh)
+            loop.make_epoch(None, None, args.batch_size, mesh)
+        except ValueError as e:
+            p.error(str(e))
     if args.epochs * (n_train // args.batch_size) < 2:
         p.error(f"--epochs: expected at least 2 optimizer steps in all, got {args.epochs} epoch(s) "
                 f"of {n_train // args.batch_size} step(s)")
