@@ -48,7 +48,8 @@ def test_workflow_builds_the_book_with_the_readmes_command_and_deploys_it():
     assert runs.index(book) < upload, "the site is uploaded before it is built"
     assert steps[upload]["with"]["path"] == "_build/html", steps[upload]
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^book:.*\n\t\$\(BIN\)/jupyter-book build \. ", makefile, re.M), \
+    assert re.search(r"^book:.*\n(?:\t.*\n)*?\t\$\(BIN\)/jupyter-book build \. ", makefile,
+                     re.M), \
         "make book no longer builds into the default _build/html"
     deploy = wf["jobs"]["deploy"]
     assert deploy["needs"] == "build"
