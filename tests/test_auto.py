@@ -90,7 +90,7 @@ def test_auto_accepts_bfloat16(rng):
 
 
 @pytest.mark.skipif(not kernels.available(), reason="gl.kernels not importable")
-@pytest.mark.parametrize("complex_a", [False, True])
+@pytest.mark.parametrize("complex_a", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_pallas_branch_in_interpret_mode(rng, complex_a):
     """The path auto takes on a GPU for SISO inputs (gl.kernels.gate_loop_pallas, what
     impl="pallas" runs after its checks), run by the Pallas interpreter on the CPU:
@@ -120,7 +120,7 @@ def test_pallas_branch_in_interpret_mode(rng, complex_a):
 
 
 @pytest.mark.skipif(not kernels.available(), reason="gl.kernels not importable")
-@pytest.mark.parametrize("complex_a", [False, True])
+@pytest.mark.parametrize("complex_a", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_pallas_multihead_branch_in_interpret_mode(rng, complex_a):
     """The path auto takes on a GPU for a multi-head state (two batch dimensions, flattened for
     the kernels), run by the Pallas interpreter: values and final state against the Numba loop,
@@ -199,7 +199,7 @@ def test_real_output_is_re_y(rng, mode):
 
 
 @pytest.mark.skipif(not kernels.available(), reason="gl.kernels not importable")
-@pytest.mark.parametrize("d", [1, 16])
+@pytest.mark.parametrize("d", [pytest.param(1, marks=pytest.mark.slow), 16])
 def test_pallas_real_output_in_interpret_mode(rng, d):
     """``real=True`` on the Pallas path (SISO, d = 1, and the fused multi-head kernels, d = 16)
     skips ``Im y`` in the kernels: ``Re y`` against the Numba loop, and its gradient against
