@@ -36,3 +36,21 @@ def test_effective_horizon():
     np.testing.assert_allclose(ga.effective_horizon(m), [0.0, 1.0, 100.0, np.inf], rtol=1e-9)
     with pytest.raises(ValueError, match="mean_magnitude"):
         ga.effective_horizon([1.5])
+
+
+def test_reset_contrast_finds_a_planted_drop_and_not_a_missing_one():
+    from gl.tasks.memory_horizon import gates_analysis as ga
+    from gl.tasks.memory_horizon import data as gdata
+
+    ds = gdata.memory_horizon(5, n_samples=16, length=256)
+    R = gdata.reset_id()
+    rng = np.random.default_rng(0)
+    mag = rng.uniform(0.6, 1.0, ds.inputs.shape + (4, 1))
+    planted = np.where((ds.inputs == R)[..., None, None], 0.4 * mag, mag)
+    out = ga.reset_contrast(planted, ds.inputs, R, seed=1, n_boot=300, n_perm=300)
+    assert out["lo"] <= 0.4 <= out["hi"] and out["p"] < 0.01, out
+    assert out["n_reset"] == 16 * 3
+    none = ga.reset_contrast(mag, ds.inputs, R, seed=1, n_boot=300, n_perm=300)
+    assert none["lo"] <= 1.0 <= none["hi"] and none["p"] > 0.01, none
+    with pytest.raises(ValueError, match="reset tokens and other tokens"):
+        ga.reset_contrast(mag, np.zeros_like(ds.inputs), R, seed=0)

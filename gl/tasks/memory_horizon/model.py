@@ -16,7 +16,8 @@ token embedding → ``n_layer`` × [time mixing, channel mixing] → layer norm 
 * ``"fixed"``: a learned per-channel complex ``a = σ(α) exp(iβ)`` with ``α, β`` learned
   vectors ``(d_qk,)``, the same at every position and for every input;
 * ``"real"``: data-controlled, phase 0 (``a = σ(α)``, real and non-negative);
-* ``"stable-exp"``: data-controlled, LRU's magnitude ``exp(-exp(α))``, identity phase.
+* ``"stable-exp"``: data-controlled, LRU's magnitude ``exp(-exp(α))``, identity phase;
+* ``"stable-exp-real"``: data-controlled, LRU's magnitude, phase 0.
 
 Parameters are an explicit pytree (nested dicts of ``float32`` arrays): ``init(key, config)``
 makes them, ``apply(params, tokens, config)`` runs the model. The parameters of the
@@ -46,6 +47,7 @@ TRANSITIONS = {
     "fixed": (False, "sigmoid", "identity"),
     "real": (True, "sigmoid", "zero"),
     "stable-exp": (True, "stable-exp", "identity"),
+    "stable-exp-real": (True, "stable-exp", "zero"),
 }
 
 

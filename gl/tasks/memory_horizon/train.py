@@ -19,6 +19,13 @@ see :mod:`gl.tasks.checkpoint`) and ``DIR/train_state.npz`` (the same with the o
 in one file, for ``--resume``). ``DIR`` must be empty or absent unless ``--resume`` (which needs
 a checkpoint there, of the same configuration) or ``--overwrite`` is given
 (:func:`gl.tasks.loop.fit`). Every numeric flag is range-checked by ``argparse``.
+Study knobs (issue 28): ``--n-layer``, ``--d-model`` ... (capacity), ``--epochs`` (budget),
+``--magnitude {sigmoid,stable-exp}`` and ``--phase {on,off}`` (the data-controlled gate of
+Fig. 4; they pick the ``--transition`` name), ``--resets-per-sample R`` (the training span
+distribution: more resets, shorter spans) and ``--curriculum R1,R2,...``: a short-to-long
+span curriculum that splits the epochs into equal stages, stage ``i`` training on the same
+samples with ``R_i`` resets each (e.g. ``24,12,6,3``). The test and check sets always keep
+Table 2's 3 resets, so runs stay comparable.
 The final metrics also hold ``check_accuracy``: the accuracy on a fixed small set
 (``memory_horizon(check_seed, check_samples)``), which the tests re-evaluate.
 """
@@ -79,11 +86,37 @@ def _hardware() -> str:
     return f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; {platform.machine()} {os.cpu_count()} cpus"
 
 
+_GATE = {("sigmoid", "on"): "data", ("sigmoid", "off"): "real",
+         ("stable-exp", "on"): "stable-exp", ("stable-exp", "off"): "stable-exp-real"}
+
+
+def _transition(args) -> str:
+    if args.magnitude is None and args.phase is None:
+        return args.transition
+    return _GATE[(args.magnitude or "sigmoid", args.phase or "on")]
+
+
+def _stages(args) -> list:
+    """Resets per sample of each curriculum stage (one stage without ``--curriculum``)."""
+    return list(args.curriculum) if args.curriculum else [args.resets_per_sample]
+
+
+def _resets_list(text):
+    """argparse ``type=`` for ``--curriculum``: comma-separated ints >= 0."""
+    try:
+        out = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        out = ()
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints >= 0, got {text!r}")
+    return out
+
+
 def _config(args) -> gmodel.Config:
     return gmodel.Config(
         vocab_in=gdata.reset_id() + 1, vocab_out=args.max_output, n_layer=args.n_layer,
         d_model=args.d_model, d_qk=args.d_qk, d_v=args.d_v, n_head=args.n_head,
-        d_channel_mixing=args.d_channel_mixing, transition=args.transition)
+        d_channel_mixing=args.d_channel_mixing, transition=_transition(args))
 
 
 def train(args) -> dict:
@@ -92,6 +125,9 @@ def train(args) -> dict:
     full = gdata.memory_horizon(args.data_seed, n_samples=args.samples, length=args.length,
                                 max_output=args.max_output)
     train_set, test_set = gdata.split(full, args.test_fraction)
+    stages = [gdata.split(gdata.memory_horizon(
+        args.data_seed, n_samples=args.samples, length=args.length, resets_per_sample=r,
+        max_output=args.max_output), args.test_fraction)[0] for r in _stages(args)]
     check_set = gdata.memory_horizon(CHECK_SEED, n_samples=CHECK_SAMPLES, length=args.length,
                                      max_output=args.max_output)
     steps_per_epoch = train_set.inputs.shape[0] // args.batch_size
@@ -115,7 +151,7 @@ def train(args) -> dict:
         "seed": args.seed, "data_seed": args.data_seed, "samples": args.samples, "length": args.length,
         "test_fraction": args.test_fraction, "n_train": int(train_set.inputs.shape[0]),
         "n_test": int(test_set.inputs.shape[0]), "check_seed": CHECK_SEED, "check_samples": CHECK_SAMPLES,
-        "n_params": gmodel.n_params(params),
+        "n_params": gmodel.n_params(params), "train_resets": _stages(args),
         "paper_epochs": 300, "note": "" if args.epochs == 300 else f"trained {args.epochs} epochs, not the paper's 300",
     }
 
@@ -136,12 +172,21 @@ def train(args) -> dict:
         bar = None
     ck = loop.Checkpoints(args.out, config)
     mesh = None if getattr(args, "mesh", None) is None else loop.parse_mesh(args.mesh)
-    inputs, targets = jnp.asarray(train_set.inputs), jnp.asarray(train_set.targets)
-    if mesh is not None:  # data parallelism: parameters and the data set on every device
+    epoch_fn = make_train_epoch(tx, config, args.batch_size, mesh)
+    xs = jnp.stack([jnp.asarray(t.inputs) for t in stages])
+    ys = jnp.stack([jnp.asarray(t.targets) for t in stages])
+    if mesh is not None:  # data parallelism: parameters and the data sets on every device
         meta["mesh"] = args.mesh
-        params, inputs, targets = loop.replicate((params, inputs, targets), mesh)
-    return loop.fit(ck, params, tx, make_train_epoch(tx, config, args.batch_size, mesh), inputs,
-                    targets, epochs=args.epochs, key=key, evaluate=evaluate, meta=meta,
+        params, xs, ys = loop.replicate((params, xs, ys), mesh)
+
+    def staged_epoch(params, opt_state, key, _x, _y):  # the stage follows the step count
+        count = optax.tree_utils.tree_get_all_with_path(opt_state, "count")[0][1]
+        ep = int(count) // steps_per_epoch  # every "count" of the state is the step
+        i = min(ep * len(stages) // args.epochs, len(stages) - 1)
+        return epoch_fn(params, opt_state, key, xs[i], ys[i])
+
+    return loop.fit(ck, params, tx, staged_epoch, xs[0], ys[0], epochs=args.epochs, key=key,
+                    evaluate=evaluate, meta=meta,
                     steps_per_epoch=steps_per_epoch, eval_every=args.eval_every,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,
                     overwrite=getattr(args, "overwrite", False), progress=bar)
@@ -170,6 +215,14 @@ def build_parser():
     p.add_argument("--max-output", type=count, default=50)
     p.add_argument("--test-fraction", type=flag(float, 0, 1, lo_open=True, hi_open=True), default=0.1)
     p.add_argument("--data-seed", type=seed, default=0)
+    p.add_argument("--magnitude", choices=["sigmoid", "stable-exp"], default=None,
+                   help="data-controlled gate's magnitude (with --transition data)")
+    p.add_argument("--phase", choices=["on", "off"], default=None,
+                   help="data-controlled gate's phase (with --transition data)")
+    p.add_argument("--resets-per-sample", type=natural, default=3,
+                   help="resets per training sample (the span distribution; test keeps 3)")
+    p.add_argument("--curriculum", type=_resets_list, default=None,
+                   help="resets per stage, e.g. 24,12,6,3: equal stages of the epochs")
     for name, default in (("n-layer", 4), ("d-model", 64), ("d-qk", 64), ("d-v", 64), ("n-head", 64),
                           ("d-channel-mixing", 128)):
         p.add_argument(f"--{name}", type=count, default=default)
@@ -187,6 +240,17 @@ def build_parser():
 
 def check_args(p, args):
     """The checks across flags, as usage errors: the model config, the split and the batch."""
+    if (args.magnitude or args.phase) and args.transition != "data":
+        p.error(f"--magnitude/--phase: expected --transition data (the data-controlled "
+                f"gate), got --transition {args.transition}")
+    if args.curriculum and args.resets_per_sample != 3:
+        p.error("--curriculum: gives the resets of every stage; drop --resets-per-sample")
+    if max(_stages(args)) > args.length:
+        p.error(f"--curriculum/--resets-per-sample: expected at most --length "
+                f"{args.length} resets, got {max(_stages(args))}")
+    if args.curriculum and len(args.curriculum) > args.epochs:
+        p.error(f"--curriculum: expected at most --epochs {args.epochs} stages, "
+                f"got {len(args.curriculum)}")
     try:
         _config(args)
     except ValueError as e:

@@ -1,0 +1,46 @@
+"""``python -m gl.evaluate NAME --seed S``: accuracy, horizon with interval, accuracy by span."""
+import json
+import shutil
+
+import pytest
+
+import gl.evaluate
+from gl.tasks.memory_horizon import model
+
+
+def test_shipped_name_prints_accuracy_horizon_and_by_span(capsys):
+    res = gl.evaluate.main(["data-s0", "--seed", "977", "--samples", "3", "--n-boot", "50"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(res))
+    h = printed["horizon"]
+    assert h["lo"] <= h["horizon"] <= h["hi"] and h["n_boot"] == 50 and h["seed"] == 0
+    assert 0 <= printed["accuracy"] <= 1
+    assert sum(b["count"] for b in printed["by_span"]) == printed["n_tokens"] == 3 * 1024
+    assert "nan" not in json.dumps(printed).lower()
+
+
+def test_run_directory_is_accepted(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model.shipped_checkpoints()["fixed-s0"], run / "checkpoint.npz")
+    res = gl.evaluate.main([str(run), "--seed", "5", "--samples", "2", "--n-boot", "20"])
+    assert res["transition"] == "fixed" and res["checkpoint"].endswith("checkpoint.npz")
+    with pytest.raises(SystemExit):
+        gl.evaluate.main([str(tmp_path), "--samples", "1"])
+    assert "holds no checkpoint.npz" in capsys.readouterr().err
+
+
+def test_unknown_name_lists_the_shipped_ones(capsys):
+    with pytest.raises(SystemExit) as e:
+        gl.evaluate.main(["data-s99"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "data-s99" in err and "'data-s0'" in err and "'fixed-s4'" in err
+
+
+def test_training_data_seed_is_refused(capsys):
+    path = model.shipped_checkpoints()["data-s0"]
+    data_seed = model.load_checkpoint(path)[2]["meta"]["data_seed"]
+    with pytest.raises(SystemExit) as e:
+        gl.evaluate.main(["data-s0", "--seed", str(data_seed), "--samples", "1"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "training data seed" in err and "--seed" in err
