@@ -23,7 +23,7 @@ from gl.tasks import checkpoint, loop
 from gl.tasks.char_lm import data as cdata
 from gl.tasks.char_lm import model as cmodel
 
-__all__ = ["CHECK_WINDOWS", "cross_entropy", "mean_loss", "shipped", "main"]
+__all__ = ["CHECK_WINDOWS", "cross_entropy", "mean_loss", "shipped_root", "shipped", "main"]
 
 #: the first validation windows whose loss every run records as ``check_loss`` (tests)
 CHECK_WINDOWS = 64
@@ -46,9 +46,14 @@ def mean_loss(params, config, x, y, batch_size: int = 128) -> float:
     return total / y.size
 
 
+def shipped_root():
+    """``gl/assets/char_lm`` (checkpoints, metrics and ``summary.json``)."""
+    return resources.files("gl") / "assets" / "char_lm"
+
+
 def shipped() -> dict:
     """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"gateloop-s0"``."""
-    root = resources.files("gl") / "assets" / "char_lm"
+    root = shipped_root()
     if not root.is_dir():
         return {}
     return {d.name: str(d / "checkpoint.npz") for d in sorted(root.iterdir(), key=lambda d: d.name)
