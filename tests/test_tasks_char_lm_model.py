@@ -78,6 +78,11 @@ def test_generate_and_its_errors():
     tc = _small("transformer")
     out = generate.generate(model.init(jax.random.key(3), tc), tc, "A" * 20, 3, key=jax.random.key(0))
     assert len(out) == 23
+    tp = model.init(jax.random.key(3), tc)
+    greedy = generate.generate(tp, tc, "ROMEO", 4, key=jax.random.key(0), top_k=1)
+    ids = data.encode(greedy, VOCAB)
+    logits = model.apply(tp, jnp.asarray(ids)[None, :-1], tc)[0]
+    np.testing.assert_array_equal(np.argmax(logits, -1)[4:], ids[5:])  # greedy = argmax
     for kwargs, match in (({"prompt": ""}, "prompt"), ({"prompt": "hi @~"}, "'@', '~'"),
                           ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
                           ({"top_k": 0}, "top_k"), ({"n": -1}, "n: ")):

@@ -4,7 +4,8 @@ GateLoop and its fixed-transition ablation read the prompt and generate one char
 :func:`gl.tasks.char_lm.model.step`: the state is ``n_layer`` arrays of
 ``(H, d_qk/H, D/H)`` complex numbers whatever the length (O(1) memory and time per
 character). The state is carried past the training context. The transformer re-reads its
-last ``context`` characters for every new one (nanoGPT's ``generate``).
+last ``context`` characters for every new one (nanoGPT's ``generate``), padded to one
+compiled shape.
 
 Sampling: logits divided by ``temperature``, then, with ``top_k``, everything below the
 ``top_k``-th largest logit removed (nanoGPT's convention).
@@ -61,9 +62,13 @@ def generate(params, config, prompt: str, n: int, *, key, temperature=1.0, top_k
             out.append(nxt)
             logits, state = step(params, state, jnp.asarray([nxt]))
     else:
-        fwd = jax.jit(lambda p, x: cmodel.apply(p, x, config)[:, -1])
+        # one compiled shape: the window sits at the start of a buffer of ``context`` ids
+        # (causal, so the padding after it changes nothing) and its last logits are read
+        fwd = jax.jit(lambda p, x, i: cmodel.apply(p, x, config)[0, i])
         for i in range(n):
-            window = jnp.asarray(out[-config.context:])[None]
-            nxt = int(sample_logits(keys[i], fwd(params, window), temperature, top_k)[0])
-            out.append(nxt)
+            window = out[-config.context:]
+            buf = np.zeros((1, config.context), np.int32)
+            buf[0, :len(window)] = window
+            logits = fwd(params, jnp.asarray(buf), len(window) - 1)[None]
+            out.append(int(sample_logits(keys[i], logits, temperature, top_k)[0]))
     return cdata.decode(np.asarray(out), config.vocab)
