@@ -5,7 +5,7 @@ the checkpoint's configuration (or found from the shipped name):
 
 * Memory Horizon (``data-s0``, ...): :mod:`gl.tasks.memory_horizon.evaluate`
   (``--seed S --samples N``; accuracies);
-* character-level tiny Shakespeare (``gateloop-s0``, ...): :mod:`gl.tasks.char_lm.evaluate`
+* character-level tiny Shakespeare (``lm-gateloop-s0``, ...): :mod:`gl.tasks.char_lm.evaluate`
   (``--split val``; ``loss`` in nats per character).
 """
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_shipped_checkpoints_reevaluate(capsys):
     """Every shipped checkpoint's loss on the first CHECK_WINDOWS validation windows is the
     one recorded at the end of its training, within 0.01 (the whole split: slow test below)."""
     names = evaluate.shipped()
-    assert {n.rsplit("-s", 1)[0] for n in names} == {"gateloop", "fixed", "transformer"}
+    assert {n.rsplit("-s", 1)[0] for n in names} == {"lm-gateloop", "lm-fixed", "lm-transformer"}
     for name, path in names.items():
         s = ship.run_summary(path.rsplit("/", 1)[0])
         res = gl.evaluate.main([name, "--split", "val", "--windows", str(evaluate.CHECK_WINDOWS)])
@@ -88,3 +88,11 @@ def test_shipped_checkpoints_whole_val_split():
     for run in summary["runs"]:
         res = gl.evaluate.main([run["name"], "--split", "val"])
         assert abs(res["loss"] - run["val_loss_full"]) < 0.01, run["name"]
+
+
+def test_evaluate_dispatch_keeps_memory_horizon_names():
+    from gl.tasks.memory_horizon import model as mh
+
+    assert not set(evaluate.shipped()) & set(mh.shipped_checkpoints())
+    assert gl.evaluate.task_of("fixed-s0") == "memory-horizon"
+    assert gl.evaluate.task_of("lm-fixed-s0") == "char-lm"

@@ -5,7 +5,7 @@
 dropout exists). Every model, the transformer included, is scored on the same windows, so a
 character is predicted from the 1 to ``context`` characters before it in its window.
 
-The shipped checkpoints live in ``gl/assets/char_lm/<model>-s<seed>/checkpoint.npz``.
+The shipped checkpoints live in ``gl/assets/char_lm/lm-<model>-s<seed>/checkpoint.npz``.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def shipped_root():
 
 
 def shipped() -> dict:
-    """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"gateloop-s0"``."""
+    """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"lm-gateloop-s0"``."""
     root = shipped_root()
     if not root.is_dir():
         return {}
@@ -62,7 +62,7 @@ def shipped() -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="a char-lm checkpoint.npz, or a shipped name (gateloop-s0)")
+    p.add_argument("checkpoint", help="a char-lm checkpoint.npz, or a shipped name (lm-gateloop-s0)")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.add_argument("--windows", type=loop.flag(int, 1), default=None,
                    help="score only the first N windows (default: the whole split)")

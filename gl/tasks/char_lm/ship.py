@@ -2,7 +2,8 @@
 
 ``python -m gl.tasks.char_lm.ship RUN_DIR... [--dest DIR]``
 
-For each run directory (named ``<model>-s<seed>``): ``checkpoint.npz`` (parameters in
+For each run directory (named ``<model>-s<seed>``, shipped as ``lm-<model>-s<seed>``
+so that no name is also a Memory Horizon checkpoint's, e.g. ``fixed-s0``): ``checkpoint.npz`` (parameters in
 float32, config, metrics, provenance; about 3.2 MB) and ``metrics.jsonl`` are copied, and
 ``summary.json`` gets, per run, the final full validation loss, the best ``val_loss`` of the
 periodic evaluations, the wall time and the throughput, and per model the mean and standard
@@ -71,6 +72,7 @@ def main(argv=None):
     runs = []
     for run in args.runs:
         name = os.path.basename(os.path.normpath(run))
+        name = name if name.startswith("lm-") else "lm-" + name
         dest = os.path.join(args.dest, name)
         os.makedirs(dest, exist_ok=True)
         for f in ("checkpoint.npz", "metrics.jsonl"):
