@@ -119,7 +119,7 @@ def test_evaluate_cli(tmp_path, capsys):
     assert counts == res["n_tokens"] == 4 * 1024
     shipped = gl.evaluate.main(["data-s0", "--samples", "2"])
     assert shipped["transition"] == "data" and shipped["checkpoint"].endswith("data-s0/checkpoint.npz")
-    with pytest.raises(SystemExit, match="TASK: expected one of \\['memory-horizon'\\], got 'lm'"):
+    with pytest.raises(SystemExit, match="TASK: expected one of \\['char-lm', 'memory-horizon'\\], got 'lm'"):
         gl.train.main(["lm", "--out", str(out)])
 
 

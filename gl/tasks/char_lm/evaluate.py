@@ -1,0 +1,90 @@
+"""The validation loss of a character language model, and ``python -m gl.evaluate`` for it.
+
+``loss``: the mean cross-entropy in nats per character over the non-overlapping windows of
+``context`` characters that cover the split (:func:`gl.tasks.char_lm.data.eval_windows`; no
+dropout exists). Every model, the transformer included, is scored on the same windows, so a
+character is predicted from the 1 to ``context`` characters before it in its window.
+
+The shipped checkpoints live in ``gl/assets/char_lm/lm-<model>-s<seed>/checkpoint.npz``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import resources
+
+import jax
+import numpy as np
+import optax
+
+from gl.tasks import checkpoint, loop
+from gl.tasks.char_lm import data as cdata
+from gl.tasks.char_lm import model as cmodel
+
+__all__ = ["CHECK_WINDOWS", "cross_entropy", "mean_loss", "shipped_root", "shipped", "main"]
+
+#: the first validation windows whose loss every run records as ``check_loss`` (tests)
+CHECK_WINDOWS = 64
+
+
+def cross_entropy(params, x, y, config):
+    """Per-character cross-entropy ``(B, L)`` in nats."""
+    return optax.softmax_cross_entropy_with_integer_labels(cmodel.apply(params, x, config), y)
+
+
+_ce_sum = jax.jit(lambda p, x, y, c: cross_entropy(p, x, y, c).sum(), static_argnums=3)
+
+
+def mean_loss(params, config, x, y, batch_size: int = 128) -> float:
+    """Mean nats per character of windows ``x, y`` ``(N, L)`` (batches of ``batch_size``)."""
+    x, y = np.asarray(x), np.asarray(y)
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        total += float(_ce_sum(params, x[i:i + batch_size], y[i:i + batch_size], config))
+    return total / y.size
+
+
+def shipped_root():
+    """``gl/assets/char_lm`` (checkpoints, metrics and ``summary.json``)."""
+    return resources.files("gl") / "assets" / "char_lm"
+
+
+def shipped() -> dict:
+    """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"lm-gateloop-s0"``."""
+    root = shipped_root()
+    if not root.is_dir():
+        return {}
+    return {d.name: str(d / "checkpoint.npz") for d in sorted(root.iterdir(), key=lambda d: d.name)
+            if (d / "checkpoint.npz").is_file()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m gl.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", help="a char-lm checkpoint.npz, or a shipped name (lm-gateloop-s0)")
+    p.add_argument("--split", choices=["val", "train"], default="val")
+    p.add_argument("--windows", type=loop.flag(int, 1), default=None,
+                   help="score only the first N windows (default: the whole split)")
+    args = p.parse_args(argv)
+    path = args.checkpoint
+    if not os.path.exists(path):
+        names = shipped()
+        if path not in names:
+            p.error(f"checkpoint: no file {path!r} and no shipped char-lm checkpoint of that "
+                    f"name (shipped: {sorted(names)})")
+        path = names[path]
+    params, config, info = cmodel.load_checkpoint(path)
+    checkpoint.check_like(path, params, jax.eval_shape(lambda: cmodel.init(jax.random.key(0), config)))
+    corpus = cdata.corpus()
+    if config.vocab != corpus.vocab:
+        p.error(f"checkpoint: its vocabulary ({len(config.vocab)} symbols) is not tiny "
+                f"Shakespeare's ({len(corpus.vocab)})")
+    ids = corpus.val if args.split == "val" else corpus.train
+    x, y = cdata.eval_windows(ids, config.context, args.windows)
+    out = {"checkpoint": path, "model": config.mixer, "split": args.split,
+           "windows": int(len(x)), "characters": int(y.size),
+           "loss": mean_loss(params, config, x, y)}
+    json.dump(out, sys.stdout, indent=1)
+    print()
+    return out

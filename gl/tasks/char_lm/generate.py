@@ -1,0 +1,74 @@
+"""Sampling text from a character model, in GateLoop's recurrent mode.
+
+GateLoop and its fixed-transition ablation read the prompt and generate one character per
+:func:`gl.tasks.char_lm.model.step`: the state is ``n_layer`` arrays of
+``(H, d_qk/H, D/H)`` complex numbers whatever the length (O(1) memory and time per
+character). The state is carried past the training context. The transformer re-reads its
+last ``context`` characters for every new one (nanoGPT's ``generate``), padded to one
+compiled shape.
+
+Sampling: logits divided by ``temperature``, then, with ``top_k``, everything below the
+``top_k``-th largest logit removed (nanoGPT's convention).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gl.tasks.char_lm import data as cdata
+from gl.tasks.char_lm import model as cmodel
+
+__all__ = ["sample_logits", "generate"]
+
+
+def _check(prompt, temperature, top_k, n, vocab):
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"prompt: expected a non-empty string, got {prompt!r}")
+    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature: expected a finite number > 0, got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k: expected None or an int >= 1, got {top_k!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n: expected an int >= 0 (characters to generate), got {n!r}")
+    return cdata.encode(prompt, vocab)  # names unknown characters
+
+
+def sample_logits(key, logits, temperature=1.0, top_k=None):
+    """One id per row of ``logits`` ``(B, V)``: softmax sampling at ``temperature``, ``top_k``."""
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = jnp.sort(logits, axis=-1)[..., -top_k][..., None]
+        logits = jnp.where(logits < kth, -jnp.inf, logits)
+    return jax.random.categorical(key, logits, axis=-1)
+
+
+def generate(params, config, prompt: str, n: int, *, key, temperature=1.0, top_k=None) -> str:
+    """``prompt`` followed by ``n`` sampled characters.
+
+    A ``ValueError`` for an empty prompt, characters outside ``config.vocab`` (named),
+    ``temperature <= 0`` or ``top_k < 1``.
+    """
+    ids = _check(prompt, temperature, top_k, n, config.vocab)
+    out = list(ids)
+    keys = jax.random.split(key, max(n, 1))
+    if config.mixer in cmodel.RECURRENT:
+        step = jax.jit(lambda p, s, t: cmodel.step(p, s, t, config))
+        state = cmodel.init_state(config, 1)
+        for t in ids:
+            logits, state = step(params, state, jnp.asarray([t]))
+        for i in range(n):
+            nxt = int(sample_logits(keys[i], logits, temperature, top_k)[0])
+            out.append(nxt)
+            logits, state = step(params, state, jnp.asarray([nxt]))
+    else:
+        # one compiled shape: the window sits at the start of a buffer of ``context`` ids
+        # (causal, so the padding after it changes nothing) and its last logits are read
+        fwd = jax.jit(lambda p, x, i: cmodel.apply(p, x, config)[0, i])
+        for i in range(n):
+            window = out[-config.context:]
+            buf = np.zeros((1, config.context), np.int32)
+            buf[0, :len(window)] = window
+            logits = fwd(params, jnp.asarray(buf), len(window) - 1)[None]
+            out.append(int(sample_logits(keys[i], logits, temperature, top_k)[0]))
+    return cdata.decode(np.asarray(out), config.vocab)

@@ -1,0 +1,240 @@
+"""Character language models in one code base: the token mixer is chosen by ``Config.mixer``.
+
+Shared by every model (nanoGPT's layout, pre-norm, no biases in the linear maps):
+token embedding ``(V, D)`` → ``n_layer`` × [``x ← x + mix(LN(x))``,
+``x ← x + W₂ gelu(W₁ LN(x))``] → ``LN`` → logits ``LN(x) Eᵀ`` (the head is the embedding,
+tied as in nanoGPT). Layer norms have a scale and no bias.
+
+Token mixers (:data:`MIXERS`):
+
+* ``"gateloop"``: multi-head GateLoop (eq. 7-8) with data-controlled transitions (eq. 24):
+  ``q, k = u W_q, u W_k`` ``(B, L, H, d_qk/H)``, ``v = u W_v`` ``(B, L, H, D/H)``,
+  ``a = σ(u W_α + b_α) exp(i (u W_β + b_β))``; ``y = Re gate_loop(q, k, v, a)``, then ``W_o``.
+  With ``d_qk = D/2`` its mixer has the attention's ``4 D²`` weights (plus ``2 d_qk`` biases).
+* ``"fixed"``: the same with a data-independent transition ``a = σ(b_α) exp(i b_β)`` (learned
+  vectors; the paper's ablation). It lacks ``W_α, W_β``; a wider channel mixing (``d_ff``)
+  makes up the parameters (:func:`default_d_ff`).
+* ``"transformer"``: causal softmax attention with ``H`` heads and learned position
+  embeddings ``(context, D)`` (nanoGPT's GPT).
+
+GateLoop and its ablation also run as a recurrence, one character at a time with a state of
+``n_layer × H × d_qk/H × D/H`` complex numbers whatever the length (:func:`init_state`,
+:func:`step`); the transformer generates by re-reading its last ``context`` characters.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gl import gates
+from gl.operator import gate_loop
+from gl.tasks import checkpoint
+
+__all__ = ["Config", "MIXERS", "default_d_ff", "init", "apply", "n_params", "init_state", "step",
+           "load_checkpoint"]
+
+MIXERS = ("gateloop", "fixed", "transformer")
+RECURRENT = ("gateloop", "fixed")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Hyper-parameters; defaults are nanoGPT's small CPU configuration (4 × 4 heads × 128)."""
+
+    vocab: str  #: the characters, id ``i`` is ``vocab[i]``
+    mixer: str = "gateloop"
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 128
+    d_qk: int = 64  #: GateLoop's q, k, α, β width (unused by the transformer)
+    d_ff: int = 512
+    context: int = 64  #: training window; the transformer's position table
+
+    def __post_init__(self):
+        if not isinstance(self.vocab, str) or len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):
+            raise ValueError(f"vocab: expected a string of >= 2 distinct characters, got {self.vocab!r:.40}")
+        if self.mixer not in MIXERS:
+            raise ValueError(f"mixer: expected one of {list(MIXERS)}, got {self.mixer!r}")
+        for f in dataclasses.fields(self):
+            if f.name in ("vocab", "mixer"):
+                continue
+            val = getattr(self, f.name)
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise ValueError(f"{f.name}: expected a positive int, got {val!r}")
+        for name in ("d_qk", "d_model"):
+            if getattr(self, name) % self.n_head:
+                raise ValueError(f"{name}: expected a multiple of n_head={self.n_head}, "
+                                 f"got {getattr(self, name)}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        d = json.loads(text)
+        if not isinstance(d, dict) or "vocab" not in d or "mixer" not in d:
+            raise ValueError(f"config: expected a char-lm configuration (with vocab and mixer), "
+                             f"got keys {sorted(d) if isinstance(d, dict) else type(d).__name__}")
+        return cls(**d)
+
+
+def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64) -> int:
+    """The channel-mixing width that matches the parameter counts: ``4 D``, and for
+    ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
+    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``)."""
+    return 4 * d_model + (d_qk if mixer == "fixed" else 0)
+
+
+def _normal(key, shape, std):
+    return std * jax.random.normal(key, shape, jnp.float32)
+
+
+def init(key, config: Config):
+    """nanoGPT's initialization: weights ``N(0, 0.02²)``, the projections into the residual
+    stream ``N(0, (0.02/√(2 n_layer))²)``, norm scales 1. GateLoop's ``b_α`` puts ``|a|``
+    evenly in ``[0.5, 0.97]`` across the ``d_qk`` channels of a layer; ``b_β ~ N(0, 1)``
+    (a phase that starts exactly real has zero gradient: :mod:`gl.tasks.memory_horizon.model`)."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config: expected gl.tasks.char_lm.model.Config, got {type(config).__name__}")
+    c = config
+    D, V = c.d_model, len(c.vocab)
+    res_std = 0.02 / np.sqrt(2 * c.n_layer)
+    keys = jax.random.split(key, 2 + c.n_layer)
+    params = {"embed": _normal(keys[0], (V, D), 0.02), "ln_f": jnp.ones((D,), jnp.float32)}
+    if c.mixer == "transformer":
+        params["pos"] = _normal(keys[1], (c.context, D), 0.02)
+    mag = jnp.linspace(0.5, 0.97, c.d_qk, dtype=jnp.float32)
+    layers = []
+    for lk in keys[2:]:
+        k = jax.random.split(lk, 9)
+        layer = {"ln1": jnp.ones((D,), jnp.float32), "ln2": jnp.ones((D,), jnp.float32),
+                 "o": _normal(k[0], (D, D), res_std),
+                 "ff1": _normal(k[1], (D, c.d_ff), 0.02),
+                 "ff2": _normal(k[2], (c.d_ff, D), res_std)}
+        if c.mixer == "transformer":
+            layer["qkv"] = _normal(k[3], (D, 3 * D), 0.02)
+        else:
+            layer["q"] = _normal(k[3], (D, c.d_qk), 0.02)
+            layer["k"] = _normal(k[4], (D, c.d_qk), 0.02)
+            layer["v"] = _normal(k[5], (D, D), 0.02)
+            layer["alpha_b"] = jnp.log(mag / (1 - mag))  # σ(b_α) = mag
+            layer["beta_b"] = jax.random.normal(k[6], (c.d_qk,), jnp.float32)
+            if c.mixer == "gateloop":
+                layer["alpha_w"] = _normal(k[7], (D, c.d_qk), 0.02)
+                layer["beta_w"] = _normal(k[8], (D, c.d_qk), 0.02)
+        layers.append(layer)
+    params["layers"] = layers
+    return params
+
+
+def n_params(params) -> int:
+    """Number of scalar parameters."""
+    return int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))
+
+
+def _ln(scale, x, eps=1e-5):
+    mu = jnp.mean(x, -1, keepdims=True)
+    var = jnp.var(x, -1, keepdims=True)
+    return (x - mu) * jax.lax.rsqrt(var + eps) * scale
+
+
+def _gates(layer, u, c: Config):
+    """``q, k, v, a`` ``(B, L, H, ·)`` of a GateLoop mixer; ``a`` complex64 (eq. 24)."""
+    B, L, _ = u.shape
+    H = c.n_head
+    alpha, beta = layer["alpha_b"], layer["beta_b"]
+    if c.mixer == "gateloop":
+        alpha, beta = u @ layer["alpha_w"] + alpha, u @ layer["beta_w"] + beta
+    else:
+        alpha, beta = jnp.broadcast_to(alpha, (B, L, c.d_qk)), jnp.broadcast_to(beta, (B, L, c.d_qk))
+    a = gates.transition(alpha, beta, magnitude="sigmoid", phase="identity")
+    split = lambda t: t.reshape(B, L, H, t.shape[-1] // H)  # noqa: E731
+    return split(u @ layer["q"]), split(u @ layer["k"]), split(u @ layer["v"]), split(a)
+
+
+def _attention(layer, u, c: Config):
+    B, L, D = u.shape
+    H = c.n_head
+    q, k, v = jnp.split((u @ layer["qkv"]).reshape(B, L, 3, H, D // H), 3, axis=2)
+    q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]
+    s = jnp.einsum("blhd,bmhd->bhlm", q, k) / np.sqrt(D // H)
+    s = jnp.where(jnp.tril(jnp.ones((L, L), bool)), s, -jnp.inf)
+    return jnp.einsum("bhlm,bmhd->blhd", jax.nn.softmax(s, -1), v).reshape(B, L, D)
+
+
+def _check_tokens(tokens, c: Config):
+    tokens = jnp.asarray(tokens)
+    if not jnp.issubdtype(tokens.dtype, jnp.integer):
+        raise TypeError(f"tokens: expected an integer array of ids, got dtype {tokens.dtype}")
+    if tokens.ndim != 2:
+        raise ValueError(f"tokens: expected shape (B, L), got {tokens.shape}")
+    if c.mixer == "transformer" and tokens.shape[1] > c.context:
+        raise ValueError(f"tokens: the transformer reads at most context={c.context} "
+                         f"characters, got L={tokens.shape[1]}")
+    return tokens
+
+
+def apply(params, tokens, config: Config, return_gates=False, mode="parallel"):
+    """Logits ``(B, L, V)`` float32 for ids ``tokens`` ``(B, L)`` (causal).
+
+    ``mode``: the GateLoop algorithm (:func:`gl.gate_loop`'s ``mode``). With ``return_gates``
+    also the transitions ``a`` of each layer, ``(B, L, H, d_qk/H)`` complex64 (GateLoop models).
+    """
+    c = config
+    tokens = _check_tokens(tokens, c)
+    x = params["embed"][tokens]
+    if c.mixer == "transformer":
+        x = x + params["pos"][: tokens.shape[1]]
+    all_a = []
+    for layer in params["layers"]:
+        u = _ln(layer["ln1"], x)
+        if c.mixer == "transformer":
+            y = _attention(layer, u, c)
+        else:
+            q, k, v, a = _gates(layer, u, c)
+            y = gate_loop(q, k, v, a, mode=mode, real=True).reshape(x.shape)
+            all_a.append(a)
+        x = x + y @ layer["o"]
+        x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
+    logits = _ln(params["ln_f"], x) @ params["embed"].T
+    return (logits, all_a) if return_gates else logits
+
+
+def init_state(config: Config, batch: int = 1):
+    """The zero recurrent state: one ``(batch, H, d_qk/H, D/H)`` complex64 array per layer."""
+    c = config
+    if c.mixer not in RECURRENT:
+        raise ValueError(f"mixer: a recurrent state exists for {list(RECURRENT)}, got {c.mixer!r}")
+    H = c.n_head
+    return [jnp.zeros((batch, H, c.d_qk // H, c.d_model // H), jnp.complex64)
+            for _ in range(c.n_layer)]
+
+
+def step(params, state, token, config: Config):
+    """One recurrent step (eq. 7-8): ``(logits (B, V), new_state)`` for ids ``token`` ``(B,)``.
+
+    Equal to :func:`apply`'s logits at the same position (``tests/test_tasks_char_lm.py``)."""
+    c = config
+    if c.mixer not in RECURRENT:
+        raise ValueError(f"mixer: step exists for {list(RECURRENT)}, got {c.mixer!r}")
+    x = params["embed"][jnp.asarray(token)][:, None, :]  # (B, 1, D)
+    new = []
+    for layer, h in zip(params["layers"], state):
+        u = _ln(layer["ln1"], x)
+        q, k, v, a = _gates(layer, u, c)
+        y, h = gate_loop(q, k, v, a, mode="recurrent", h0=h, return_state=True, real=True)
+        new.append(h)
+        x = x + y.reshape(x.shape) @ layer["o"]
+        x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
+    return (_ln(params["ln_f"], x) @ params["embed"].T)[:, 0], new
+
+
+def load_checkpoint(path):
+    """``(params, config, info)`` of a char-lm checkpoint; another task's is a
+    :class:`gl.tasks.checkpoint.CheckpointError` naming the file and the config."""
+    return checkpoint.load(path, Config)

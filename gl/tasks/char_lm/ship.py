@@ -1,0 +1,90 @@
+"""Copy finished char-lm runs into ``gl/assets/char_lm/`` and write their summary.
+
+``python -m gl.tasks.char_lm.ship RUN_DIR... [--dest DIR]``
+
+For each run directory (named ``<model>-s<seed>``, shipped as ``lm-<model>-s<seed>``
+so that no name is also a Memory Horizon checkpoint's, e.g. ``fixed-s0``): ``checkpoint.npz`` (parameters in
+float32, config, metrics, provenance; about 3.2 MB) and ``metrics.jsonl`` are copied, and
+``summary.json`` gets, per run, the final full validation loss, the best ``val_loss`` of the
+periodic evaluations, the wall time and the throughput, and per model the mean and standard
+deviation (``ddof=1``) over seeds. Throughput: ``steady_chars_per_s`` counts the training
+characters (``batch × context`` per iteration) between the first and the last periodic
+evaluation (compilation excluded, the small periodic evaluations included);
+``end_to_end_chars_per_s`` divides all training characters by the whole wall time
+(compilation and every evaluation included).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+from importlib import resources
+
+from gl.tasks import checkpoint
+
+__all__ = ["run_summary", "summarize", "main"]
+
+#: nanoGPT's best validation loss at the same configuration (2,000 iterations), issue 31
+NANOGPT_SMALL = 1.886
+
+
+def run_summary(run_dir: str) -> dict:
+    """One run's numbers from its ``checkpoint.npz``."""
+    _, config, info = checkpoint.load(os.path.join(run_dir, "checkpoint.npz"))
+    meta, metrics = info["meta"], info["metrics"]
+    final = metrics[-1]
+    chars = meta["batch_size"] * config["context"]
+    first, last = metrics[0], metrics[-2] if len(metrics) > 1 else metrics[0]
+    steady = ((last["step"] - first["step"]) * chars / (last["elapsed_s"] - first["elapsed_s"])
+              if last is not first else None)
+    return {"model": config["mixer"], "seed": meta["seed"], "n_params": meta["n_params"],
+            "iters": meta["iters"], "val_loss_full": final["val_loss_full"],
+            "best_val_loss": min(m["val_loss"] for m in metrics),
+            "check_loss": final["check_loss"], "wall_s": final["wall_s"],
+            "steady_chars_per_s": None if steady is None else round(steady),
+            "end_to_end_chars_per_s": round(meta["iters"] * chars / final["wall_s"]),
+            "command": meta["command"], "hardware": meta["hardware"],
+            "jax_version": meta["jax_version"], "date": meta["date"], "note": meta["note"]}
+
+
+def summarize(runs: list) -> dict:
+    """Mean and standard deviation per model of the runs' summaries."""
+    out = {}
+    for model in sorted({r["model"] for r in runs}):
+        rs = [r for r in runs if r["model"] == model]
+        entry = {"seeds": sorted(r["seed"] for r in rs), "n_params": rs[0]["n_params"],
+                 "iters": rs[0]["iters"]}
+        for key in ("val_loss_full", "best_val_loss", "wall_s", "steady_chars_per_s"):
+            xs = [r[key] for r in rs if r[key] is not None]
+            entry[key + "_mean"] = statistics.fmean(xs) if xs else None
+            entry[key + "_std"] = statistics.stdev(xs) if len(xs) > 1 else None
+        out[model] = entry
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m gl.tasks.char_lm.ship")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--dest", default=str(resources.files("gl") / "assets" / "char_lm"))
+    args = p.parse_args(argv)
+    runs = []
+    for run in args.runs:
+        name = os.path.basename(os.path.normpath(run))
+        name = name if name.startswith("lm-") else "lm-" + name
+        dest = os.path.join(args.dest, name)
+        os.makedirs(dest, exist_ok=True)
+        for f in ("checkpoint.npz", "metrics.jsonl"):
+            shutil.copyfile(os.path.join(run, f), os.path.join(dest, f))
+        runs.append({"name": name, **run_summary(dest)})
+    summary = {"nanogpt_best_val_loss": NANOGPT_SMALL, "runs": runs, "models": summarize(runs)}
+    with open(os.path.join(args.dest, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(json.dumps(summary["models"], indent=1, sort_keys=True))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

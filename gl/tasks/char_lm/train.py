@@ -1,0 +1,192 @@
+"""Train a character language model on tiny Shakespeare with :mod:`gl.tasks.loop`.
+
+``python -m gl.train char-lm --model gateloop --seed 0 --out DIR``
+
+Defaults are nanoGPT's ``train_shakespeare_char`` CPU configuration: 4 layers, 4 heads,
+width 128, context 64, batch 12, no dropout, 2,000 iterations, AdamW (β₁, β₂) = (0.9, 0.99),
+weight decay 0.1 on matrices and embeddings, peak learning rate 1e-3 after 100 warm-up
+iterations, gradient clipping at global norm 1. One difference: the cosine decays to 0 at the
+last iteration (:func:`gl.tasks.loop.adamw`), not to nanoGPT's 1e-4.
+
+An "epoch" of :func:`gl.tasks.loop.fit` is ``--eval-interval`` iterations on random windows
+(:func:`gl.tasks.char_lm.data.random_windows`, the key folded with the epoch, so ``--resume``
+sees the batches an uninterrupted run sees). After each one ``val_loss`` is the mean loss on
+``--eval-windows`` evenly spaced validation windows; after the last, ``val_loss_full`` is the
+loss over the whole validation split and ``check_loss`` the loss on its first
+:data:`CHECK_WINDOWS` windows (:mod:`gl.tasks.char_lm.evaluate`; the tests re-evaluate it).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gl.tasks import loop
+from gl.tasks.char_lm import data as cdata
+from gl.tasks.char_lm import evaluate as ceval
+from gl.tasks.char_lm import model as cmodel
+
+__all__ = ["make_epoch", "train", "build_parser", "main", "CHECK_WINDOWS"]
+
+CHECK_WINDOWS = ceval.CHECK_WINDOWS
+
+
+def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent"):
+    """A jitted ``epoch(params, opt_state, key, ids, _) -> (params, opt_state, mean_loss)``:
+    ``iters`` AdamW steps on random windows of the training ids, in one ``lax.scan``.
+    ``mode``: the algorithm of :func:`gl.gate_loop` in training (the same function;
+    ``"recurrent"`` was the fastest on 2 CPU cores at context 64: 0.40 s per iteration
+    against 0.42 for ``"chunked"`` and 0.54 for ``"parallel"``, on a loaded machine)."""
+
+    def loss(p, x, y):
+        logits = cmodel.apply(p, x, config, mode=mode)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    @jax.jit
+    def epoch(params, opt_state, key, ids, _):
+        def one(carry, k):
+            params, opt_state = carry
+            x, y = cdata.random_windows(k, ids, batch_size, config.context)
+            value, grads = jax.value_and_grad(loss)(params, x, y)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), value
+
+        (params, opt_state), losses = jax.lax.scan(one, (params, opt_state), jax.random.split(key, iters))
+        return params, opt_state, losses.mean()
+
+    return epoch
+
+
+def _hardware() -> str:
+    d = jax.devices()[0]
+    return (f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; "
+            f"{platform.machine()} {os.cpu_count()} cpus")
+
+
+def _config(args, vocab) -> cmodel.Config:
+    d_ff = args.d_ff or cmodel.default_d_ff(args.model, args.d_model, args.d_qk)
+    return cmodel.Config(vocab=vocab, mixer=args.model, n_layer=args.n_layer, n_head=args.n_head,
+                         d_model=args.d_model, d_qk=args.d_qk, d_ff=d_ff, context=args.context)
+
+
+def train(args) -> dict:
+    """Run (or resume) one run described by the parsed ``args``; return the final metrics."""
+    corpus = cdata.corpus()
+    config = _config(args, corpus.vocab)
+    key = jax.random.key(args.seed)
+    params = cmodel.init(jax.random.split(key)[0], config)
+    epochs = -(-args.iters // args.eval_interval)
+    total = epochs * args.eval_interval
+    adamw, warmup = loop.adamw(params, lr=args.lr, warmup_steps=args.warmup, total_steps=total,
+                               b1=args.b1, b2=args.b2, weight_decay=args.weight_decay)
+    tx = optax.chain(optax.clip_by_global_norm(args.grad_clip), adamw)
+    n = cmodel.n_params(params)
+    print(f"{args.model}: {n:,} parameters", file=sys.stderr)
+    meta = {
+        "command": "python -m gl.train " + " ".join(shlex.quote(a) for a in args.argv),
+        "hardware": _hardware(), "jax_version": jax.__version__, "optax_version": optax.__version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "task": "char-lm", "model": args.model, "seed": args.seed, "iters": total,
+        "batch_size": args.batch_size, "lr": args.lr, "warmup_steps": warmup,
+        "weight_decay": args.weight_decay, "betas": [args.b1, args.b2], "grad_clip": args.grad_clip,
+        "scan_mode": args.scan_mode,
+        "eval_interval": args.eval_interval, "eval_windows": args.eval_windows,
+        "check_windows": CHECK_WINDOWS, "n_params": n, "data_md5": cdata.MD5,
+        "note": "" if total == 2000 else f"trained {total} iterations, not nanoGPT's 2000",
+    }
+    vx, vy = cdata.eval_windows(corpus.val, config.context)
+    pick = np.linspace(0, len(vx) - 1, min(args.eval_windows, len(vx))).round().astype(int)
+    sub = (vx[pick], vy[pick])
+    t0 = time.time()
+
+    def evaluate(params, final):
+        out = {"val_loss": ceval.mean_loss(params, config, *sub)}
+        if final:
+            out["val_loss_full"] = ceval.mean_loss(params, config, vx, vy)
+            out["check_loss"] = ceval.mean_loss(params, config, vx[:CHECK_WINDOWS], vy[:CHECK_WINDOWS])
+            wall = time.time() - t0
+            out["wall_s"] = round(wall, 1)
+        return out
+
+    try:
+        from tqdm import tqdm
+        bar = tqdm(total=epochs, disable=args.no_progress, desc=f"{args.model}-s{args.seed}",
+                   unit=f"x{args.eval_interval}it")
+    except ImportError:  # pragma: no cover
+        bar = None
+    ck = loop.Checkpoints(args.out, config)
+    final = loop.fit(ck, params, tx, make_epoch(config, tx, args.batch_size, args.eval_interval,
+                                           args.scan_mode),
+                     jnp.asarray(corpus.train), jnp.zeros(()), epochs=epochs, key=key,
+                     evaluate=evaluate, meta=meta, steps_per_epoch=args.eval_interval,
+                     eval_every=1, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                     overwrite=args.overwrite, progress=bar)
+    return final
+
+
+def build_parser():
+    """The options; every numeric flag is checked by its ``type=`` (:func:`gl.tasks.loop.flag`)."""
+    flag = loop.flag
+    count, natural, unit = flag(int, 1), flag(int, 0), flag(float, 0, 1, hi_open=True)
+    p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
+    p.add_argument("task", choices=["char-lm"])
+    p.add_argument("--model", default="gateloop", choices=list(cmodel.MIXERS))
+    p.add_argument("--seed", type=flag(int, 0, 2**32 - 1), default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--iters", type=flag(int, 2), default=2000)
+    p.add_argument("--batch-size", type=count, default=12)
+    p.add_argument("--context", type=flag(int, 2), default=64)
+    p.add_argument("--lr", type=flag(float, 0, lo_open=True), default=1e-3)
+    p.add_argument("--warmup", type=natural, default=100)
+    p.add_argument("--b1", type=unit, default=0.9)
+    p.add_argument("--b2", type=unit, default=0.99)
+    p.add_argument("--weight-decay", type=flag(float, 0), default=0.1)
+    p.add_argument("--grad-clip", type=flag(float, 0, lo_open=True), default=1.0)
+    for name, default in (("n-layer", 4), ("n-head", 4), ("d-model", 128), ("d-qk", 64)):
+        p.add_argument(f"--{name}", type=count, default=default)
+    p.add_argument("--d-ff", type=count, default=None,
+                   help="channel-mixing width (default: matched parameters, model.default_d_ff)")
+    p.add_argument("--scan-mode", default="recurrent", choices=["recurrent", "parallel", "chunked"],
+                   help="gl.gate_loop's algorithm in training (GateLoop models)")
+    p.add_argument("--eval-interval", type=count, default=250, help="iterations between evaluations")
+    p.add_argument("--eval-windows", type=count, default=240,
+                   help="validation windows per evaluation (the final one uses them all)")
+    p.add_argument("--checkpoint-every", type=count, default=1, help="evaluations between checkpoints")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again in a DIR that holds files (without it: an error)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    try:
+        _config(args, "ab")
+    except ValueError as e:
+        p.error(str(e))
+    if args.iters % args.eval_interval:
+        p.error(f"--iters: expected a multiple of --eval-interval {args.eval_interval}, "
+                f"got {args.iters}")
+    args.argv = argv
+    final = train(args)
+    print(json.dumps(final, sort_keys=True))
+    return final
+
+
+if __name__ == "__main__":
+    main()

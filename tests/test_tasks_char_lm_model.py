@@ -1,0 +1,112 @@
+"""gl.tasks.char_lm.model and .generate: matched sizes, causality, parallel = recurrent."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gl.tasks import checkpoint
+from gl.tasks.char_lm import data, generate, model
+
+VOCAB = data.corpus().vocab
+
+
+def _small(mixer):
+    return model.Config(VOCAB, mixer=mixer, n_layer=2, n_head=2, d_model=16, d_qk=8,
+                        d_ff=model.default_d_ff(mixer, 16, 8), context=16)
+
+
+def test_parameter_counts_matched_within_5_percent():
+    counts = {}
+    for m in model.MIXERS:
+        c = model.Config(VOCAB, mixer=m, d_ff=model.default_d_ff(m))
+        counts[m] = model.n_params(model.init(jax.random.key(0), c))
+    print(counts)
+    assert counts["gateloop"] == counts["fixed"] == 796_416
+    assert abs(counts["transformer"] / counts["gateloop"] - 1) < 0.05
+    assert 0.75e6 < counts["transformer"] < 0.85e6  # nanoGPT's ~0.8M
+
+
+@pytest.mark.parametrize("mixer", ["gateloop", "fixed"])
+def test_recurrent_step_equals_parallel_logits(mixer):
+    c = _small(mixer)
+    params = model.init(jax.random.key(1), c)
+    # larger random weights than the init so the test is not dominated by the embedding
+    params = jax.tree_util.tree_map(lambda x: x * 5 if x.ndim == 2 else x, params)
+    ids = jnp.asarray(data.corpus().val[:20])[None]
+    ref = model.apply(params, ids, c, mode="parallel")
+    state, got = model.init_state(c), []
+    for t in range(ids.shape[1]):
+        logits, state = model.step(params, state, ids[:, t], c)
+        got.append(logits)
+    got = jnp.stack(got, 1)
+    assert float(jnp.abs(ref).max()) > 1.0
+    np.testing.assert_allclose(got, ref, atol=2e-4 * float(jnp.abs(ref).max()))
+    for mode in ("recurrent", "chunked"):
+        np.testing.assert_allclose(model.apply(params, ids, c, mode=mode), ref, atol=1e-3)
+
+
+@pytest.mark.parametrize("mixer", model.MIXERS)
+def test_causal(mixer):
+    c = _small(mixer)
+    params = model.init(jax.random.key(2), c)
+    ids = jnp.asarray(data.corpus().train[:16])[None]
+    changed = ids.at[0, 10].set((ids[0, 10] + 1) % len(VOCAB))
+    a, b = model.apply(params, ids, c), model.apply(params, changed, c)
+    np.testing.assert_array_equal(a[:, :10], b[:, :10])
+    assert not np.allclose(a[:, 10:], b[:, 10:])
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="mixer: expected one of"):
+        model.Config(VOCAB, mixer="lstm")
+    with pytest.raises(ValueError, match="d_qk"):
+        model.Config(VOCAB, d_qk=6, n_head=4)
+    with pytest.raises(ValueError, match="step exists"):
+        model.step({}, [], jnp.zeros((1,), int), _small("transformer"))
+    c = _small("transformer")
+    with pytest.raises(ValueError, match="context=16"):
+        model.apply(model.init(jax.random.key(0), c), jnp.zeros((1, 17), jnp.int32), c)
+
+
+def test_generate_and_its_errors():
+    c = _small("gateloop")
+    p = model.init(jax.random.key(3), c)
+    out = generate.generate(p, c, "ROMEO:", 12, key=jax.random.key(0), top_k=5, temperature=0.8)
+    assert out.startswith("ROMEO:") and len(out) == 18 and set(out) <= set(VOCAB)
+    tc = _small("transformer")
+    out = generate.generate(model.init(jax.random.key(3), tc), tc, "A" * 20, 3, key=jax.random.key(0))
+    assert len(out) == 23
+    tp = model.init(jax.random.key(3), tc)
+    greedy = generate.generate(tp, tc, "ROMEO", 4, key=jax.random.key(0), top_k=1)
+    ids = data.encode(greedy, VOCAB)
+    logits = model.apply(tp, jnp.asarray(ids)[None, :-1], tc)[0]
+    np.testing.assert_array_equal(np.argmax(logits, -1)[4:], ids[5:])  # greedy = argmax
+    for kwargs, match in (({"prompt": ""}, "prompt"), ({"prompt": "hi @~"}, "'@', '~'"),
+                          ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
+                          ({"top_k": 0}, "top_k"), ({"n": -1}, "n: ")):
+        args = {"prompt": "hi", "n": 2, **kwargs}
+        with pytest.raises(ValueError, match=match):
+            generate.generate(p, c, args.pop("prompt"), args.pop("n"), key=jax.random.key(0), **args)
+
+
+def test_top_k_one_is_greedy():
+    logits = jnp.asarray([[0.0, 3.0, 1.0, 2.9]])
+    for s in range(20):
+        assert int(generate.sample_logits(jax.random.key(s), logits, 5.0, top_k=1)[0]) == 1
+    seen = {int(generate.sample_logits(jax.random.key(s), logits, 5.0, top_k=2)[0]) for s in range(40)}
+    assert seen == {1, 3}
+
+
+def test_checkpoint_round_trip_and_other_task(tmp_path):
+    c = _small("fixed")
+    p = model.init(jax.random.key(0), c)
+    checkpoint.save(tmp_path / "c.npz", p, c, [{"val_loss": 1.0}], {"task": "char-lm"})
+    p2, c2, info = model.load_checkpoint(tmp_path / "c.npz")
+    assert c2 == c and info["metrics"][0]["val_loss"] == 1.0
+    from gl.tasks.memory_horizon import model as mh
+    mc = mh.Config()
+    checkpoint.save(tmp_path / "m.npz", mh.init(jax.random.key(0), mc), mc, [], {})
+    with pytest.raises(checkpoint.CheckpointError, match="char-lm configuration"):
+        model.load_checkpoint(tmp_path / "m.npz")

@@ -1,0 +1,98 @@
+"""gl.tasks.char_lm.train / evaluate / ship: the CLIs, resume, and the shipped checkpoints."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import gl.evaluate
+import gl.train
+from gl.tasks.char_lm import evaluate, ship
+
+TINY = ["--n-layer", "1", "--n-head", "2", "--d-model", "16", "--d-qk", "8", "--context", "8",
+        "--batch-size", "4", "--warmup", "1", "--eval-windows", "8", "--no-progress"]
+
+
+def resumed_equals(tmp_path, args, full):
+    """A run stopped after its first epoch and resumed ends where the uninterrupted one ends."""
+    from gl.tasks.char_lm import train
+
+    real = train.make_epoch
+
+    def stop_second(*a, **k):
+        epoch, calls = real(*a, **k), []
+
+        def wrapped(*b):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return epoch(*b)
+        return wrapped
+
+    part = tmp_path / "part"
+    train.make_epoch = stop_second
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gl.train.main(args + ["--out", str(part)])
+    finally:
+        train.make_epoch = real
+    assert len((part / "metrics.jsonl").read_text().splitlines()) == 1
+    resumed = gl.train.main(args + ["--out", str(part), "--resume"])
+    return resumed["step"] == 4 and resumed["val_loss_full"] == pytest.approx(full["val_loss_full"], abs=1e-5)
+
+
+def test_train_resume_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["char-lm", "--model", "gateloop", "--iters", "4", "--eval-interval", "2", *TINY]
+    full = gl.train.main(args + ["--out", str(out)])
+    lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [2, 4] and "val_loss_full" in lines[-1]
+    assert abs(full["val_loss_full"] - lines[-1]["val_loss_full"]) == 0
+    assert resumed_equals(tmp_path, args, full)
+    capsys.readouterr()
+    res = gl.evaluate.main([str(out / "checkpoint.npz"), "--split", "val"])
+    assert res["model"] == "gateloop" and res["characters"] == (111_540 - 1) // 8 * 8
+    assert abs(res["loss"] - full["val_loss_full"]) < 1e-4
+    res = gl.evaluate.main([str(out / "checkpoint.npz"), "--windows", str(evaluate.CHECK_WINDOWS)])
+    assert abs(res["loss"] - full["check_loss"]) < 1e-4
+    assert json.loads(capsys.readouterr().out.split("}\n")[0] + "}")["split"] == "val"
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--model", "lstm"], r"invalid choice: 'lstm' \(choose from .*gateloop.*transformer"),
+    (["--lr", "0"], r"--lr: expected a finite number > 0"),
+    (["--iters", "10", "--eval-interval", "3"], "multiple of --eval-interval"),
+    (["--d-qk", "6"], "d_qk"),
+])
+def test_bad_flags(tmp_path, capsys, argv, match):
+    with pytest.raises(SystemExit):
+        gl.train.main(["char-lm", "--out", str(tmp_path / "x"), *argv])
+    import re
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_shipped_checkpoints_reevaluate(capsys):
+    """Every shipped checkpoint's loss on the first CHECK_WINDOWS validation windows is the
+    one recorded at the end of its training, within 0.01 (the whole split: slow test below)."""
+    names = evaluate.shipped()
+    assert {n.rsplit("-s", 1)[0] for n in names} == {"lm-gateloop", "lm-fixed", "lm-transformer"}
+    for name, path in names.items():
+        s = ship.run_summary(path.rsplit("/", 1)[0])
+        res = gl.evaluate.main([name, "--split", "val", "--windows", str(evaluate.CHECK_WINDOWS)])
+        assert abs(res["loss"] - s["check_loss"]) < 0.01, name
+
+
+@pytest.mark.slow
+def test_shipped_checkpoints_whole_val_split():
+    summary = json.loads((evaluate.shipped_root() / "summary.json").read_text())
+    for run in summary["runs"]:
+        res = gl.evaluate.main([run["name"], "--split", "val"])
+        assert abs(res["loss"] - run["val_loss_full"]) < 0.01, run["name"]
+
+
+def test_evaluate_dispatch_keeps_memory_horizon_names():
+    from gl.tasks.memory_horizon import model as mh
+
+    assert not set(evaluate.shipped()) & set(mh.shipped_checkpoints())
+    assert gl.evaluate.task_of("fixed-s0") == "memory-horizon"
+    assert gl.evaluate.task_of("lm-fixed-s0") == "char-lm"
