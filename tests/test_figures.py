@@ -134,15 +134,16 @@ def test_render_warnings_fail_the_figure():
     assert book_checks.executed_problems({"cells": [cell]}, "nb") == []
 
 
-def test_a_widget_cell_with_a_static_image_is_named():
-    cell = code("interact(f, x=(0, 1))\nf(0)", tags=["widget"])
-    cell["outputs"] = [{"output_type": "display_data", "metadata": {},
-                        "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]
-    problems = book_checks.executed_problems({"cells": [md("x"), cell]}, "nb")
-    assert len(problems) == 1 and problems[0].startswith("nb cell 1 ") and \
-        "widget-twin" in problems[0], problems
+def test_a_drawing_widget_cell_without_its_static_image_is_named():
+    cell = code("def f(x):\n    fig, ax = plt.subplots()\n    plt.show()\n\n\n"
+                "f(0)\ninteract(f, x=(0, 1))", tags=["widget"])
     cell["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {
         "application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "w"}}]
+    problems = book_checks.executed_problems({"cells": [md("x"), cell]}, "nb")
+    assert len(problems) == 1 and problems[0].startswith("nb cell 1 ") and \
+        "no static image" in problems[0], problems
+    cell["outputs"].insert(0, {"output_type": "display_data", "metadata": {},
+                               "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}})
     assert book_checks.executed_problems({"cells": [cell]}, "nb") == []
 
 

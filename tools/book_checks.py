@@ -3,11 +3,14 @@
 What a notebook must look like (the figure and widget conventions, ``CONTRACTS.md`` of issue 19):
 
 * a code cell that draws a figure draws ONE (at most one ``plt.subplots``/``plt.figure`` call:
-  none when it calls a helper that draws, e.g. the widget's), ends with
+  none when it calls a helper that draws, e.g. the widget's), calls
   ``plt.show()``, is tagged ``hide-input`` and carries
   ``{"mystnb": {"figure": {"name": "fig-chNN-slug", "caption": "One sentence."}}}``;
-* a cell tagged ``widget`` is followed by a code cell tagged ``widget-twin`` that draws the
-  widget's default setting as such a figure; the widget cell draws nothing static;
+* a results table carries the same metadata named ``tbl-chNN-slug`` and draws nothing;
+* a cell tagged ``widget`` is followed by a code cell tagged ``widget-twin`` that draws a
+  captioned static figure (a grid of settings, say); a widget cell that draws also shows its
+  default setting once as a plain image, so a page without a kernel shows every figure the
+  notebook draws;
 * no code line is over 88 characters; no notebook picks matplotlib's backend.
 
 The number of figures a notebook draws is derived from its source (:func:`figure_cells`), never
@@ -224,9 +227,10 @@ def executed_problems(nb, name: str = "notebook") -> list[str]:
             out.append(f"{cell_label(name, i, c)}: the figure did not render as written: "
                        f"{m.group(0)!r}")
         n_img = sum(1 for o in outputs for mime in IMAGE_MIMES if mime in o.get("data", {}))
-        if "widget" in tags(c) and n_img:
-            out.append(f"{cell_label(name, i, c)}: a widget cell shows a static image; draw it "
-                       "in the widget-twin cell after it")
+        if "widget" in tags(c) and FIGURE_CALL.search(code_without_comments(c)) and not n_img:
+            out.append(f"{cell_label(name, i, c)}: a widget cell that draws shows no static "
+                       "image; draw its default setting once, so the page shows every figure "
+                       "the notebook draws (the widget itself needs a kernel)")
         if not is_figure_cell(c):
             continue
         n_img = sum(1 for o in outputs for mime in IMAGE_MIMES if mime in o.get("data", {}))
