@@ -58,6 +58,28 @@ def test_causal(mixer):
     assert not np.allclose(a[:, 10:], b[:, 10:])
 
 
+@pytest.mark.parametrize("mixer", model.MIXERS)
+def test_dropout(mixer):
+    """Rate 0 is the identity; a rate > 0 changes the logits, depends on the key only, and
+    keeps their scale (inverted dropout); bad rates and a missing key are errors."""
+    c = _small(mixer)
+    params = model.init(jax.random.key(3), c)
+    ids = jnp.asarray(data.corpus().train[:16])[None]
+    ref = model.apply(params, ids, c)
+    np.testing.assert_array_equal(model.apply(params, ids, c, dropout=0.0, key=jax.random.key(0)),
+                                  ref)
+    k0, k1 = jax.random.key(0), jax.random.key(1)
+    d0 = model.apply(params, ids, c, dropout=0.5, key=k0)
+    np.testing.assert_array_equal(d0, model.apply(params, ids, c, dropout=0.5, key=k0))
+    assert not np.allclose(d0, ref, atol=1e-3)
+    assert not np.allclose(d0, model.apply(params, ids, c, dropout=0.5, key=k1), atol=1e-3)
+    with pytest.raises(ValueError, match="key: dropout > 0 needs a PRNG key"):
+        model.apply(params, ids, c, dropout=0.2)
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ValueError, match=r"dropout: expected a rate in \[0, 1\)"):
+            model.apply(params, ids, c, dropout=bad, key=k0)
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="mixer: expected one of"):
         model.Config(VOCAB, mixer="lstm")

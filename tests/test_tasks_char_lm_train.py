@@ -63,6 +63,8 @@ def test_train_resume_and_evaluate(tmp_path, capsys):
     (["--lr", "0"], r"--lr: expected a finite number > 0"),
     (["--iters", "10", "--eval-interval", "3"], "multiple of --eval-interval"),
     (["--d-qk", "6"], "d_qk"),
+    (["--dropout", "1"], "--dropout: expected"),
+    (["--scan-impl", "cuda"], "invalid choice: 'cuda'"),
 ])
 def test_bad_flags(tmp_path, capsys, argv, match):
     with pytest.raises(SystemExit):

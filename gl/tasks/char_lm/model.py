@@ -157,14 +157,24 @@ def _gates(layer, u, c: Config):
     return split(u @ layer["q"]), split(u @ layer["k"]), split(u @ layer["v"]), split(a)
 
 
-def _attention(layer, u, c: Config):
+def _dropout(x, rate, key):
+    """Inverted dropout: zero each entry with probability ``rate``, scale the rest by
+    ``1/(1-rate)``; the identity for ``rate == 0``."""
+    if rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def _attention(layer, u, c: Config, dropout=0.0, key=None):
     B, L, D = u.shape
     H = c.n_head
     q, k, v = jnp.split((u @ layer["qkv"]).reshape(B, L, 3, H, D // H), 3, axis=2)
     q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]
     s = jnp.einsum("blhd,bmhd->bhlm", q, k) / np.sqrt(D // H)
     s = jnp.where(jnp.tril(jnp.ones((L, L), bool)), s, -jnp.inf)
-    return jnp.einsum("bhlm,bmhd->blhd", jax.nn.softmax(s, -1), v).reshape(B, L, D)
+    p = _dropout(jax.nn.softmax(s, -1), dropout, key)
+    return jnp.einsum("bhlm,bmhd->blhd", p, v).reshape(B, L, D)
 
 
 def _check_tokens(tokens, c: Config):
@@ -179,28 +189,42 @@ def _check_tokens(tokens, c: Config):
     return tokens
 
 
-def apply(params, tokens, config: Config, return_gates=False, mode="parallel"):
+def apply(params, tokens, config: Config, return_gates=False, mode="parallel", impl="auto",
+          dropout=0.0, key=None):
     """Logits ``(B, L, V)`` float32 for ids ``tokens`` ``(B, L)`` (causal).
 
-    ``mode``: the GateLoop algorithm (:func:`gl.gate_loop`'s ``mode``). With ``return_gates``
-    also the transitions ``a`` of each layer, ``(B, L, H, d_qk/H)`` complex64 (GateLoop models).
+    ``mode``, ``impl``: the GateLoop algorithm and implementation (:func:`gl.gate_loop`'s).
+    With ``return_gates`` also the transitions ``a`` of each layer, ``(B, L, H, d_qk/H)``
+    complex64 (GateLoop models). ``dropout`` (training only; needs ``key``): nanoGPT's
+    inverted dropout on the embeddings, on each block's two residual branches and on the
+    transformer's attention weights. GateLoop has no attention matrix, so its mixer drops
+    only its output, like the transformer's.
     """
     c = config
     tokens = _check_tokens(tokens, c)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
+    if dropout and key is None:
+        raise ValueError("key: dropout > 0 needs a PRNG key, got None")
+    keys = iter(jax.random.split(key, 1 + 3 * c.n_layer)) if dropout else None
+    drop = (lambda t: _dropout(t, dropout, next(keys))) if dropout else (lambda t: t)  # noqa: E731
     x = params["embed"][tokens]
     if c.mixer == "transformer":
         x = x + params["pos"][: tokens.shape[1]]
+    x = drop(x)
     all_a = []
     for layer in params["layers"]:
         u = _ln(layer["ln1"], x)
         if c.mixer == "transformer":
-            y = _attention(layer, u, c)
+            y = _attention(layer, u, c, dropout, next(keys) if dropout else None)
         else:
             q, k, v, a = _gates(layer, u, c)
-            y = gate_loop(q, k, v, a, mode=mode, real=True).reshape(x.shape)
+            y = gate_loop(q, k, v, a, mode=mode, impl=impl, real=True).reshape(x.shape)
             all_a.append(a)
-        x = x + y @ layer["o"]
-        x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
+            if dropout:
+                next(keys)  # the same key stream for every mixer
+        x = x + drop(y @ layer["o"])
+        x = x + drop(jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"])
     logits = _ln(params["ln_f"], x) @ params["embed"].T
     return (logits, all_a) if return_gates else logits
 

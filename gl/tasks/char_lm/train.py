@@ -41,23 +41,27 @@ __all__ = ["make_epoch", "train", "build_parser", "main", "CHECK_WINDOWS"]
 CHECK_WINDOWS = ceval.CHECK_WINDOWS
 
 
-def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent"):
+def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
+               impl: str = "auto", dropout: float = 0.0):
     """A jitted ``epoch(params, opt_state, key, ids, _) -> (params, opt_state, mean_loss)``:
     ``iters`` AdamW steps on random windows of the training ids, in one ``lax.scan``.
     ``mode``: the algorithm of :func:`gl.gate_loop` in training (the same function;
     ``"recurrent"`` was the fastest on 2 CPU cores at context 64: 0.40 s per iteration
-    against 0.42 for ``"chunked"`` and 0.54 for ``"parallel"``, on a loaded machine)."""
+    against 0.42 for ``"chunked"`` and 0.54 for ``"parallel"``, on a loaded machine).
+    ``impl``: its implementation; ``dropout``: the training dropout rate
+    (:func:`gl.tasks.char_lm.model.apply`)."""
 
-    def loss(p, x, y):
-        logits = cmodel.apply(p, x, config, mode=mode)
+    def loss(p, x, y, key):
+        logits = cmodel.apply(p, x, config, mode=mode, impl=impl, dropout=dropout, key=key)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
     @jax.jit
     def epoch(params, opt_state, key, ids, _):
         def one(carry, k):
             params, opt_state = carry
+            # the windows use k itself, so runs without dropout see the batches they saw before
             x, y = cdata.random_windows(k, ids, batch_size, config.context)
-            value, grads = jax.value_and_grad(loss)(params, x, y)
+            value, grads = jax.value_and_grad(loss)(params, x, y, jax.random.fold_in(k, 1))
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), value
 
@@ -100,7 +104,7 @@ def train(args) -> dict:
         "task": "char-lm", "model": args.model, "seed": args.seed, "iters": total,
         "batch_size": args.batch_size, "lr": args.lr, "warmup_steps": warmup,
         "weight_decay": args.weight_decay, "betas": [args.b1, args.b2], "grad_clip": args.grad_clip,
-        "scan_mode": args.scan_mode,
+        "scan_mode": args.scan_mode, "scan_impl": args.scan_impl, "dropout": args.dropout,
         "eval_interval": args.eval_interval, "eval_windows": args.eval_windows,
         "check_windows": CHECK_WINDOWS, "n_params": n, "data_md5": cdata.MD5,
         "note": "" if total == 2000 else f"trained {total} iterations, not nanoGPT's 2000",
@@ -127,7 +131,7 @@ def train(args) -> dict:
         bar = None
     ck = loop.Checkpoints(args.out, config)
     final = loop.fit(ck, params, tx, make_epoch(config, tx, args.batch_size, args.eval_interval,
-                                           args.scan_mode),
+                                           args.scan_mode, args.scan_impl, args.dropout),
                      jnp.asarray(corpus.train), jnp.zeros(()), epochs=epochs, key=key,
                      evaluate=evaluate, meta=meta, steps_per_epoch=args.eval_interval,
                      eval_every=1, checkpoint_every=args.checkpoint_every, resume=args.resume,
@@ -159,6 +163,10 @@ def build_parser():
                    help="channel-mixing width (default: matched parameters, model.default_d_ff)")
     p.add_argument("--scan-mode", default="recurrent", choices=["recurrent", "parallel", "chunked"],
                    help="gl.gate_loop's algorithm in training (GateLoop models)")
+    p.add_argument("--scan-impl", default="auto", choices=["auto", "xla", "pallas"],
+                   help="gl.gate_loop's implementation in training (pallas: GPU kernels)")
+    p.add_argument("--dropout", type=flag(float, 0, 1, hi_open=True), default=0.0,
+                   help="training dropout rate (nanoGPT's GPU configuration uses 0.2)")
     p.add_argument("--eval-interval", type=count, default=250, help="iterations between evaluations")
     p.add_argument("--eval-windows", type=count, default=240,
                    help="validation windows per evaluation (the final one uses them all)")
