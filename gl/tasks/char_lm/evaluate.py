@@ -29,20 +29,24 @@ __all__ = ["CHECK_WINDOWS", "cross_entropy", "mean_loss", "shipped_root", "shipp
 CHECK_WINDOWS = 64
 
 
-def cross_entropy(params, x, y, config):
-    """Per-character cross-entropy ``(B, L)`` in nats."""
-    return optax.softmax_cross_entropy_with_integer_labels(cmodel.apply(params, x, config), y)
+def cross_entropy(params, x, y, config, impl="auto"):
+    """Per-character cross-entropy ``(B, L)`` in nats. GateLoop runs in :func:`gl.gate_loop`'s
+    ``mode="auto"`` (the chunked form for these states: the parallel scan would hold a
+    ``d_k × d_v`` state per character, 3 GB per layer for 128 windows at nanoGPT's GPU scale)."""
+    logits = cmodel.apply(params, x, config, mode="auto", impl=impl)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y)
 
 
-_ce_sum = jax.jit(lambda p, x, y, c: cross_entropy(p, x, y, c).sum(), static_argnums=3)
+_ce_sum = jax.jit(lambda p, x, y, c, i: cross_entropy(p, x, y, c, i).sum(), static_argnums=(3, 4))
 
 
-def mean_loss(params, config, x, y, batch_size: int = 128) -> float:
-    """Mean nats per character of windows ``x, y`` ``(N, L)`` (batches of ``batch_size``)."""
+def mean_loss(params, config, x, y, batch_size: int = 128, impl: str = "auto") -> float:
+    """Mean nats per character of windows ``x, y`` ``(N, L)`` (batches of ``batch_size``;
+    ``impl``: :func:`gl.gate_loop`'s implementation)."""
     x, y = np.asarray(x), np.asarray(y)
     total = 0.0
     for i in range(0, len(x), batch_size):
-        total += float(_ce_sum(params, x[i:i + batch_size], y[i:i + batch_size], config))
+        total += float(_ce_sum(params, x[i:i + batch_size], y[i:i + batch_size], config, impl))
     return total / y.size
 
 

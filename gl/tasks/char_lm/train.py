@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -115,10 +116,11 @@ def train(args) -> dict:
     t0 = time.time()
 
     def evaluate(params, final):
-        out = {"val_loss": ceval.mean_loss(params, config, *sub)}
+        loss = functools.partial(ceval.mean_loss, params, config, impl=args.scan_impl)
+        out = {"val_loss": loss(*sub)}
         if final:
-            out["val_loss_full"] = ceval.mean_loss(params, config, vx, vy)
-            out["check_loss"] = ceval.mean_loss(params, config, vx[:CHECK_WINDOWS], vy[:CHECK_WINDOWS])
+            out["val_loss_full"] = loss(vx, vy)
+            out["check_loss"] = loss(vx[:CHECK_WINDOWS], vy[:CHECK_WINDOWS])
             wall = time.time() - t0
             out["wall_s"] = round(wall, 1)
         return out
