@@ -20,5 +20,8 @@ done; done > $W/jobs.txt
 python3 experiments/gpu_batch.py $W/jobs.txt --out $W/lm --jobs $JOBS --deadline $DEADLINE \
   --min-left $MINLEFT
 nvidia-smi --query-gpu=memory.used --format=csv,noheader
-tar czf $OUT/lm.tgz -C $W --exclude='*.npz' lm jobs.txt
+DONE=$(for d in $W/lm/*-s*/; do grep -qs val_loss_full $d/metrics.jsonl && echo ${d%/}; done)
+[ -n "$DONE" ] && python3 -m gl.tasks.char_lm.ship $DONE --dest $W/ship --metrics-only \
+  --anchor 1.4697
+tar czf $OUT/lm.tgz -C $W --exclude='*.npz' lm ship jobs.txt
 ls -la $OUT

@@ -28,6 +28,8 @@ __all__ = ["run_summary", "summarize", "main"]
 
 #: nanoGPT's best validation loss at the same configuration (2,000 iterations), issue 31
 NANOGPT_SMALL = 1.886
+#: nanoGPT's shakespeare_char GPU baby GPT (6 x 6 heads x 384, context 256, 5,000 iterations)
+NANOGPT_GPU = 1.4697
 
 
 def run_summary(run_dir: str) -> dict:
@@ -68,6 +70,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.tasks.char_lm.ship")
     p.add_argument("runs", nargs="+")
     p.add_argument("--dest", default=str(resources.files("gl") / "assets" / "char_lm"))
+    p.add_argument("--metrics-only", action="store_true",
+                   help="ship metrics.jsonl and run.json (the summary with the config), no "
+                        "checkpoint: for runs whose parameters exceed the 8 MB a file may take")
+    p.add_argument("--anchor", type=float, default=NANOGPT_SMALL,
+                   help="nanoGPT's best validation loss at the same configuration")
     args = p.parse_args(argv)
     runs = []
     for run in args.runs:
@@ -75,10 +82,18 @@ def main(argv=None):
         name = name if name.startswith("lm-") else "lm-" + name
         dest = os.path.join(args.dest, name)
         os.makedirs(dest, exist_ok=True)
-        for f in ("checkpoint.npz", "metrics.jsonl"):
-            shutil.copyfile(os.path.join(run, f), os.path.join(dest, f))
-        runs.append({"name": name, **run_summary(dest)})
-    summary = {"nanogpt_best_val_loss": NANOGPT_SMALL, "runs": runs, "models": summarize(runs)}
+        if args.metrics_only:
+            shutil.copyfile(os.path.join(run, "metrics.jsonl"), os.path.join(dest, "metrics.jsonl"))
+            _, config, _ = checkpoint.load(os.path.join(run, "checkpoint.npz"))
+            one = {"name": name, **run_summary(run), "config": config}
+            with open(os.path.join(dest, "run.json"), "w") as f:
+                json.dump(one, f, indent=1, sort_keys=True)
+            runs.append({k: v for k, v in one.items() if k != "config"})
+        else:
+            for f in ("checkpoint.npz", "metrics.jsonl"):
+                shutil.copyfile(os.path.join(run, f), os.path.join(dest, f))
+            runs.append({"name": name, **run_summary(dest)})
+    summary = {"nanogpt_best_val_loss": args.anchor, "runs": runs, "models": summarize(runs)}
     with open(os.path.join(args.dest, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
         f.write("\n")
