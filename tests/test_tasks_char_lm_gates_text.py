@@ -103,6 +103,7 @@ def test_fixed_transition_gates_are_the_same_for_every_class():
     gp = model.init(jax.random.key(0), g)
     gm = gt.gate_magnitudes(gp, g, x)
     assert np.ptp(gm[0, :, 0]) > 1e-4  # data-controlled: varies with the text
+    np.testing.assert_allclose(gt.gate_magnitudes(gp, g, x, mode="parallel"), gm, atol=1e-5)
     with pytest.raises(ValueError, match="config.mixer: expected one of"):
         gt.gate_magnitudes(gp, model.Config(VOCAB, mixer="transformer"), x)
     with pytest.raises(ValueError, match="n: expected an int in"):

@@ -58,15 +58,16 @@ def windows(ids, vocab: str, context: int, n: int):
     return x[pick], cls.reshape(len(x), context)[pick]
 
 
-def gate_magnitudes(params, config, x) -> np.ndarray:
+def gate_magnitudes(params, config, x, mode="recurrent") -> np.ndarray:
     """``|a_t|`` ``(n_layer, N, H)`` float64 of a GateLoop model on the windows ``x``
     ``(n, L)`` (each read from a zero state), averaged over each head's channels;
-    ``N = n · L`` in the order of ``x.reshape(-1)``."""
+    ``N = n · L`` in the order of ``x.reshape(-1)``. ``mode``: :func:`gl.gate_loop`'s
+    algorithm (the recurrent one compiles fastest on a CPU)."""
     if config.mixer not in cmodel.RECURRENT:
         raise ValueError(f"config.mixer: expected one of {list(cmodel.RECURRENT)} (models "
                          f"with gates), got {config.mixer!r}")
     _, gates = cmodel.apply(params, jax.numpy.asarray(x), config, return_gates=True,
-                            mode="parallel")
+                            mode=mode)
     mags = [np.abs(np.asarray(a, np.complex128)).mean(-1) for a in gates]  # (n, L, H) each
     return np.stack([m.reshape(-1, m.shape[-1]) for m in mags])
 
@@ -116,7 +117,7 @@ def permutation_test(values, in_a, in_b, n_perm: int = 2000, seed: int = 0):
     eps = 1e-12 * (1 + np.abs(diff))  # ties count as extreme
     for start in range(0, n_perm, 200):
         m = min(200, n_perm - start)
-        idx = np.argsort(rng.random((m, n)), axis=1)[:, :na]  # m random subsets of size na
+        idx = np.argpartition(rng.random((m, n)), na - 1, axis=1)[:, :na]  # m random subsets
         null = diff_of(pooled[..., idx].sum(-1), total[..., None])  # (..., m)
         low += np.sum(null <= diff[..., None] + eps[..., None], -1)
         far += np.sum(np.abs(null) >= np.abs(diff)[..., None] - eps[..., None], -1)
