@@ -16,6 +16,7 @@ the number to read beside them.
 """
 from __future__ import annotations
 
+import functools
 import re
 import string
 
@@ -66,10 +67,18 @@ def gate_magnitudes(params, config, x, mode="recurrent") -> np.ndarray:
     if config.mixer not in cmodel.RECURRENT:
         raise ValueError(f"config.mixer: expected one of {list(cmodel.RECURRENT)} (models "
                          f"with gates), got {config.mixer!r}")
-    _, gates = cmodel.apply(params, jax.numpy.asarray(x), config, return_gates=True,
-                            mode=mode)
-    mags = [np.abs(np.asarray(a, np.complex128)).mean(-1) for a in gates]  # (n, L, H) each
-    return np.stack([m.reshape(-1, m.shape[-1]) for m in mags])
+    mags = _head_means(config, mode)(params, jax.numpy.asarray(x))  # (layers, n, L, H)
+    mags = np.asarray(mags, np.float64)
+    return mags.reshape(mags.shape[0], -1, mags.shape[-1])
+
+
+@functools.lru_cache(maxsize=8)
+def _head_means(config, mode):
+    """One compiled function per configuration and mode (the gates of a passage)."""
+    def fn(params, x):
+        _, gates = cmodel.apply(params, x, config, return_gates=True, mode=mode)
+        return jax.numpy.stack([jax.numpy.abs(a).mean(-1) for a in gates])
+    return jax.jit(fn)
 
 
 def class_means(values, classes) -> dict:
