@@ -67,7 +67,7 @@ def check_speaker_mask(fn, n_random=20, seed=0):
     corpus = data.text()
     rng = np.random.default_rng(seed)
     cases = list(_SPEAKER_CASES)
-    for i, start in enumerate(rng.integers(0, len(corpus) - 400, n_random)):
+    for start in rng.integers(0, len(corpus) - 400, n_random):
         cases.append((f"corpus[{start}:{start + 400}]", corpus[start:start + 400]))
     speaker = gates_text.CLASSES.index("speaker")
     for name, text in cases:
