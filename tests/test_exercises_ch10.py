@@ -1,4 +1,6 @@
 """The chapter 10 checker accepts nanoGPT's top-k filter and names what is wrong otherwise."""
+import re
+
 import numpy as np
 import pytest
 
@@ -25,3 +27,28 @@ def test_accepts_the_rule(capsys):
 def test_rejects_wrong_filters(bad, says):
     with pytest.raises(AssertionError, match=says):
         ex.check_top_k(bad)
+
+
+def speakers(text):
+    m = np.zeros(len(text), bool)
+    for hit in re.finditer(r"(?:\A|(?<=\n\n))([A-Z][^\n:]*:)(?=\n)", text):
+        m[hit.start(1):hit.end(1)] = True
+    return m
+
+
+def test_speaker_checker_accepts_a_solution(capsys):
+    ex.check_speaker_mask(speakers)
+    assert "agree" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, says", [
+    (lambda t: speakers(t) & False, "is part of a speaker name, your mask says False"),
+    (lambda t: np.array([bool(re.match(r"[A-Z][^\n:]*:$", ln)) for ln in t.split("\n")]),
+     "expected .* entries"),
+    (lambda t: np.isin(np.arange(len(t)), [m.start() for m in re.finditer(
+        r"(?m)^[A-Z][^\n:]*:$", t)]) | speakers(t), "Come:|'C'"),
+    (lambda t: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_speaker_checker_rejects_wrong_masks(bad, says):
+    with pytest.raises(AssertionError, match=says):
+        ex.check_speaker_mask(bad)

@@ -47,6 +47,33 @@ def test_recurrent_step_equals_parallel_logits(mixer):
         np.testing.assert_allclose(model.apply(params, ids, c, mode=mode), ref, atol=1e-3)
 
 
+def test_kv_cache_step_equals_parallel_logits():
+    """The transformer's key-value decoding step gives apply's logits on a prefix (tolerance
+    2e-4 of the largest logit, float32), in a cache of the full context and in a shorter one,
+    jitted with a traced position."""
+    c = _small("transformer")
+    params = model.init(jax.random.key(4), c)
+    params = jax.tree_util.tree_map(lambda x: x * 5 if x.ndim == 2 else x, params)
+    ids = jnp.asarray(data.corpus().val[:c.context])[None]
+    ref = model.apply(params, ids, c)
+    assert float(jnp.abs(ref).max()) > 1.0
+    tol = 2e-4 * float(jnp.abs(ref).max())
+    step = jax.jit(lambda p, cache, t, i: model.step_kv(p, cache, t, i, c))
+    for capacity, n in ((c.context, c.context), (10, 10)):
+        cache, got = generate.kv_cache(c, 1, capacity), []
+        for t in range(n):
+            logits, cache = step(params, cache, ids[:, t], t)
+            got.append(logits)
+        np.testing.assert_allclose(jnp.stack(got, 1), ref[:, :n], atol=tol)
+        assert cache[0][0].shape == (1, capacity, c.n_head, c.d_model // c.n_head)
+    with pytest.raises(ValueError, match="mixer: step_kv exists for 'transformer'"):
+        model.step_kv(params, cache, ids[:, 0], 0, _small("gateloop"))
+    with pytest.raises(ValueError, match="capacity: expected an int in"):
+        generate.kv_cache(c, 1, c.context + 1)
+    with pytest.raises(ValueError, match="cache: expected 2"):
+        model.step_kv(params, cache[:1], ids[:, 0], 0, c)
+
+
 @pytest.mark.parametrize("mixer", model.MIXERS)
 def test_causal(mixer):
     c = _small(mixer)

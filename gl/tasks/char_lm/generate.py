@@ -5,7 +5,8 @@ GateLoop and its fixed-transition ablation read the prompt and generate one char
 ``(H, d_qk/H, D/H)`` complex numbers whatever the length (O(1) memory and time per
 character). The state is carried past the training context. The transformer re-reads its
 last ``context`` characters for every new one (nanoGPT's ``generate``), padded to one
-compiled shape.
+compiled shape; :func:`kv_cache` and :func:`gl.tasks.char_lm.model.step_kv` decode it one
+character at a time with a key-value cache instead (:mod:`gl.tasks.char_lm.cost`).
 
 Sampling: logits divided by ``temperature``, then, with ``top_k``, everything below the
 ``top_k``-th largest logit removed (nanoGPT's convention).
@@ -19,7 +20,7 @@ import numpy as np
 from gl.tasks.char_lm import data as cdata
 from gl.tasks.char_lm import model as cmodel
 
-__all__ = ["sample_logits", "generate"]
+__all__ = ["sample_logits", "generate", "kv_cache"]
 
 
 def _check(prompt, temperature, top_k, n, vocab):
@@ -32,6 +33,21 @@ def _check(prompt, temperature, top_k, n, vocab):
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n: expected an int >= 0 (characters to generate), got {n!r}")
     return cdata.encode(prompt, vocab)  # names unknown characters
+
+
+def kv_cache(config, batch: int = 1, capacity: int | None = None):
+    """An empty key-value cache for :func:`gl.tasks.char_lm.model.step_kv`: one ``(k, v)``
+    pair of zeros ``(batch, capacity, H, D/H)`` float32 per layer (``capacity`` defaults to
+    ``config.context``, the most the position table allows)."""
+    if config.mixer != "transformer":
+        raise ValueError(f"mixer: a key-value cache exists for 'transformer', got {config.mixer!r}")
+    capacity = config.context if capacity is None else capacity
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= config.context:
+        raise ValueError(f"capacity: expected an int in [1, context={config.context}], got {capacity!r}")
+    H = config.n_head
+    shape = (batch, capacity, H, config.d_model // H)
+    return [(jnp.zeros(shape, jnp.float32), jnp.zeros(shape, jnp.float32))
+            for _ in range(config.n_layer)]
 
 
 def sample_logits(key, logits, temperature=1.0, top_k=None):

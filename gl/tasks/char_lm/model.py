@@ -19,7 +19,8 @@ Token mixers (:data:`MIXERS`):
 
 GateLoop and its ablation also run as a recurrence, one character at a time with a state of
 ``n_layer × H × d_qk/H × D/H`` complex numbers whatever the length (:func:`init_state`,
-:func:`step`); the transformer generates by re-reading its last ``context`` characters.
+:func:`step`); the transformer generates by re-reading its last ``context`` characters, or
+one character at a time with a key-value cache that grows with the text (:func:`step_kv`).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from gl.operator import gate_loop
 from gl.tasks import checkpoint
 
 __all__ = ["Config", "MIXERS", "default_d_ff", "init", "apply", "n_params", "init_state", "step",
-           "load_checkpoint"]
+           "step_kv", "load_checkpoint"]
 
 MIXERS = ("gateloop", "fixed", "transformer")
 RECURRENT = ("gateloop", "fixed")
@@ -256,6 +257,41 @@ def step(params, state, token, config: Config):
         x = x + y.reshape(x.shape) @ layer["o"]
         x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
     return (_ln(params["ln_f"], x) @ params["embed"].T)[:, 0], new
+
+
+def step_kv(params, cache, token, pos, config: Config):
+    """One transformer decoding step with a key-value cache: ``(logits (B, V), new_cache)``.
+
+    ``cache``: one ``(k, v)`` pair per layer, each ``(B, C, H, D/H)`` float32 (``C`` the
+    capacity, at most ``context``); rows ``0 … pos-1`` hold the keys and values of the
+    characters read so far, the rest is ignored. ``token`` ``(B,)`` ids at position ``pos``
+    (an int, may be traced): its key and value are written at row ``pos`` and it attends to
+    rows ``0 … pos``. Reading ``pos`` characters this way costs ``2 · n_layer · pos · D``
+    stored floats, against GateLoop's fixed state (:func:`step`). Equal to :func:`apply`'s
+    logits at the same position (``tests/test_tasks_char_lm_model.py``)."""
+    c = config
+    if c.mixer != "transformer":
+        raise ValueError(f"mixer: step_kv exists for 'transformer', got {c.mixer!r}")
+    if len(cache) != c.n_layer:
+        raise ValueError(f"cache: expected {c.n_layer} (k, v) pairs, got {len(cache)}")
+    B, C, H, dh = cache[0][0].shape
+    if C > c.context or H != c.n_head or dh * H != c.d_model:
+        raise ValueError(f"cache: expected (B, C <= {c.context}, {c.n_head}, "
+                         f"{c.d_model // c.n_head}) arrays, got {cache[0][0].shape}")
+    x = params["embed"][jnp.asarray(token)] + params["pos"][pos]  # (B, D)
+    seen = jnp.arange(C) <= pos  # the rows this character attends to
+    new = []
+    for layer, (kc, vc) in zip(params["layers"], cache):
+        u = _ln(layer["ln1"], x)
+        q, k, v = jnp.split((u @ layer["qkv"]).reshape(B, 3, H, dh), 3, axis=1)
+        kc = jax.lax.dynamic_update_slice_in_dim(kc, k, pos, axis=1)
+        vc = jax.lax.dynamic_update_slice_in_dim(vc, v, pos, axis=1)
+        new.append((kc, vc))
+        s = jnp.einsum("bhd,bmhd->bhm", q[:, 0], kc) / np.sqrt(dh)
+        p = jax.nn.softmax(jnp.where(seen, s, -jnp.inf), -1)
+        x = x + jnp.einsum("bhm,bmhd->bhd", p, vc).reshape(B, -1) @ layer["o"]
+        x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
+    return _ln(params["ln_f"], x) @ params["embed"].T, new
 
 
 def load_checkpoint(path):
