@@ -37,10 +37,10 @@ def notebook(cells):
     return nb
 
 
-def run_nbval(path, cache):
+def run_nbval(paths, cache):
     cmd = [sys.executable, "-m", "pytest", "-p", "tools.nbval_cache", "--nbval-lax",
-           "--nbval-cache", str(cache), str(path), "-q", "-p", "no:cacheprovider",
-           "-p", "no:xdist", "--rootdir", str(path.parent)]
+           "--nbval-cache", str(cache), *map(str, paths), "-q", "-p", "no:cacheprovider",
+           "-p", "no:xdist", "--rootdir", str(paths[0].parent)]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -59,20 +59,24 @@ def comparable(nb):
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
+    """One nbval run of two notebooks: ``t.ipynb`` (every kind of output) and ``bad.ipynb``,
+    whose second cell raises."""
     from jupyter_cache import get_cache
 
     tmp = tmp_path_factory.mktemp("nbval_cache")
-    path = tmp / "t.ipynb"
-    nbformat.write(notebook(CELLS), path)
-    result = run_nbval(path, tmp / "cache")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return path, get_cache(str(tmp / "cache"))
+    good, bad = tmp / "t.ipynb", tmp / "bad.ipynb"
+    nbformat.write(notebook(CELLS), good)
+    nbformat.write(notebook(['print("ok")', 'raise ValueError("boom")', 'print("after")']), bad)
+    result = run_nbval([good, bad], tmp / "cache")
+    assert result.returncode == 1 and "boom" in result.stdout, result.stdout + result.stderr
+    assert "1 failed" in result.stdout and "9 passed" in result.stdout, result.stdout
+    return good, bad, get_cache(str(tmp / "cache"))
 
 
 def test_stored_notebook_is_what_myst_nb_would_have_executed(stored):
     from jupyter_cache.executors.utils import single_nb_execution
 
-    path, cache = stored
+    path, _, cache = stored
     nb = nbformat.read(path, as_version=4)
     _, merged = cache.merge_match_into_notebook(nb)  # KeyError if the book's lookup misses
     reference = copy.deepcopy(nb)
@@ -89,11 +93,8 @@ def test_stored_notebook_is_what_myst_nb_would_have_executed(stored):
     assert merged.cells[-1].outputs[0]["data"]["text/plain"] == "42"
 
 
-def test_a_failing_notebook_is_not_stored(tmp_path):
-    from jupyter_cache import get_cache
-
-    path = tmp_path / "bad.ipynb"
-    nbformat.write(notebook(['print("ok")', 'raise ValueError("boom")', 'print("after")']), path)
-    result = run_nbval(path, tmp_path / "cache")
-    assert result.returncode == 1 and "boom" in result.stdout, result.stdout + result.stderr
-    assert list(get_cache(str(tmp_path / "cache")).list_cache_records()) == []
+def test_a_failing_notebook_is_not_stored(stored):
+    good, bad, cache = stored
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(nbformat.read(bad, as_version=4))
+    assert [r.uri for r in cache.list_cache_records()] == [str(good.resolve())]
