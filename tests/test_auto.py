@@ -112,8 +112,8 @@ def test_pallas_branch_in_interpret_mode(rng, complex_a):
         return scalar
     pallas = lambda *x: kernels.gate_loop_pallas(*x, dt, interpret=True)
     scan = lambda *x: gl.scan.gate_loop_parallel(*x[:4], x[4], dt)  # autodiff through the scan
-    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
-    g_ref = jax.grad(loss(scan), argnums=range(5))(q, k, v, a, h0)
+    g = jax.jit(jax.grad(loss(pallas), argnums=range(5)))(q, k, v, a, h0)
+    g_ref = jax.jit(jax.grad(loss(scan), argnums=range(5)))(q, k, v, a, h0)
     for x, x_ref in zip(g, g_ref):
         assert x.dtype == x_ref.dtype
         assert rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
@@ -135,8 +135,8 @@ def test_pallas_multihead_branch_in_interpret_mode(rng, complex_a):
     loss = lambda f: lambda *x: jnp.sum(jnp.abs(f(*x)[0]) ** 2) + jnp.sum(jnp.real(f(*x)[1]))
     pallas = lambda *x: kernels.gate_loop_pallas(*x, dt, interpret=True)
     chunked = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode="chunked", return_state=True)
-    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
-    g_ref = jax.grad(loss(chunked), argnums=range(5))(q, k, v, a, h0)
+    g = jax.jit(jax.grad(loss(pallas), argnums=range(5)))(q, k, v, a, h0)
+    g_ref = jax.jit(jax.grad(loss(chunked), argnums=range(5)))(q, k, v, a, h0)
     for x, x_ref in zip(g, g_ref):
         assert rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)
 
@@ -214,7 +214,7 @@ def test_pallas_real_output_in_interpret_mode(rng, d):
     loss = lambda f: lambda *x: jnp.sum(f(*x) * w)
     pallas = lambda *x: kernels.gate_loop_pallas(*x, C64, interpret=True, real=True)[0]
     ref = lambda *x: gl.gate_loop(*x[:4], h0=x[4], mode=other).real
-    g = jax.grad(loss(pallas), argnums=range(5))(q, k, v, a, h0)
-    g_ref = jax.grad(loss(ref), argnums=range(5))(q, k, v, a, h0)
+    g = jax.jit(jax.grad(loss(pallas), argnums=range(5)))(q, k, v, a, h0)
+    g_ref = jax.jit(jax.grad(loss(ref), argnums=range(5)))(q, k, v, a, h0)
     for x, x_ref in zip(g, g_ref):
         assert x.dtype == x_ref.dtype and rel_err(x, x_ref) < 1e-4, rel_err(x, x_ref)

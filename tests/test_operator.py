@@ -124,7 +124,7 @@ def _loss(mode):
 def test_gradients_agree_across_modes(rng):
     q, k, v, a = random_inputs(rng, (2,), 24, 2, 2, 2, mag=(0.3, 0.95))
     args = (q, k, v, a.real.copy(), a.imag.copy())
-    grads = {m: jax.grad(_loss(m), argnums=(0, 1, 2, 3, 4))(*args)
+    grads = {m: jax.jit(jax.grad(_loss(m), argnums=(0, 1, 2, 3, 4)))(*args)
              for m in ["recurrent", "parallel", "attention"]}
     for m in ["parallel", "attention"]:
         for g, g_ref in zip(grads[m], grads["recurrent"]):
@@ -139,7 +139,7 @@ def test_check_grads(mode, rng):
 
     q, k, v, a = random_inputs(rng, (1,), 6, 1, 2, 2, mag=(0.4, 0.9), dtype=np.float64)
     with jax.enable_x64(True):
-        check_grads(_loss(mode), (q, k, v, a.real.copy(), a.imag.copy()), order=2,
+        check_grads(jax.jit(_loss(mode)), (q, k, v, a.real.copy(), a.imag.copy()), order=2,
                     modes=("rev",) if mode == "parallel" else ("rev", "fwd"), atol=1e-5, rtol=1e-5)
 
 
@@ -148,7 +148,7 @@ def test_zero_transition_has_finite_gradients(rng):
     q, k, v, a = random_inputs(rng, (1,), 12, 1, 2, 2)
     a[:, 4] = 0
     for mode in ["recurrent", "parallel", "attention"]:
-        g = jax.grad(_loss(mode), argnums=(3, 4))(q, k, v, a.real.copy(), a.imag.copy())
+        g = jax.jit(jax.grad(_loss(mode), argnums=(3, 4)))(q, k, v, a.real.copy(), a.imag.copy())
         assert all(np.all(np.isfinite(np.asarray(x))) for x in g), mode
 
 

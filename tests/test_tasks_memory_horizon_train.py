@@ -23,13 +23,17 @@ TINY_ARGS = ["--n-layer", "1", "--d-model", "8", "--d-qk", "8", "--d-v", "8", "-
              "--warmup-steps", "4", "--eval-every", "1", "--checkpoint-every", "1", "--no-progress"]
 
 
+# one compiled loss and gradient of the SMALL model on 8 samples of length 32, shared by the tests
+GRAD = jax.jit(jax.value_and_grad(train.loss_fn), static_argnums=3)
+
+
 def test_a_few_steps_lower_the_loss():
     c = model.Config(**SMALL)
     params = model.init(jax.random.key(0), c)
     ds = data.memory_horizon(0, n_samples=8, length=32)
     tx, _ = train.make_optimizer(params, lr=0.01, warmup_steps=1, total_steps=100)
     state = tx.init(params)
-    grad = jax.jit(jax.value_and_grad(train.loss_fn), static_argnums=3)
+    grad = GRAD
     first = None
     for _ in range(30):
         loss, g = grad(params, ds.inputs, ds.targets, c)
@@ -43,12 +47,12 @@ def test_a_few_steps_lower_the_loss():
 def test_separate_transition_lr_leaves_frozen_alpha_beta():
     c = model.Config(**SMALL)
     params = model.init(jax.random.key(0), c)
-    ds = data.memory_horizon(0, n_samples=4, length=16)
+    ds = data.memory_horizon(0, n_samples=8, length=32)  # GRAD's shapes: no new compile
     tx, _ = train.make_optimizer(params, lr=0.01, warmup_steps=1, total_steps=10, transition_lr=0.0,
                                  transition_weight_decay=0.0)
     new, state = params, tx.init(params)
     for _ in range(2):  # the schedule's learning rate is 0 at step 0 (warm-up)
-        g = jax.grad(train.loss_fn)(new, ds.inputs, ds.targets, c)
+        g = GRAD(new, ds.inputs, ds.targets, c)[1]
         updates, state = tx.update(g, state, new)
         new = optax.apply_updates(new, updates)
     np.testing.assert_array_equal(new["layers"][0]["alpha"]["w"], params["layers"][0]["alpha"]["w"])

@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["CheckpointError", "TrainState", "Run", "save", "load", "load_run", "check_like",
            "differences",
-           "flatten", "unflatten", "shipped"]
+           "flatten", "unflatten", "shipped", "resolve"]
 
 
 class CheckpointError(ValueError):
@@ -270,9 +270,10 @@ def load_run(path, config_type, params_like, opt_state_like, config=None) -> Run
     return Run(params, saved, metrics, meta, opt_state, step, epoch, entries["state/key"])
 
 
-def shipped() -> dict:
-    """``{name: path}`` of the checkpoints under ``gl/assets/checkpoints/<name>/checkpoint.npz``."""
-    root = resources.files("gl") / "assets" / "checkpoints"
+def shipped(folder: str = "checkpoints") -> dict:
+    """``{name: path}`` of the checkpoints under ``gl/assets/<folder>/<name>/checkpoint.npz``
+    (``folder``: ``"checkpoints"`` for Memory Horizon, ``"char_lm"`` for the language models)."""
+    root = resources.files("gl") / "assets" / folder
     out = {}
     if not root.is_dir():
         return out
@@ -281,3 +282,16 @@ def shipped() -> dict:
         if d.is_dir() and f.is_file():
             out[d.name] = str(f)
     return out
+
+
+def resolve(path: str, shipped: dict, kind: str = "") -> str:
+    """``path`` where a file or directory exists, else the path of the shipped checkpoint of that
+    name in ``shipped`` (``{name: path}``, from :func:`shipped`). When neither exists: a
+    ``ValueError`` worded as a usage error of the CLIs' ``checkpoint`` argument, naming the
+    shipped ``kind`` (e.g. ``"char-lm "``) checkpoints."""
+    if os.path.exists(path):
+        return path
+    if path not in shipped:
+        raise ValueError(f"checkpoint: no file {path!r} and no shipped {kind}checkpoint of that "
+                         f"name (shipped: {sorted(shipped)})")
+    return shipped[path]

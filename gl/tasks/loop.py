@@ -260,3 +260,13 @@ def flag(kind, lo=None, hi=None, *, lo_open=False, hi_open=False):
 
     parse.__name__ = want
     return parse
+
+
+def add_run_flags(p: argparse.ArgumentParser):
+    """The flags every training CLI shares: ``--resume`` and ``--overwrite`` (exclusive; what
+    :func:`fit` does with a ``DIR`` that holds files) and ``--no-progress``."""
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again in a DIR that holds files (without it: an error)")
+    p.add_argument("--no-progress", action="store_true")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from importlib import resources
 
@@ -57,11 +56,7 @@ def shipped_root():
 
 def shipped() -> dict:
     """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"lm-gateloop-s0"``."""
-    root = shipped_root()
-    if not root.is_dir():
-        return {}
-    return {d.name: str(d / "checkpoint.npz") for d in sorted(root.iterdir(), key=lambda d: d.name)
-            if (d / "checkpoint.npz").is_file()}
+    return checkpoint.shipped("char_lm")
 
 
 def main(argv=None):
@@ -71,13 +66,10 @@ def main(argv=None):
     p.add_argument("--windows", type=loop.flag(int, 1), default=None,
                    help="score only the first N windows (default: the whole split)")
     args = p.parse_args(argv)
-    path = args.checkpoint
-    if not os.path.exists(path):
-        names = shipped()
-        if path not in names:
-            p.error(f"checkpoint: no file {path!r} and no shipped char-lm checkpoint of that "
-                    f"name (shipped: {sorted(names)})")
-        path = names[path]
+    try:
+        path = checkpoint.resolve(args.checkpoint, shipped(), "char-lm ")
+    except ValueError as e:
+        p.error(str(e))
     params, config, info = cmodel.load_checkpoint(path)
     checkpoint.check_like(path, params, jax.eval_shape(lambda: cmodel.init(jax.random.key(0), config)))
     corpus = cdata.corpus()

@@ -173,11 +173,7 @@ def build_parser():
     p.add_argument("--eval-windows", type=count, default=240,
                    help="validation windows per evaluation (the final one uses them all)")
     p.add_argument("--checkpoint-every", type=count, default=1, help="evaluations between checkpoints")
-    again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
-    again.add_argument("--overwrite", action="store_true",
-                       help="start again in a DIR that holds files (without it: an error)")
-    p.add_argument("--no-progress", action="store_true")
+    loop.add_run_flags(p)
     return p
 
 

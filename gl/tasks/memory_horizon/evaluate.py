@@ -99,12 +99,10 @@ def main(argv=None):
         path = os.path.join(path, "checkpoint.npz")
         if not os.path.exists(path):
             p.error(f"checkpoint: the directory {args.checkpoint!r} holds no checkpoint.npz")
-    if not os.path.exists(path):
-        shipped = gmodel.shipped_checkpoints()
-        if path not in shipped:
-            p.error(f"checkpoint: no file {path!r} and no shipped checkpoint of that name "
-                    f"(shipped: {sorted(shipped)})")
-        path = shipped[path]
+    try:
+        path = checkpoint.resolve(path, gmodel.shipped_checkpoints())
+    except ValueError as e:
+        p.error(str(e))
     params, config, info = gmodel.load_checkpoint(path)
     checkpoint.check_like(path, params, jax.eval_shape(lambda: gmodel.init(jax.random.key(0), config)))
     data_seed = (info.get("meta") or {}).get("data_seed")

@@ -228,11 +228,7 @@ def build_parser():
         p.add_argument(f"--{name}", type=count, default=default)
     p.add_argument("--eval-every", type=count, default=10, help="epochs between test evaluations")
     p.add_argument("--checkpoint-every", type=count, default=10, help="epochs between checkpoints")
-    again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue from DIR's last checkpoint")
-    again.add_argument("--overwrite", action="store_true",
-                       help="start again in a DIR that holds files (without it: an error)")
-    p.add_argument("--no-progress", action="store_true")
+    loop.add_run_flags(p)
     p.add_argument("--mesh", default=None, help="data parallelism, e.g. data=4: each batch split "
                    "over 4 devices, parameters replicated")
     return p
