@@ -309,9 +309,11 @@ def parse_shapes(text, dims, what):
     return out
 
 
-def run(mh, siso, repeats=10, seed=0, runtime="auto", log=print) -> dict:
+def run(mh, siso, repeats=10, seed=0, runtime="auto", log=print, out=None) -> dict:
     """The peer bench: ``{"provenance": ..., "rows": [...]}``. ``runtime``: ``"auto"`` (torch
-    on CUDA if importable, else None: peers are then "not installed"), None or an object."""
+    on CUDA if importable, else None: peers are then "not installed"), None or an object.
+    ``out``: a path rewritten after every case (``provenance.complete`` false until the end),
+    so a run cut off by a time limit keeps the cases it finished."""
     if runtime == "auto":
         try:
             runtime = TorchRuntime()
@@ -324,13 +326,25 @@ def run(mh, siso, repeats=10, seed=0, runtime="auto", log=print) -> dict:
             for gate in peer_maps.GATES[family]:
                 log(f"{family} {shape} gate={gate}")
                 rows += run_case(family, gate, shape, seed, repeats, gpu, runtime, log)
-    return dict(provenance=provenance(repeats, seed, runtime), rows=rows)
+                if out:
+                    write(out, dict(provenance=dict(provenance(repeats, seed, runtime),
+                                                    complete=False), rows=rows))
+    res = dict(provenance=dict(provenance(repeats, seed, runtime), complete=True), rows=rows)
+    if out:
+        write(out, res)
+        log(f"wrote {out}")
+    return res
+
+
+def write(path, res):
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python benchmarks/peers.py",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("--json", help="write the results here")
+    p.add_argument("--json", help="write the results here (rewritten after every case)")
     p.add_argument("--mh", help="multi-head shapes 'B,L,H,d;...' ('' for none)")
     p.add_argument("--siso", help="SISO shapes 'B,L,D;...' ('' for none)")
     p.add_argument("--repeats", type=int, default=7)
@@ -346,12 +360,7 @@ def main(argv=None):
         p.error(str(e))
     if args.repeats < 1:
         p.error(f"--repeats: expected a positive integer, got {args.repeats}")
-    res = run(mh, siso, repeats=args.repeats, seed=args.seed)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"wrote {args.json}")
-    return res
+    return run(mh, siso, repeats=args.repeats, seed=args.seed, out=args.json)
 
 
 if __name__ == "__main__":

@@ -275,3 +275,19 @@ def test_cli_argument_errors(argv, msg, capsys):
 def test_parse_shapes():
     assert peers.parse_shapes("1,2,3;4,5,6", 3, "--siso") == [(1, 2, 3), (4, 5, 6)]
     assert peers.parse_shapes("", 4, "--mh") == []
+
+
+def test_cli_writes_json_with_provenance_and_not_installed_rows(absent, tmp_path):
+    path = tmp_path / "peers.json"
+    res = peers.main(["--mh", "", "--siso", "1,32,2", "--repeats", "1", "--json", str(path)])
+    saved = __import__("json").loads(path.read_text())
+    assert saved["rows"] == res["rows"] and saved["provenance"]["complete"] is True
+    prov = saved["provenance"]
+    assert {"command", "device_kind", "date", "versions", "tolerance", "seed"} <= set(prov)
+    assert prov["versions"]["jax"] and prov["command"].startswith("python benchmarks/peers.py")
+    status = {(r["gate"], r["method"]): r["status"] for r in saved["rows"]}
+    for gate in ("real", "complex"):
+        for p in peer_maps.peers_for("siso", gate):
+            assert status[(gate, p.name)].startswith("not installed")
+        assert status[(gate, "gate_loop[parallel, xla]")] == "ok"
+    assert all(r["agrees"] for r in saved["rows"] if r.get("agrees") is not None)
