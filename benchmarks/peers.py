@@ -43,7 +43,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 import gl  # noqa: E402
-from gl import bench  # noqa: E402
+from gl import bench, kernels  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
@@ -136,7 +136,7 @@ def case_methods(family, gate, shape, seed, gpu, runtime):
     w_host = np.random.default_rng(seed + 1).standard_normal(host[2].shape, np.float32)
     w = jnp.asarray(w_host)
     kind = "parallel" if family == "siso" else "chunked"
-    pairs = [(kind, "pallas" if gpu and gl.kernels.available() else "xla"), ("auto", "auto")]
+    pairs = [(kind, "pallas" if gpu and kernels.available() else "xla"), ("auto", "auto")]
     jsync = jax.block_until_ready
     m, skipped = {}, []
     for mode, impl in pairs:
