@@ -279,7 +279,10 @@ def provenance(repeats, seed, runtime) -> dict:
         hardware=f"{getattr(dev, 'device_kind', '')}; host: {platform.machine()}, "
                  f"{os.cpu_count()} CPUs",
         device_kind=getattr(dev, "device_kind", ""), torch_device=cuda,
-        backend=jax.default_backend(), python=platform.python_version(), versions=versions(),
+        backend=jax.default_backend(), python=platform.python_version(), jax=jax.__version__,
+        versions=versions(),
+        bytes_per_element="gl's inputs and a float32 y, the same for every row of a case "
+                          "(multi-head 'key' and SISO 'real': 20; SISO 'complex': 24)",
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         repeats=repeats, seed=seed, peer_runtime=None if runtime is None else runtime.name,
         timing="median over rounds; in each round every method once, as a burst of "
