@@ -14,8 +14,6 @@ import types
 import numpy as np
 import pytest
 
-import gl
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 import peers  # noqa: E402  (benchmarks/peers.py, a script)
