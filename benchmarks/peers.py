@@ -58,25 +58,27 @@ DISTS = ("jax", "jaxlib", "numba", "torch", "triton", "flash-linear-attention", 
 
 
 class TorchRuntime:
-    """Peers' arrays as torch tensors on CUDA; ``grad`` by ``torch.autograd.grad``."""
+    """Peers' arrays as torch tensors on ``device`` (CUDA for the peers' kernels; ``"cpu"``
+    for their torch references in the tests); ``grad`` by ``torch.autograd.grad``."""
 
     name = "torch"
 
-    def __init__(self):
+    def __init__(self, device="cuda"):
         import torch  # lazily: an optional dependency (pip install .[peers])
-        if not torch.cuda.is_available():
+        if device == "cuda" and not torch.cuda.is_available():
             raise ImportError("torch sees no CUDA device")
-        self.torch = torch
+        self.torch, self.device = torch, device
 
     def to_dev(self, x, grad=False):
-        t = self.torch.from_numpy(np.ascontiguousarray(x)).to("cuda")
+        t = self.torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         return t.requires_grad_(grad) if grad else t
 
     def to_host(self, t):
         return t.detach().cpu().numpy()
 
     def sync(self, out):
-        self.torch.cuda.synchronize()
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
 
     def grad(self, f, w):
         """``(*inputs) -> d sum(f(*inputs)·w) / d inputs`` (inputs made with ``grad=True``)."""
@@ -89,7 +91,8 @@ class TorchRuntime:
         return out
 
     def free(self):
-        self.torch.cuda.empty_cache()
+        if self.device == "cuda":
+            self.torch.cuda.empty_cache()
 
 
 def max_rel(x, ref) -> float:
@@ -276,7 +279,7 @@ def versions() -> dict:
 def provenance(repeats, seed, runtime) -> dict:
     dev = jax.devices()[0]
     cuda = None
-    if runtime is not None and runtime.name == "torch":
+    if runtime is not None and getattr(runtime, "device", None) == "cuda":
         cuda = runtime.torch.cuda.get_device_name(0)
     return dict(
         command=" ".join(["python benchmarks/peers.py"] + sys.argv[1:]),

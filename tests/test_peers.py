@@ -289,3 +289,63 @@ def test_cli_writes_json_with_provenance_and_not_installed_rows(absent, tmp_path
             assert status[(gate, p.name)].startswith("not installed")
         assert status[(gate, "gate_loop[parallel, xla]")] == "ok"
     assert all(r["agrees"] for r in saved["rows"] if r.get("agrees") is not None)
+
+
+# ---- the peers' own torch references, where torch and the peers are installed ----------
+
+def _peer_references(monkeypatch):
+    """Inject the peers' own torch references (fla's ``naive.py`` files, loaded without
+    ``fla/__init__``, which needs Triton kernels; ``accelerated_scan.ref.scan``) as their
+    kernels: the maps and :class:`peers.TorchRuntime` then run on the CPU."""
+    import importlib.util
+    torch = pytest.importorskip("torch")
+    ref = pytest.importorskip("accelerated_scan.ref")
+    spec = importlib.util.find_spec("fla")
+    if spec is None:
+        pytest.skip("fla-core is not installed")
+    root = spec.submodule_search_locations[0]
+
+    def naive(sub):
+        s = importlib.util.spec_from_file_location(f"_fla_naive_{sub}",
+                                                   os.path.join(root, "ops", sub, "naive.py"))
+        mod = importlib.util.module_from_spec(s)
+        s.loader.exec_module(mod)
+        return mod
+
+    gla, sgla, hgrn = naive("gla"), naive("simple_gla"), naive("hgrn")
+
+    def chunk_gla(q, k, v, g, scale=None, **kw):  # naive_recurrent_gla fixes scale = K^-1/2
+        s = 1.0 if scale is None else scale * q.shape[-1] ** 0.5
+        return gla.naive_recurrent_gla(q * s, k, v, g)
+
+    fakes = {"fla.ops.gla": dict(chunk_gla=chunk_gla, fused_recurrent_gla=chunk_gla),
+             "fla.ops.simple_gla": dict(chunk_simple_gla=lambda q, k, v, g, scale=None, **kw:
+                                        sgla.naive_recurrent_simple_gla(q, k, v, g, scale)),
+             "fla.ops.hgrn": dict(chunk_hgrn=hgrn.naive_recurrent_hgrn),
+             "accelerated_scan.warp": dict(scan=ref.scan),
+             "accelerated_scan.scalar": dict(scan=ref.scan),
+             "accelerated_scan.complex": dict(scan=lambda f, x: ref.scan(f, x.to(f.dtype)))}
+    for name, attrs in fakes.items():
+        mod = types.ModuleType(name)
+        for k, f in attrs.items():
+            setattr(mod, k, f)
+        monkeypatch.setitem(sys.modules, name, mod)
+    return torch
+
+
+@pytest.mark.parametrize("family, gate, shape", [("siso", "real", (2, 32, 3)),
+                                                 ("siso", "complex", (2, 32, 3)),
+                                                 ("multihead", "key", (2, 8, 2, 4)),
+                                                 ("multihead", "head", (2, 8, 2, 4))])
+def test_torch_runtime_with_the_peers_references(monkeypatch, family, gate, shape):
+    """Forward and autograd gradients (torch's complex convention included) agree with gl."""
+    _peer_references(monkeypatch)
+    rows = peers.run_case(family, gate, shape, 0, 1, False, peers.TorchRuntime("cpu"),
+                          lambda *a: None)
+    got = {(r["pass"], r["method"]): r for r in rows}
+    assert all(r["status"] == "ok" for r in rows), rows
+    for p in peer_maps.peers_for(family, gate):
+        assert got[("fwd", p.name)]["max_rel_err"] < 1e-5, got[("fwd", p.name)]
+        if p.grads_to_gl is not None:
+            assert got[("fwd+bwd", p.name)]["max_rel_err"] < 1e-5, got[("fwd+bwd", p.name)]
+    assert got[("fwd", "copy[torch]")]["status"] == "ok"
