@@ -59,41 +59,45 @@ def load_results(kind: str) -> dict:
     return json.loads(path.read_text())
 
 
-def burst_ms(fn, args, n):
+def burst_ms(fn, args, n, sync=jax.block_until_ready):
     """Mean time in ms of ``n`` back-to-back calls ``fn(*args)``, blocked once at the end.
 
     On a GPU the calls queue up asynchronously, so this measures the device's time per call
-    rather than Python's dispatch latency.
+    rather than Python's dispatch latency. ``sync(out)`` waits for the last output (another
+    framework's arrays: e.g. ``lambda out: torch.cuda.synchronize()``).
     """
     t = time.perf_counter()
     out = None
     for _ in range(n):
         out = fn(*args)
-    jax.block_until_ready(out)
+    sync(out)
     return 1e3 * (time.perf_counter() - t) / n
 
 
-def prepare(fn, args, jit=True, target_ms=20.0):
+def prepare(fn, args, jit=True, target_ms=20.0, sync=jax.block_until_ready):
     """Compile and run ``fn(*args)`` once; return ``(f, out, first_s, n)``.
 
     ``f``: the (jitted) callable; ``out``: its output; ``first_s``: the first call's seconds,
     compilation included; ``n``: the calls per timing burst, enough for about ``target_ms``.
+    ``sync``: as in :func:`burst_ms` (pass ``jit=False`` for another framework's function).
     """
     f = jax.jit(fn) if jit else fn
     t = time.perf_counter()
-    out = jax.block_until_ready(f(*args))
+    out = f(*args)
+    sync(out)
     first_s = time.perf_counter() - t
-    n = int(min(50, max(1, target_ms / max(burst_ms(f, args, 1), 1e-3))))
+    n = int(min(50, max(1, target_ms / max(burst_ms(f, args, 1, sync), 1e-3))))
     return f, out, first_s, n
 
 
 def time_rounds(ready, repeats):
-    """Interleaved timing: ``ready`` maps names to ``(f, args, n)``; in each of ``repeats`` rounds
-    every method runs one burst of ``n`` calls in turn. Returns name -> list of ms per call."""
+    """Interleaved timing: ``ready`` maps names to ``(f, args, n)`` or ``(f, args, n, sync)``
+    (:func:`burst_ms`); in each of ``repeats`` rounds every method runs one burst of ``n`` calls
+    in turn. Returns name -> list of ms per call."""
     samples = {name: [] for name in ready}
     for _ in range(repeats):
-        for name, (f, args, n) in ready.items():
-            samples[name].append(burst_ms(f, args, n))
+        for name, (f, args, n, *sync) in ready.items():
+            samples[name].append(burst_ms(f, args, n, *sync))
     return samples
 
 
