@@ -127,7 +127,7 @@ class Mixer:
     def init(self, key):
         """Parameters ``{name: float32 array}`` (stored form) from :data:`gl.family.INITS`,
         seeded from the JAX ``key``."""
-        seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+        seed = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
         fam = INITS[self.name](seed, self.d_model, heads=self.heads, d_state=self.d_state)
         if self.name == "retnet":
             H = self.heads

@@ -210,18 +210,18 @@ def _transition(layer, u, c: Config):
     return a.reshape(B, L, c.n_head, c.d_qk // c.n_head)
 
 
-def _time_mixing(layer, x, c: Config):
+def _time_mixing(layer, x, c: Config, mode="parallel"):
     B, L = x.shape[:2]
     H = c.n_head
     u = _layer_norm(layer["ln1"], x)
     if c.mixer != "gateloop":
-        y, a = _family(c).apply(layer["mix"], u, mode="parallel")
+        y, a = _family(c).apply(layer["mix"], u, mode=mode)
         return _lin(layer["o"], y), a
     q = _lin(layer["q"], u).reshape(B, L, H, c.d_qk // H)
     k = _lin(layer["k"], u).reshape(B, L, H, c.d_qk // H)
     v = _lin(layer["v"], u).reshape(B, L, H, c.d_v // H)
     a = _transition(layer, u, c)
-    y = gate_loop(q, k, v, a, mode="parallel", real=True).reshape(B, L, c.d_v)  # eq. 7-8, Re(.) (App. C)
+    y = gate_loop(q, k, v, a, mode=mode, real=True).reshape(B, L, c.d_v)  # eq. 7-8, Re(.) (App. C)
     return _lin(layer["o"], y), a
 
 
@@ -230,13 +230,14 @@ def _channel_mixing(layer, x):
     return _lin(layer["ff2"], jax.nn.gelu(_lin(layer["ff1"], u)))
 
 
-def apply(params, tokens, config: Config, return_gates=False):
+def apply(params, tokens, config: Config, return_gates=False, mode="parallel"):
     """Logits ``(B, L, vocab_out)`` float32 for input ids ``tokens`` ``(B, L)`` (or ``(L,)``).
 
     Causal: the logits at position ``n`` depend on ``tokens[..., :n+1]`` only. With
     ``return_gates`` also returns the list (one per layer) of the state transitions ``a_n``
     ``(B, L, H, d_qk/H)`` complex64 (Figure 5 plots ``|a_n|``; a family mixer's
-    transitions are its mapping's, in its own shape).
+    transitions are its mapping's, in its own shape). ``mode``: :func:`gl.gate_loop`'s
+    algorithm (every mode computes the same recurrence; ``"parallel"`` is the paper's).
     """
     if not isinstance(config, Config):
         raise TypeError(f"config: expected gl.tasks.memory_horizon.model.Config, got {type(config).__name__}")
@@ -251,7 +252,7 @@ def apply(params, tokens, config: Config, return_gates=False):
     x = params["embed"][tokens]
     gates_out = []
     for layer in params["layers"]:
-        y, a = _time_mixing(layer, x, config)
+        y, a = _time_mixing(layer, x, config, mode)
         x = x + y
         x = x + _channel_mixing(layer, x)
         gates_out.append(a)
