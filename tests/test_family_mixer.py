@@ -94,8 +94,9 @@ def _check_training(name, losses, mix_grads):
 @pytest.mark.parametrize("name", NAMES)
 def test_char_lm_with_every_mixer(name):
     """Causal; the recurrent step gives the parallel logits (relative 2e-4, float32); three
-    gradient steps (in ``apply``'s ``"recurrent"`` mode, as ``gl.train char-lm``): finite, falling losses and
-    finite gradients that reach every mixer parameter (RetNet's fixed γ, θ: none)."""
+    gradient steps (in ``apply``'s ``"recurrent"`` mode, as ``gl.train char-lm``): finite,
+    falling losses and finite gradients that reach every mixer parameter (RetNet's fixed
+    γ, θ: none)."""
     c = _lm(name)
     params = init = cmodel.init(jax.random.key(1), c)
     # larger weights than the init, so the mixer matters against the embedding

@@ -70,7 +70,8 @@ _FIXED = (jax.lax.stop_gradient, lambda p: p)
 STORED = {("mamba", "A"): _NEG_EXP, ("mamba2", "A"): _NEG_EXP,
           ("s4d", "delta"): _EXP, ("s5", "delta"): _EXP,
           ("s4d", "Lambda"): _NEG_EXP, ("s5", "Lambda"): _NEG_EXP,
-          ("hgrn", "lower"): _SIGMOID, ("retnet", "gamma"): _FIXED, ("retnet", "theta"): _FIXED}
+          ("hgrn", "lower"): _SIGMOID,
+          ("retnet", "gamma"): _FIXED, ("retnet", "theta"): _FIXED}
 
 
 def check_name(name) -> str:
