@@ -164,6 +164,35 @@ def test_bad_names_list_the_valid_ones(capsys):
     assert "--transition-lr/--transition-weight-decay: apply to GateLoop" in capsys.readouterr().err
 
 
+def test_init_traces_and_checkpoints_round_trip(tmp_path):
+    """``Mixer.init`` (NumPy, as a ``pure_callback``) gives the same values under
+    ``jax.jit`` and its shapes under ``jax.eval_shape`` (what the evaluate CLIs check a
+    checkpoint against). A checkpoint of each model saves, loads, matches those shapes, and
+    ``gl.evaluate`` tells the two tasks apart."""
+    import gl.evaluate
+    from gl.tasks import checkpoint
+
+    key = jax.random.key(4)
+    for name in NAMES:
+        mx = fm.Mixer(name, 8, 2, 4)
+        p, pj = mx.init(key), jax.jit(mx.init)(key)
+        assert jax.tree_util.tree_map(jnp.shape, jax.eval_shape(mx.init, key)) == \
+            jax.tree_util.tree_map(jnp.shape, p) == jax.tree_util.tree_map(jnp.shape, pj)
+        for k in p:
+            np.testing.assert_array_equal(p[k], pj[k])
+        other = mx.init(jax.random.key(5))  # another key, other values
+        assert any(not np.array_equal(p[k], other[k]) for k in p), name
+    for mod, c, task in ((cmodel, _lm("rwkv6"), "char-lm"), (hmodel, _mh("s4d"), "memory-horizon")):
+        p = mod.init(jax.random.key(0), c)
+        path = tmp_path / f"{task}.npz"
+        checkpoint.save(path, p, c, [], {})
+        p2, c2, _ = mod.load_checkpoint(path)
+        checkpoint.check_like(path, p2, jax.eval_shape(lambda: mod.init(key, c)))  # noqa: B023
+        assert c2 == c and gl.evaluate.task_of(str(path)) == task
+        for x, y in zip(jax.tree_util.tree_leaves(p), jax.tree_util.tree_leaves(p2)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
 def test_old_memory_horizon_configs_parse_as_gateloop():
     """A configuration saved before ``mixer`` existed (no such key) is GateLoop's."""
     c = hmodel.Config(transition="fixed")

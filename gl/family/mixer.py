@@ -126,9 +126,14 @@ class Mixer:
         return _layout(self.name, self.d_model, self.heads, self.d_state)
 
     def init(self, key):
-        """Parameters ``{name: float32 array}`` (stored form) from :data:`gl.family.INITS`,
-        seeded from the JAX ``key``."""
-        seed = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+        """Parameters ``{name: float32 array}`` (stored form) from :data:`gl.family.INITS`
+        (NumPy), seeded from the JAX ``key``'s data. A ``jax.pure_callback``, so it also
+        runs under ``jax.jit`` and ``jax.eval_shape`` (which the checkpoint checks use)."""
+        spec = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in self.stored_shapes().items()}
+        return jax.pure_callback(self._init_numpy, spec, jax.random.key_data(key))
+
+    def _init_numpy(self, key_data):
+        seed = np.random.default_rng(np.asarray(key_data).ravel())
         fam = INITS[self.name](seed, self.d_model, heads=self.heads, d_state=self.d_state)
         if self.name == "retnet":
             H = self.heads
@@ -142,7 +147,7 @@ class Mixer:
             else:
                 v = to_store(v)
                 v = v if _is_matrix(k) else v.ravel()
-            out[k] = jnp.asarray(v, jnp.float32)
+            out[k] = np.asarray(v, np.float32)
             assert out[k].shape == self.stored_shapes()[k], (k, out[k].shape)
         return out
 
