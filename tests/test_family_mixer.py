@@ -2,7 +2,8 @@
 models, selected by configuration: causal, trainable (finite loss and gradients), the
 recurrent step equal to the parallel logits, bad names rejected with the valid ones listed.
 
-Tiny configurations (one or two layers, width 8) keep this file fast.
+Tiny configurations (one layer, width 8) keep this file fast; the char-lm test runs every
+member in ``make unit``, the Memory Horizon test four of them (``make test-all``: all).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import sweep
 
 from gl.family import mixer as fm
 from gl.tasks.char_lm import model as cmodel
@@ -19,6 +21,11 @@ from gl.tasks.memory_horizon import model as hmodel
 from gl.tasks.memory_horizon import train as htrain
 
 VOCAB = "abcdefghij\n "
+NAMES = fm.NAMES
+#: in ``make unit`` the Memory Horizon test runs these (its family path is one code path;
+#: they cover a complex state, a scalar gate per head, mLSTM's second GateLoop and
+#: RWKV-6's shift); ``make test-all`` runs every member
+MH_FAST = tuple(NAMES.index(n) for n in ("s4d", "mamba2", "mlstm", "rwkv6"))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -29,7 +36,6 @@ def _fast_compiles():
     jax.config.update("jax_disable_most_optimizations", True)
     yield
     jax.config.update("jax_disable_most_optimizations", old)
-NAMES = fm.NAMES
 
 
 def _lm(mixer, n_layer=1):
@@ -122,7 +128,7 @@ def test_char_lm_with_every_mixer(name):
     _check_training(name, losses, g["layers"][0]["mix"])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sweep(NAMES, fast=MH_FAST))
 def test_memory_horizon_with_every_mixer(name):
     """Causal (in the model's parallel mode); three gradient steps: finite, falling losses and
     gradients at every mixer parameter (RetNet's fixed γ, θ: none). The steps run in the
