@@ -148,6 +148,20 @@ def test_memory_horizon_with_every_mixer(name):
     _check_training(name, losses, g["layers"][0]["mix"])
 
 
+def test_char_lm_dropout_with_a_family_mixer():
+    """``apply``'s ``dropout``/``key`` work with a family mixer: a rate > 0 changes the
+    logits, the same way for one key, another way for another key."""
+    c = _lm("gla")
+    p = cmodel.init(jax.random.key(0), c)
+    ids = jax.random.randint(jax.random.key(1), (2, 8), 0, len(VOCAB))
+    f = jax.jit(lambda p, k, rate: cmodel.apply(p, ids, c, dropout=rate, key=k),
+                static_argnums=2)
+    k0, k1 = jax.random.key(0), jax.random.key(1)
+    ref, d0 = f(p, k0, 0.0), f(p, k0, 0.5)
+    np.testing.assert_array_equal(d0, f(p, k0, 0.5))
+    assert not np.allclose(d0, ref, atol=1e-4) and not np.allclose(d0, f(p, k1, 0.5), atol=1e-4)
+
+
 def test_bad_names_list_the_valid_ones(capsys):
     with pytest.raises(ValueError, match=r"mixer: expected one of .*'gla'.*got 'lstm'"):
         cmodel.Config(VOCAB, mixer="lstm")
