@@ -30,7 +30,8 @@ def task_of(path: str) -> str:
             config = json.loads(str(z["config"]))
     except Exception:  # noqa: BLE001 - the task's own loader reports a bad file
         return "memory-horizon"
-    return "char-lm" if isinstance(config, dict) and "mixer" in config else "memory-horizon"
+    # both tasks' configurations have a "mixer"; only the char-lm's has a "vocab"
+    return "char-lm" if isinstance(config, dict) and "vocab" in config else "memory-horizon"
 
 
 def main(argv=None):

@@ -19,6 +19,9 @@ Every ``INITS[name]`` has the signature ``init(seed, d_model, heads=2, d_state=4
 Wrong shapes raise ``ValueError`` naming the model, the argument, expected and received;
 so does a decay out of its range (``Re Λ ≥ 0``, ``A ≥ 0``, ``Δ ≤ 0``, ``γ ∉ (0, 1)``).
 :mod:`gl.family.loops` holds each model's equations as published, as plain NumPy loops.
+:mod:`gl.family.mixer` makes each member a trainable token mixer (with a recurrent step)
+of the book's models: ``Config(mixer="gla")`` in :mod:`gl.tasks.char_lm.model` and
+:mod:`gl.tasks.memory_horizon.model`.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Sampling text from a character model, in GateLoop's recurrent mode.
 
-GateLoop and its fixed-transition ablation read the prompt and generate one character per
-:func:`gl.tasks.char_lm.model.step`: the state is ``n_layer`` arrays of
-``(H, d_qk/H, D/H)`` complex numbers whatever the length (O(1) memory and time per
-character). The state is carried past the training context. The transformer re-reads its
+GateLoop, its fixed-transition ablation and the family mixers (:data:`gl.family.mixer.NAMES`)
+read the prompt and generate one character per :func:`gl.tasks.char_lm.model.step`: for
+GateLoop the state is ``n_layer`` arrays of ``(H, d_qk/H, D/H)`` complex numbers whatever
+the length (O(1) memory and time per character). The state is carried past the training context. The transformer re-reads its
 last ``context`` characters for every new one (nanoGPT's ``generate``), padded to one
 compiled shape; :func:`kv_cache` and :func:`gl.tasks.char_lm.model.step_kv` decode it one
 character at a time with a key-value cache instead (:mod:`gl.tasks.char_lm.cost`).

@@ -16,11 +16,18 @@ Token mixers (:data:`MIXERS`):
   makes up the parameters (:func:`default_d_ff`).
 * ``"transformer"``: causal softmax attention with ``H`` heads and learned position
   embeddings ``(context, D)`` (nanoGPT's GPT).
+* a member of the family tree (:data:`FAMILY`: ``"s4d"``, ``"s5"``, ``"lru"``, ``"retnet"``,
+  ``"gla"``, ``"hgrn"``, ``"mamba"``, ``"mamba2"``, ``"rglru"``, ``"mlstm"``, ``"rwkv6"``):
+  ``y = mix(u)`` by :class:`gl.family.mixer.Mixer` (the member's mapping to GateLoop's
+  ``(q, k, v, a)``, :func:`gl.gate_loop`, the member's read-out), then ``W_o``. Its
+  parameters sit under the layer's key ``"mix"``; :func:`default_d_ff` widens or narrows
+  the channel mixing so the count matches GateLoop's.
 
-GateLoop and its ablation also run as a recurrence, one character at a time with a state of
-``n_layer × H × d_qk/H × D/H`` complex numbers whatever the length (:func:`init_state`,
-:func:`step`); the transformer generates by re-reading its last ``context`` characters, or
-one character at a time with a key-value cache that grows with the text (:func:`step_kv`).
+GateLoop, its ablation and every family member also run as a recurrence, one character at a
+time with a state whose size does not grow with the text (for GateLoop ``n_layer × H × d_qk/H ×
+D/H`` complex numbers; :func:`init_state`, :func:`step`); the transformer generates by
+re-reading its last ``context`` characters, or one character at a time with a key-value cache
+that grows with the text (:func:`step_kv`).
 """
 from __future__ import annotations
 
@@ -33,14 +40,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from gl import gates
+from gl.family import mixer as family_mixer
 from gl.operator import gate_loop
 from gl.tasks import checkpoint
 
-__all__ = ["Config", "MIXERS", "default_d_ff", "init", "apply", "n_params", "init_state", "step",
-           "step_kv", "load_checkpoint"]
+__all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "default_d_ff", "init", "apply", "n_params",
+           "init_state", "step", "step_kv", "load_checkpoint"]
 
+#: the mixers implemented here (the shipped checkpoints are of these)
 MIXERS = ("gateloop", "fixed", "transformer")
-RECURRENT = ("gateloop", "fixed")
+#: the family members (:data:`gl.family.mixer.NAMES`)
+FAMILY = family_mixer.NAMES
+#: every valid ``Config.mixer``
+CHOICES = MIXERS + FAMILY
+RECURRENT = ("gateloop", "fixed") + FAMILY
 
 
 @dataclass(frozen=True)
@@ -59,8 +72,8 @@ class Config:
     def __post_init__(self):
         if not isinstance(self.vocab, str) or len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):
             raise ValueError(f"vocab: expected a string of >= 2 distinct characters, got {self.vocab!r:.40}")
-        if self.mixer not in MIXERS:
-            raise ValueError(f"mixer: expected one of {list(MIXERS)}, got {self.mixer!r}")
+        if self.mixer not in CHOICES:
+            raise ValueError(f"mixer: expected one of {list(CHOICES)}, got {self.mixer!r}")
         for f in dataclasses.fields(self):
             if f.name in ("vocab", "mixer"):
                 continue
@@ -84,10 +97,20 @@ class Config:
         return cls(**d)
 
 
-def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64) -> int:
+def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4) -> int:
     """The channel-mixing width that matches the parameter counts: ``4 D``, and for
     ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
-    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``)."""
+    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``). For a family member, ``4 D`` plus
+    its deficit against GateLoop's mixer (``4 D d_qk + D² + 2 d_qk`` before ``W_o``) over
+    ``2 D``, rounded: the counts then differ by at most ``D`` per layer."""
+    if mixer in FAMILY:
+        n = family_mixer.Mixer(mixer, d_model, n_head, d_qk).n_params()
+        d_ff = 4 * d_model + round((4 * d_model * d_qk + d_model**2 + 2 * d_qk - n)
+                                   / (2 * d_model))
+        if d_ff < 1:
+            raise ValueError(f"d_ff: the {mixer} mixer has {n} parameters, more than a "
+                             f"GateLoop mixer and a channel mixing of width 4 D together")
+        return d_ff
     return 4 * d_model + (d_qk if mixer == "fixed" else 0)
 
 
@@ -119,6 +142,8 @@ def init(key, config: Config):
                  "ff2": _normal(k[2], (c.d_ff, D), res_std)}
         if c.mixer == "transformer":
             layer["qkv"] = _normal(k[3], (D, 3 * D), 0.02)
+        elif c.mixer in FAMILY:
+            layer["mix"] = _family(c).init(k[3])
         else:
             layer["q"] = _normal(k[3], (D, c.d_qk), 0.02)
             layer["k"] = _normal(k[4], (D, c.d_qk), 0.02)
@@ -142,6 +167,10 @@ def _ln(scale, x, eps=1e-5):
     mu = jnp.mean(x, -1, keepdims=True)
     var = jnp.var(x, -1, keepdims=True)
     return (x - mu) * jax.lax.rsqrt(var + eps) * scale
+
+
+def _family(c: Config):
+    return family_mixer.Mixer(c.mixer, c.d_model, c.n_head, c.d_qk)
 
 
 def _gates(layer, u, c: Config):
@@ -196,7 +225,7 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
 
     ``mode``, ``impl``: the GateLoop algorithm and implementation (:func:`gl.gate_loop`'s).
     With ``return_gates`` also the transitions ``a`` of each layer, ``(B, L, H, d_qk/H)``
-    complex64 (GateLoop models). ``dropout`` (training only; needs ``key``): nanoGPT's
+    complex64 (GateLoop models; a family member's are its mapping's, in its own shape). ``dropout`` (training only; needs ``key``): nanoGPT's
     inverted dropout on the embeddings, on each block's two residual branches and on the
     transformer's attention weights. GateLoop has no attention matrix, so its mixer drops
     only its output, like the transformer's.
@@ -218,6 +247,11 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
         u = _ln(layer["ln1"], x)
         if c.mixer == "transformer":
             y = _attention(layer, u, c, dropout, next(keys) if dropout else None)
+        elif c.mixer in FAMILY:
+            y, a = _family(c).apply(layer["mix"], u, mode=mode, impl=impl)
+            all_a.append(a)
+            if dropout:
+                next(keys)
         else:
             q, k, v, a = _gates(layer, u, c)
             y = gate_loop(q, k, v, a, mode=mode, impl=impl, real=True).reshape(x.shape)
@@ -231,10 +265,13 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
 
 
 def init_state(config: Config, batch: int = 1):
-    """The zero recurrent state: one ``(batch, H, d_qk/H, D/H)`` complex64 array per layer."""
+    """The zero recurrent state: one ``(batch, H, d_qk/H, D/H)`` complex64 array per layer
+    (a family member: one :meth:`gl.family.mixer.Mixer.init_state` dict per layer)."""
     c = config
     if c.mixer not in RECURRENT:
         raise ValueError(f"mixer: a recurrent state exists for {list(RECURRENT)}, got {c.mixer!r}")
+    if c.mixer in FAMILY:
+        return [_family(c).init_state(batch) for _ in range(c.n_layer)]
     H = c.n_head
     return [jnp.zeros((batch, H, c.d_qk // H, c.d_model // H), jnp.complex64)
             for _ in range(c.n_layer)]
@@ -251,8 +288,11 @@ def step(params, state, token, config: Config):
     new = []
     for layer, h in zip(params["layers"], state):
         u = _ln(layer["ln1"], x)
-        q, k, v, a = _gates(layer, u, c)
-        y, h = gate_loop(q, k, v, a, mode="recurrent", h0=h, return_state=True, real=True)
+        if c.mixer in FAMILY:
+            y, h = _family(c).step(layer["mix"], h, u[:, 0])
+        else:
+            q, k, v, a = _gates(layer, u, c)
+            y, h = gate_loop(q, k, v, a, mode="recurrent", h0=h, return_state=True, real=True)
         new.append(h)
         x = x + y.reshape(x.shape) @ layer["o"]
         x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]

@@ -79,7 +79,7 @@ def _hardware() -> str:
 
 
 def _config(args, vocab) -> cmodel.Config:
-    d_ff = args.d_ff or cmodel.default_d_ff(args.model, args.d_model, args.d_qk)
+    d_ff = args.d_ff or cmodel.default_d_ff(args.model, args.d_model, args.d_qk, args.n_head)
     return cmodel.Config(vocab=vocab, mixer=args.model, n_layer=args.n_layer, n_head=args.n_head,
                          d_model=args.d_model, d_qk=args.d_qk, d_ff=d_ff, context=args.context)
 
@@ -147,7 +147,8 @@ def build_parser():
     count, natural, unit = flag(int, 1), flag(int, 0), flag(float, 0, 1, hi_open=True)
     p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
     p.add_argument("task", choices=["char-lm"])
-    p.add_argument("--model", default="gateloop", choices=list(cmodel.MIXERS))
+    p.add_argument("--model", default="gateloop", choices=list(cmodel.CHOICES),
+                   help="the token mixer: gateloop, fixed, transformer or a family member")
     p.add_argument("--seed", type=flag(int, 0, 2**32 - 1), default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--iters", type=flag(int, 2), default=2000)

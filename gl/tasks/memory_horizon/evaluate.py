@@ -110,7 +110,8 @@ def main(argv=None):
         p.error(f"--seed: {args.seed} is the training data seed of {path} (not a fresh "
                 "test set); pick another")
     ds = gdata.memory_horizon(args.seed, n_samples=args.samples, max_output=config.vocab_out)
-    out = {"checkpoint": path, "transition": config.transition, "seed": args.seed,
+    out = {"checkpoint": path, "transition": config.transition, "mixer": config.mixer,
+           "seed": args.seed,
            "samples": args.samples, **report(params, config, ds, args.batch_size, boot_seed=args.boot_seed,
                      n_boot=args.n_boot)}
     json.dump(out, sys.stdout, indent=1)

@@ -19,6 +19,13 @@ token embedding → ``n_layer`` × [time mixing, channel mixing] → layer norm 
 * ``"stable-exp"``: data-controlled, LRU's magnitude ``exp(-exp(α))``, identity phase;
 * ``"stable-exp-real"``: data-controlled, LRU's magnitude, phase 0.
 
+``Config.mixer`` replaces the time mixing by a member of the family tree
+(:data:`gl.family.mixer.NAMES`, e.g. ``"gla"``, ``"mamba2"``, ``"rwkv6"``):
+``y = W_o mix(u) + b_o`` with ``mix`` a :class:`gl.family.mixer.Mixer` of width ``d_model``
+(its ``n_head`` and ``d_qk`` as above; ``d_v`` and ``transition`` then do not apply).
+Its parameters sit under the layer's key ``"mix"``. The default ``"gateloop"`` is the model
+above, so every configuration saved before ``mixer`` existed loads unchanged.
+
 Parameters are an explicit pytree (nested dicts of ``float32`` arrays): ``init(key, config)``
 makes them, ``apply(params, tokens, config)`` runs the model. The parameters of the
 state-transition projections sit under the keys ``"alpha"`` and ``"beta"`` of each layer
@@ -35,10 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gl import gates
+from gl.family import mixer as family_mixer
 from gl.operator import gate_loop
 from gl.tasks import checkpoint
 
-__all__ = ["Config", "TRANSITIONS", "init", "apply", "transition_mask", "n_params",
+__all__ = ["Config", "TRANSITIONS", "MIXERS", "init", "apply", "transition_mask", "n_params",
            "load_checkpoint", "shipped_checkpoints"]
 
 # transition -> (data-controlled?, magnitude, phase) for gl.gates.transition
@@ -49,6 +57,9 @@ TRANSITIONS = {
     "stable-exp": (True, "stable-exp", "identity"),
     "stable-exp-real": (True, "stable-exp", "zero"),
 }
+
+#: ``Config.mixer``: GateLoop (with ``Config.transition``) or a family member
+MIXERS = ("gateloop",) + family_mixer.NAMES
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Config:
     n_head: int = 64
     d_channel_mixing: int = 128
     transition: str = "data"
+    mixer: str = "gateloop"
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -75,11 +87,20 @@ class Config:
                 if val not in TRANSITIONS:
                     raise ValueError(f"transition: expected one of {sorted(TRANSITIONS)}, got {val!r}")
                 continue
+            if f.name == "mixer":
+                if val not in MIXERS:
+                    raise ValueError(f"mixer: expected one of {list(MIXERS)}, got {val!r}")
+                continue
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise ValueError(f"{f.name}: expected a positive int, got {val!r}")
         for name in ("d_qk", "d_v"):
             if getattr(self, name) % self.n_head:
                 raise ValueError(f"{name}: expected a multiple of n_head={self.n_head}, got {getattr(self, name)}")
+        if self.mixer != "gateloop":
+            if self.transition != "data":
+                raise ValueError(f"transition: applies to mixer 'gateloop' only; expected the "
+                                 f"default 'data' with mixer {self.mixer!r}, got {self.transition!r}")
+            _family(self)  # its own checks (d_model a multiple of n_head)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -87,6 +108,10 @@ class Config:
     @classmethod
     def from_json(cls, text: str) -> "Config":
         return cls(**json.loads(text))
+
+
+def _family(c: Config):
+    return family_mixer.Mixer(c.mixer, c.d_model, c.n_head, c.d_qk)
 
 
 def _dense(key, d_in, d_out, bias=True):
@@ -103,6 +128,7 @@ def init(key, config: Config):
 
     ``α`` starts at 0 (``|a| = σ(0) = 0.5``; ``exp(-1) ≈ 0.37`` for ``"stable-exp"``) and
     ``β`` as ``N(0, 1)`` for ``"fixed"``; data-controlled ``α, β`` start as random projections.
+    A family mixer starts from :meth:`gl.family.mixer.Mixer.init` (:data:`gl.family.INITS`).
     """
     if not isinstance(config, Config):
         raise TypeError(f"config: expected gl.tasks.memory_horizon.model.Config, got {type(config).__name__}")
@@ -112,6 +138,12 @@ def init(key, config: Config):
     layers = []
     for lk in keys[2:]:
         k = jax.random.split(lk, 8)
+        if c.mixer != "gateloop":
+            layers.append({"ln1": _ln(c.d_model), "mix": _family(c).init(k[0]),
+                           "o": _dense(k[3], c.d_model, c.d_model), "ln2": _ln(c.d_model),
+                           "ff1": _dense(k[4], c.d_model, c.d_channel_mixing),
+                           "ff2": _dense(k[5], c.d_channel_mixing, c.d_model)})
+            continue
         layer = {
             "ln1": _ln(c.d_model),
             "q": _dense(k[0], c.d_model, c.d_qk, bias=False),
@@ -178,15 +210,18 @@ def _transition(layer, u, c: Config):
     return a.reshape(B, L, c.n_head, c.d_qk // c.n_head)
 
 
-def _time_mixing(layer, x, c: Config):
+def _time_mixing(layer, x, c: Config, mode="parallel"):
     B, L = x.shape[:2]
     H = c.n_head
     u = _layer_norm(layer["ln1"], x)
+    if c.mixer != "gateloop":
+        y, a = _family(c).apply(layer["mix"], u, mode=mode)
+        return _lin(layer["o"], y), a
     q = _lin(layer["q"], u).reshape(B, L, H, c.d_qk // H)
     k = _lin(layer["k"], u).reshape(B, L, H, c.d_qk // H)
     v = _lin(layer["v"], u).reshape(B, L, H, c.d_v // H)
     a = _transition(layer, u, c)
-    y = gate_loop(q, k, v, a, mode="parallel", real=True).reshape(B, L, c.d_v)  # eq. 7-8, Re(.) (App. C)
+    y = gate_loop(q, k, v, a, mode=mode, real=True).reshape(B, L, c.d_v)  # eq. 7-8, Re(.) (App. C)
     return _lin(layer["o"], y), a
 
 
@@ -195,12 +230,14 @@ def _channel_mixing(layer, x):
     return _lin(layer["ff2"], jax.nn.gelu(_lin(layer["ff1"], u)))
 
 
-def apply(params, tokens, config: Config, return_gates=False):
+def apply(params, tokens, config: Config, return_gates=False, mode="parallel"):
     """Logits ``(B, L, vocab_out)`` float32 for input ids ``tokens`` ``(B, L)`` (or ``(L,)``).
 
     Causal: the logits at position ``n`` depend on ``tokens[..., :n+1]`` only. With
     ``return_gates`` also returns the list (one per layer) of the state transitions ``a_n``
-    ``(B, L, H, d_qk/H)`` complex64 (Figure 5 plots ``|a_n|``).
+    ``(B, L, H, d_qk/H)`` complex64 (Figure 5 plots ``|a_n|``; a family mixer's
+    transitions are its mapping's, in its own shape). ``mode``: :func:`gl.gate_loop`'s
+    algorithm (every mode computes the same recurrence; ``"parallel"`` is the paper's).
     """
     if not isinstance(config, Config):
         raise TypeError(f"config: expected gl.tasks.memory_horizon.model.Config, got {type(config).__name__}")
@@ -215,7 +252,7 @@ def apply(params, tokens, config: Config, return_gates=False):
     x = params["embed"][tokens]
     gates_out = []
     for layer in params["layers"]:
-        y, a = _time_mixing(layer, x, config)
+        y, a = _time_mixing(layer, x, config, mode)
         x = x + y
         x = x + _channel_mixing(layer, x)
         gates_out.append(a)

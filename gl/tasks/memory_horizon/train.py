@@ -26,6 +26,8 @@ distribution: more resets, shorter spans) and ``--curriculum R1,R2,...``: a shor
 span curriculum that splits the epochs into equal stages, stage ``i`` training on the same
 samples with ``R_i`` resets each (e.g. ``24,12,6,3``). The test and check sets always keep
 Table 2's 3 resets, so runs stay comparable.
+``--mixer NAME`` replaces GateLoop's time mixing by a family member
+(:data:`gl.tasks.memory_horizon.model.MIXERS`, e.g. ``--mixer gla``).
 The final metrics also hold ``check_accuracy``: the accuracy on a fixed small set
 (``memory_horizon(check_seed, check_samples)``), which the tests re-evaluate.
 """
@@ -96,6 +98,11 @@ def _transition(args) -> str:
     return _GATE[(args.magnitude or "sigmoid", args.phase or "on")]
 
 
+def _name(args) -> str:
+    """The run's model: the transition for GateLoop, else the family member."""
+    return args.transition if args.mixer == "gateloop" else args.mixer
+
+
 def _stages(args) -> list:
     """Resets per sample of each curriculum stage (one stage without ``--curriculum``)."""
     return list(args.curriculum) if args.curriculum else [args.resets_per_sample]
@@ -116,7 +123,7 @@ def _config(args) -> gmodel.Config:
     return gmodel.Config(
         vocab_in=gdata.reset_id() + 1, vocab_out=args.max_output, n_layer=args.n_layer,
         d_model=args.d_model, d_qk=args.d_qk, d_v=args.d_v, n_head=args.n_head,
-        d_channel_mixing=args.d_channel_mixing, transition=_transition(args))
+        d_channel_mixing=args.d_channel_mixing, transition=_transition(args), mixer=args.mixer)
 
 
 def train(args) -> dict:
@@ -167,7 +174,7 @@ def train(args) -> dict:
 
     try:
         from tqdm import tqdm
-        bar = tqdm(total=args.epochs, disable=args.no_progress, desc=f"{args.transition}-s{args.seed}")
+        bar = tqdm(total=args.epochs, disable=args.no_progress, desc=f"{_name(args)}-s{args.seed}")
     except ImportError:  # pragma: no cover
         bar = None
     ck = loop.Checkpoints(args.out, config)
@@ -199,6 +206,8 @@ def build_parser():
     p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
     p.add_argument("task", choices=["memory-horizon"])
     p.add_argument("--transition", default="data", choices=sorted(gmodel.TRANSITIONS))
+    p.add_argument("--mixer", default="gateloop", choices=list(gmodel.MIXERS),
+                   help="the time mixing: GateLoop (with --transition) or a family member")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=count, default=300)
@@ -239,6 +248,10 @@ def check_args(p, args):
     if (args.magnitude or args.phase) and args.transition != "data":
         p.error(f"--magnitude/--phase: expected --transition data (the data-controlled "
                 f"gate), got --transition {args.transition}")
+    if args.mixer != "gateloop" and (args.transition_lr is not None
+                                     or args.transition_weight_decay is not None):
+        p.error(f"--transition-lr/--transition-weight-decay: apply to GateLoop's α, β "
+                f"(--mixer gateloop), got --mixer {args.mixer}")
     if args.curriculum and args.resets_per_sample != 3:
         p.error("--curriculum: gives the resets of every stage; drop --resets-per-sample")
     if max(_stages(args)) > args.length:
