@@ -59,7 +59,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser and not slow" -q -n 2 --durations=10
 
 unit-all: $(STAMP)
-	HYPOTHESIS_PROFILE=all $(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
+	HYPOTHESIS_PROFILE=all GL_TEST_XLA_OPT=1 $(BIN)/python -m pytest tests -m "not browser" -q -n 2 --durations=10
 
 ## notebooks: every chapter under nbval; tools/nbval_cache.py stores each chapter that passed, with
 ## the outputs of this run, in the book's jupyter-cache, so `make book` does not run it again

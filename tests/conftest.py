@@ -16,6 +16,14 @@ settings.register_profile("dev", deadline=None, max_examples=60)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
 
+# The unit tests compile many small programs once each: XLA's optimizations cost more compile
+# time than they save run time. They change no result beyond float rounding (the tolerances
+# are stated per test); GL_TEST_XLA_OPT=1 keeps them (make test-all does).
+if os.environ.get("GL_TEST_XLA_OPT", "0") != "1":
+    import jax
+
+    jax.config.update("jax_disable_most_optimizations", True)
+
 
 def examples(n: int) -> int:
     """Hypothesis examples for a property test whose every example compiles anew: ``n`` under
