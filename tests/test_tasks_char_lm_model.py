@@ -93,8 +93,8 @@ def test_causal(mixer):
 
 @pytest.mark.parametrize("mixer", model.MIXERS)
 def test_dropout(mixer):
-    """Rate 0 is the identity; a rate > 0 changes the logits, depends on the key only, and
-    keeps their scale (inverted dropout); bad rates and a missing key are errors."""
+    """Rate 0 is the identity; a rate > 0 changes the logits and depends on the key only;
+    bad rates and a missing key are errors."""
     c = _small(mixer)
     params = model.init(jax.random.key(3), c)
     ids = jnp.asarray(data.corpus().train[:16])[None]

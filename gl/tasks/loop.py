@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import time
 import warnings
 from typing import Callable, NamedTuple
@@ -26,8 +27,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gl.tasks import checkpoint
 
-__all__ = ["adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
+__all__ = ["hardware", "adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
            "parse_mesh", "replicate"]
+
+
+def hardware() -> str:
+    """The machine a run's provenance names: ``"platform:device_kind xN; arch M cpus"``."""
+    d = jax.devices()[0]
+    return (f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; "
+            f"{platform.machine()} {os.cpu_count()} cpus")
 
 
 def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,

@@ -141,8 +141,7 @@ def measure(contexts=CONTEXTS, repeats=7, inner=30, seed=0,
         "contexts": contexts, "repeats": repeats, "inner": inner, "models": models,
         "provenance": {
             "command": "python -m gl.tasks.char_lm.cost " + " ".join(map(shlex.quote, argv)),
-            "hardware": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}; "
-                        f"{platform.machine()} {os.cpu_count()} cpus",
+            "hardware": loop.hardware(),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "jax_version": jax.__version__, "python": platform.python_version(),

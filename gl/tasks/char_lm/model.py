@@ -225,10 +225,11 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
 
     ``mode``, ``impl``: the GateLoop algorithm and implementation (:func:`gl.gate_loop`'s).
     With ``return_gates`` also the transitions ``a`` of each layer, ``(B, L, H, d_qk/H)``
-    complex64 (GateLoop models; a family member's are its mapping's, in its own shape). ``dropout`` (training only; needs ``key``): nanoGPT's
-    inverted dropout on the embeddings, on each block's two residual branches and on the
-    transformer's attention weights. GateLoop has no attention matrix, so its mixer drops
-    only its output, like the transformer's.
+    complex64 (GateLoop models; a family member's are its mapping's, in its own shape).
+    ``dropout`` (training only; needs ``key``): nanoGPT's inverted dropout on the
+    embeddings, on each block's two residual branches and on the transformer's attention
+    weights, with keys folded from ``key`` by layer. GateLoop has no attention matrix, so
+    its mixer drops only its output, like the transformer's.
     """
     c = config
     tokens = _check_tokens(tokens, c)
@@ -236,30 +237,30 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
         raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
     if dropout and key is None:
         raise ValueError("key: dropout > 0 needs a PRNG key, got None")
-    keys = iter(jax.random.split(key, 1 + 3 * c.n_layer)) if dropout else None
-    drop = (lambda t: _dropout(t, dropout, next(keys))) if dropout else (lambda t: t)  # noqa: E731
+
+    def keys(i):  # (attention weights, mixer output, channel mixing) of layer i
+        return jax.random.split(jax.random.fold_in(key, i), 3) if dropout else (None,) * 3
+
     x = params["embed"][tokens]
     if c.mixer == "transformer":
         x = x + params["pos"][: tokens.shape[1]]
-    x = drop(x)
+    x = _dropout(x, dropout, keys(c.n_layer)[0])
     all_a = []
-    for layer in params["layers"]:
+    for i, layer in enumerate(params["layers"]):
+        k_att, k_mix, k_ff = keys(i)
         u = _ln(layer["ln1"], x)
         if c.mixer == "transformer":
-            y = _attention(layer, u, c, dropout, next(keys) if dropout else None)
+            y = _attention(layer, u, c, dropout, k_att)
         elif c.mixer in FAMILY:
             y, a = _family(c).apply(layer["mix"], u, mode=mode, impl=impl)
             all_a.append(a)
-            if dropout:
-                next(keys)
         else:
             q, k, v, a = _gates(layer, u, c)
             y = gate_loop(q, k, v, a, mode=mode, impl=impl, real=True).reshape(x.shape)
             all_a.append(a)
-            if dropout:
-                next(keys)  # the same key stream for every mixer
-        x = x + drop(y @ layer["o"])
-        x = x + drop(jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"])
+        x = x + _dropout(y @ layer["o"], dropout, k_mix)
+        ff = jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
+        x = x + _dropout(ff, dropout, k_ff)
     logits = _ln(params["ln_f"], x) @ params["embed"].T
     return (logits, all_a) if return_gates else logits
 

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import functools
 import json
-import os
 import platform
 import shlex
 import sys
@@ -72,11 +71,6 @@ def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
     return epoch
 
 
-def _hardware() -> str:
-    d = jax.devices()[0]
-    return (f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; "
-            f"{platform.machine()} {os.cpu_count()} cpus")
-
 
 def _config(args, vocab) -> cmodel.Config:
     d_ff = args.d_ff or cmodel.default_d_ff(args.model, args.d_model, args.d_qk, args.n_head)
@@ -99,7 +93,7 @@ def train(args) -> dict:
     print(f"{args.model}: {n:,} parameters", file=sys.stderr)
     meta = {
         "command": "python -m gl.train " + " ".join(shlex.quote(a) for a in args.argv),
-        "hardware": _hardware(), "jax_version": jax.__version__, "optax_version": optax.__version__,
+        "hardware": loop.hardware(), "jax_version": jax.__version__, "optax_version": optax.__version__,
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "task": "char-lm", "model": args.model, "seed": args.seed, "iters": total,

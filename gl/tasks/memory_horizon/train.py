@@ -37,7 +37,6 @@ import argparse
 import datetime
 import json
 import math
-import os
 import platform
 import shlex
 import sys
@@ -82,10 +81,6 @@ def make_train_epoch(tx, config, batch_size, mesh=None):
     ``"data"`` axis when given)."""
     return loop.make_epoch(lambda p, x, y: loss_fn(p, x, y, config), tx, batch_size, mesh)
 
-
-def _hardware() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; {platform.machine()} {os.cpu_count()} cpus"
 
 
 _GATE = {("sigmoid", "on"): "data", ("sigmoid", "off"): "real",
@@ -149,7 +144,7 @@ def train(args) -> dict:
         transition_weight_decay=args.transition_weight_decay)
     meta = {
         "command": "python -m gl.train " + " ".join(shlex.quote(a) for a in args.argv),
-        "hardware": _hardware(), "jax_version": jax.__version__, "optax_version": optax.__version__,
+        "hardware": loop.hardware(), "jax_version": jax.__version__, "optax_version": optax.__version__,
         "python": platform.python_version(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "epochs": args.epochs, "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
         "warmup_steps": warmup_used, "batch_size": args.batch_size, "lr": args.lr,
