@@ -5,13 +5,14 @@
 # JOB_SPEC, in the order the jobs should start:
 #   lm:MODEL:SEED       the char-lm at nanoGPT's shakespeare_char GPU scale (6 layers, 6 heads,
 #                       width 384, context 256, batch 64, dropout 0.2, 5,000 iterations)
+#   lm:MODEL:SEED:NAME=FLAGS  the same with FLAGS appended (they override), in lm/MODEL-NAME-sSEED
 #   mh:SEED:NAME=FLAGS  one Memory Horizon study run (experiments/memory_horizon_study.py:
 #                       train, then evaluate on the fresh test set of data seed 977)
 # Jobs share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false), JOBS at a time, inside
 # experiments/gpu_batch.py's deadline; Memory Horizon runs stopped there are evaluated from
 # their last checkpoint. Writes $OUT/results.tgz: metrics, logs, batch.json, the distilled
 # char-lm summary (no checkpoints: 10.7M parameters are 21 MB in bf16, over 8 MB) and the
-# study's JSON.
+# study's JSON ($RESULTS/results.tgz where RESULTS is set: experiments/device_chain.sh).
 set -u
 JOBS=$1 DEADLINE=$2 MINLEFT=$3; shift 3
 export PYTHONPATH=$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
@@ -22,11 +23,11 @@ echo "char-lm scan impl: $IMPL; Memory Horizon (SISO, impl auto):" \
   "$(python3 experiments/device_check.py --shape 2,1024,64,1,1 --mode parallel)"
 for spec in "$@"; do
   case $spec in
-    lm:*) IFS=: read -r _ m s <<< "$spec"
-      printf "%s\t%s\n" "lm-$m-s$s" "python3 -m gl.train char-lm --model $m --seed $s \
+    lm:*) IFS=: read -r _ m s c <<< "$spec"; n=$m${c:+-${c%%=*}}
+      printf "%s\t%s\n" "lm-$n-s$s" "python3 -m gl.train char-lm --model $m --seed $s \
 --n-layer 6 --n-head 6 --d-model 384 --d-qk 192 --context 256 --batch-size 64 --iters 5000 \
 --lr 1e-3 --warmup 100 --b2 0.99 --dropout 0.2 --eval-interval 250 --eval-windows 240 \
---checkpoint-every 4 --scan-mode chunked --scan-impl $IMPL --no-progress --out $W/lm/$m-s$s" ;;
+--checkpoint-every 4 --scan-mode chunked --scan-impl $IMPL --no-progress ${c#*=} --out $W/lm/$n-s$s" ;;
     mh:*) rest=${spec#mh:}; s=${rest%%:*}; c=${rest#*:}
       printf "%s\t%s\n" "mh-${c%%=*}-s$s" "python3 experiments/memory_horizon_study.py \
 --out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200" ;;
@@ -44,5 +45,5 @@ done; wait
 DONE=$(for d in $W/lm/*-s*/; do grep -qs val_loss_full $d/metrics.jsonl && echo ${d%/}; done)
 [ -n "$DONE" ] && python3 -m gl.tasks.char_lm.ship $DONE --dest $W/ship --metrics-only \
   --anchor 1.4697 > /dev/null
-tar czf $OUT/results.tgz -C $W --exclude='*.npz' lm mh batch ship jobs.txt
-ls -la $OUT
+tar czf ${RESULTS:-$OUT}/results.tgz -C $W --exclude='*.npz' lm mh batch ship jobs.txt
+ls -la ${RESULTS:-$OUT}
