@@ -1,14 +1,17 @@
-"""Distil one device call of ``experiments/device_batch.sh`` (its ``results.tgz``, unpacked)
+"""Distil device calls of ``experiments/device_batch.sh`` (each one's ``results.tgz``, unpacked)
 into the small JSON files the book reads, with provenance.
 
-    python experiments/distill_device.py RESULTS_DIR --date 2026-12-05 --jax 0.11.2
+    python experiments/distill_device.py --call RESULTS_DIR 2026-12-05 0.11.2 [--call ...]
 
 Writes ``gl/assets/char_lm/gpu_runs.json`` (char-lm runs at nanoGPT's GPU scale: validation
 curve, best loss, iterations reached, status, command) and
 ``gl/assets/checkpoints/study_gpu.json`` (Memory Horizon study runs: test accuracy against
 epochs, and the fresh-test-set accuracy and horizon of the last checkpoint). Runs stopped at
 the call's deadline are kept and marked ``"stopped"``: their curves are real, their schedules
-unfinished.
+unfinished. With several calls (``--call`` in the order they ran), ``calls`` lists each
+call's provenance and every run names its call (``"call"``: index into ``calls``); a run
+name that several calls trained (a stopped run started again) keeps the run that got
+furthest.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def _jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def distill(root, date, jax_version):
+def distill_call(root, date, jax_version):
     batch = json.load(open(os.path.join(root, "batch", "batch.json")))
     prov = {"device": batch["device"], "date": date, "jax_version": jax_version,
             "concurrent_jobs": batch["n_jobs"], "deadline_s": batch["deadline_s"],
@@ -35,7 +38,9 @@ def distill(root, date, jax_version):
         if kind == "lm":
             ms = _jsonl(os.path.join(root, "lm", run, "metrics.jsonl"))
             best = min(ms, key=lambda m: m["val_loss"])
-            lm[run] = {"status": job["status"], "wall_s": job.get("wall_s"),
+            # a run stopped after its last evaluation (while saving) still finished its schedule
+            status = "done" if "val_loss_full" in ms[-1] else job["status"]
+            lm[run] = {"status": status, "wall_s": job.get("wall_s"),
                        "command": job["command"], "iters_reached": ms[-1]["step"],
                        "best_val_loss": best["val_loss"], "best_step": best["step"],
                        "curve": [[m["step"], round(m["val_loss"], 5), m["elapsed_s"]] for m in ms]}
@@ -51,14 +56,38 @@ def distill(root, date, jax_version):
     return {"provenance": prov, "runs": lm}, {"provenance": prov, "runs": mh}
 
 
+def _reach(run):
+    return run.get("iters_reached", run.get("epochs_reached"))
+
+
+def distill(calls):
+    """``calls``: ``[(root, date, jax_version), ...]`` in the order they ran; returns the merged
+    ``(lm, mh)`` documents."""
+    out = ({"calls": [], "runs": {}}, {"calls": [], "runs": {}})
+    for i, call in enumerate(calls):
+        for doc, part in zip(out, distill_call(*call)):
+            doc["calls"].append(part["provenance"])
+            for name, run in part["runs"].items():
+                run, old = {**run, "call": i}, doc["runs"].get(name)
+                if old is not None and _reach(old) > _reach(run):
+                    run, old = old, run
+                if old is not None:  # the same run, started again: the one that got furthest
+                    run.setdefault("superseded", []).append(
+                        {k: old[k] for k in ("call", "status", "best_val_loss", "best_step",
+                                             "iters_reached") if k in old}
+                        if "iters_reached" in old else
+                        {k: old[k] for k in ("call", "status", "fresh_accuracy", "epochs_reached")})
+                doc["runs"][name] = run
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("root")
-    p.add_argument("--date", required=True)
-    p.add_argument("--jax", required=True)
+    p.add_argument("--call", nargs=3, action="append", required=True,
+                   metavar=("RESULTS_DIR", "DATE", "JAX_VERSION"))
     p.add_argument("--assets", default=os.path.join(os.path.dirname(__file__), "..", "gl", "assets"))
     args = p.parse_args(argv)
-    lm, mh = distill(args.root, args.date, args.jax)
+    lm, mh = distill([tuple(c) for c in args.call])
     for data, rel in ((lm, "char_lm/gpu_runs.json"), (mh, "checkpoints/study_gpu.json")):
         with open(os.path.join(args.assets, rel), "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)

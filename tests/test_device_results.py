@@ -8,7 +8,10 @@ import pathlib
 import tarfile
 
 ROOT = pathlib.Path(__file__).parents[1]
-RAW = ROOT / "experiments" / "bench_logs" / "device_2026-12-05_h200_lm_mh.tgz"
+LOGS = ROOT / "experiments" / "bench_logs"
+#: the device calls, in the order they ran (GPU_COMMANDS.md), with their date and JAX version
+CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
+         ("device_2026-12-05_h100_chain_lm_mh.tgz", "2026-12-05", "0.11.2")]
 _spec = importlib.util.spec_from_file_location("distill_device",
                                                ROOT / "experiments" / "distill_device.py")
 distill_device = importlib.util.module_from_spec(_spec)
@@ -16,21 +19,43 @@ _spec.loader.exec_module(distill_device)
 
 
 def test_distilled_json_reproduces_from_raw(tmp_path):
-    with tarfile.open(RAW) as t:
-        t.extractall(tmp_path / "raw", filter="data")
+    argv = []
+    for i, (name, date, jax_version) in enumerate(CALLS):
+        with tarfile.open(LOGS / name) as t:
+            t.extractall(tmp_path / f"raw{i}", filter="data")
+        argv += ["--call", str(tmp_path / f"raw{i}"), date, jax_version]
     (tmp_path / "assets" / "char_lm").mkdir(parents=True)
     (tmp_path / "assets" / "checkpoints").mkdir()
-    distill_device.main([str(tmp_path / "raw"), "--date", "2026-12-05", "--jax", "0.11.2",
-                         "--assets", str(tmp_path / "assets")])
+    distill_device.main(argv + ["--assets", str(tmp_path / "assets")])
     for rel in ("char_lm/gpu_runs.json", "checkpoints/study_gpu.json"):
         got = json.loads((tmp_path / "assets" / rel).read_text())
         assert got == json.loads((ROOT / "gl" / "assets" / rel).read_text()), rel
 
 
-def test_stopped_runs_are_marked():
+def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
-    assert "H200" in lm["provenance"]["device"]
+    assert [c["device"].split(",")[0] for c in lm["calls"]] == ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
     for run in lm["runs"].values():
-        assert run["status"] == "stopped" and run["iters_reached"] < 5000
+        assert (run["status"] == "done") == (run["iters_reached"] == 5000)
         assert "--iters 5000" in run["command"] and "--dropout 0.2" in run["command"]
         assert round(run["best_val_loss"], 5) == min(c[1] for c in run["curve"])
+        assert run["curve"][-1][0] == run["iters_reached"]
+        for old in run.get("superseded", []):  # kept only if it got less far
+            assert old["iters_reached"] <= run["iters_reached"] and old["call"] != run["call"]
+    study = json.loads((ROOT / "gl/assets/checkpoints/study_gpu.json").read_text())
+    for run in study["runs"].values():
+        epochs = int(run["command"].split("--epochs ")[1].split("'")[0]) \
+            if "--epochs" in run["command"] else 300
+        assert (run["status"] == "done") == (run["epochs_reached"] == epochs)
+
+
+def test_a_stopped_run_is_not_reported_as_done(tmp_path):
+    """The status comes from the metrics: a run whose last line has no final evaluation is
+    'stopped' even if its job record says otherwise."""
+    with tarfile.open(LOGS / CALLS[1][0]) as t:
+        t.extractall(tmp_path, filter="data")
+    lm, _ = distill_device.distill([(str(tmp_path), "2026-12-05", "0.11.2")])
+    assert lm["runs"]["gateloop-s2"]["status"] == "stopped"
+    assert lm["runs"]["gateloop-s1"]["status"] == "done"  # its process was stopped while saving
+    batch = json.loads((tmp_path / "batch" / "batch.json").read_text())
+    assert batch["jobs"]["lm-gateloop-s1"]["status"] == "stopped"
