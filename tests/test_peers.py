@@ -107,8 +107,12 @@ class NumpyRuntime:
 
     name = "numpy"
 
-    def to_dev(self, x, grad=False):
-        return np.array(x)
+    def __init__(self):
+        self.dtypes = set()  # the dtypes the peers' inputs were asked in
+
+    def to_dev(self, x, grad=False, dtype="float32"):
+        self.dtypes.add(dtype)
+        return peers.round_bf16(x) if dtype == "bfloat16" else np.array(x)
 
     def to_host(self, t):
         return np.asarray(t)
@@ -270,6 +274,165 @@ def test_cli_argument_errors(argv, msg, capsys):
     assert e.value.code == 2 and msg in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, msg", [
+    (["--gates", "real"], "--gates: expected a comma-separated subset of key, head (the other "
+                          "family's gate kinds go to --siso-gates), got 'real'"),
+    (["--gates", "key,hed"], "--gates: expected a comma-separated subset of key, head"),
+    (["--gates", ""], "--gates: expected a comma-separated subset of key, head"),
+    (["--siso-gates", "head"], "--siso-gates: expected a comma-separated subset of real, complex "
+                               "(the other family's gate kinds go to --gates), got 'head'"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+])
+def test_cli_gate_and_dtype_errors(argv, msg, capsys):
+    with pytest.raises(SystemExit) as e:
+        peers.main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and msg in err
+    if "--dtype" in argv:
+        assert "float32" in err and "bfloat16" in err
+
+
+def test_parse_gates():
+    assert peers.parse_gates("head", "multihead", "--gates") == ("head",)
+    assert peers.parse_gates("head, key,head", "multihead", "--gates") == ("head", "key")
+    assert peers.parse_gates("complex", "siso", "--siso-gates") == ("complex",)
+    with pytest.raises(ValueError, match="family, gate: expected"):
+        peers.run([], [], gates=dict(siso=("key",)), runtime=None)
+
+
+def test_cli_gates_pick_the_cases(absent):
+    """``--gates head`` runs the per-head case alone, ``--siso-gates complex`` the complex one."""
+    res = peers.main(["--mh", "1,16,1,4;1,8,2,4", "--siso", "1,32,2", "--gates", "head",
+                      "--siso-gates", "complex", "--repeats", "1"])
+    cases = []
+    for r in res["rows"]:
+        c = (r["family"], r["gate"], tuple(r["shape"]))
+        if c not in cases:
+            cases.append(c)
+    assert cases == [("multihead", "head", (1, 16, 1, 4)), ("multihead", "head", (1, 8, 2, 4)),
+                     ("siso", "complex", (1, 32, 2))]
+    assert "--gates head --siso-gates complex" in res["provenance"]["command"]
+    both = peers.main(["--mh", "1,16,1,4", "--siso", "", "--gates", "head,key", "--repeats",
+                       "1"])
+    assert [g for g in dict.fromkeys(r["gate"] for r in both["rows"])] == ["head", "key"]
+
+
+# ---- bfloat16 inputs -------------------------------------------------------------------
+
+def test_case_bytes_and_the_copy_for_bfloat16():
+    """gl's inputs in their dtype plus a float32 y: 20 and 12 bytes an element of y ('key'),
+    16 + 4/d and 10 + 2/d ('head'); the XLA copy reads bfloat16 and writes float32."""
+    shape = (2, 8, 3, 4)
+    n = int(np.prod(shape))
+    key = peer_maps.gl_inputs(0, "multihead", "key", shape)
+    head = peer_maps.gl_inputs(0, "multihead", "head", shape)
+    assert peers.case_bytes(key, "float32") == 20 * n
+    assert peers.case_bytes(key, "bfloat16") == 12 * n
+    assert peers.case_bytes(head, "float32") == 16 * n + 4 * n // 4
+    assert peers.case_bytes(head, "bfloat16") == 10 * n + 2 * n // 4
+    assert peers.case_bytes(peer_maps.gl_inputs(0, "siso", "complex", (2, 8, 5)), "float32") \
+        == 24 * 2 * 8 * 5
+    jnp = pytest.importorskip("jax.numpy")
+    out = peers.bench_copy(*(jnp.asarray(h, jnp.bfloat16) for h in head))
+    assert out.dtype == jnp.float32 and out.shape == shape
+
+
+def test_round_bf16_and_dtype_checks():
+    x = np.array([1.0, 1 + 2 ** -8, 1 + 2 ** -7 + 2 ** -9, 0.95], np.float32)
+    np.testing.assert_array_equal(peers.round_bf16(x), [1.0, 1.0, 1 + 2 ** -7, 0.94921875])
+    assert peers.round_bf16(x).dtype == np.float32
+    with pytest.raises(ValueError, match="dtype: bfloat16 is for the multi-head family only"):
+        peers.case_methods("siso", "real", (1, 32, 2), 0, False, None, "bfloat16")
+    with pytest.raises(ValueError, match=r"dtype: expected one of \('float32', 'bfloat16'\)"):
+        peers.run([], [], dtype="float16", runtime=None)
+
+
+@pytest.mark.parametrize("gate", ["key", "head"])
+def test_bfloat16_case_on_fakes(fakes, gate):
+    """With bfloat16 the peers are given bfloat16, every row says so, gl's rows are checked at
+    the float32 tolerance (gl computes in float32: its row 0 meets the float64 loop on the
+    *rounded* values to 1e-5, where the unrounded ones are ~5e-3 away) and the peers' at
+    TOL_BF16."""
+    shape = (2, 8, 2, 4)
+    rt = NumpyRuntime()
+    rows = peers.run_case("multihead", gate, shape, 0, 1, False, rt, lambda *a: None,
+                          "bfloat16")
+    assert rt.dtypes == {"bfloat16"}
+    got = {(r["pass"], r["method"]): r for r in rows}
+    assert all(r["status"] == "ok" and r["dtype"] == "bfloat16" for r in rows), rows
+    host = peer_maps.gl_inputs(0, "multihead", gate, shape)
+    assert {r["bytes"] for r in rows} == {peers.case_bytes(host, "bfloat16")}
+    first = got[("fwd", "gate_loop[chunked, xla]")]
+    assert first["tol"] == peers.TOL["fwd"] and first["max_rel_err"] < 1e-5
+    assert peers.max_rel(peers.numba_ref(host), peers.numba_ref(
+        tuple(peers.round_bf16(h) for h in host))) > 1e-3  # so the check above can fail
+    assert got[("fwd+bwd", "gate_loop[auto]")]["tol"] == peers.TOL["fwd+bwd"]
+    for p in peer_maps.peers_for("multihead", gate):
+        for pas in ("fwd", "fwd+bwd"):
+            r = got[(pas, p.name)]
+            assert r["tol"] == peers.TOL_BF16[pas] and r["agrees"], r
+    assert got[("fwd", "copy")]["tol"] is None
+
+
+@pytest.mark.parametrize("dtype, eps, agrees", [("float32", 1e-2, False),
+                                                ("bfloat16", 1e-2, True),
+                                                ("bfloat16", 3e-2, False)])
+def test_the_dtypes_tolerance_decides(fakes, monkeypatch, dtype, eps, agrees):
+    """A peer whose y is off by eps (relative): within TOL_BF16 (2e-2) but not TOL (2e-3)."""
+    op = FAKES["fla.ops.simple_gla"]["chunk_simple_gla"]
+    monkeypatch.setattr(sys.modules["fla.ops.simple_gla"], "chunk_simple_gla",
+                        lambda *a, **kw: (op(*a, **kw)[0] * (1 + eps), None))
+    rows = peers.run_case("multihead", "head", (1, 8, 2, 4), 0, 1, False, NumpyRuntime(),
+                          lambda *a: None, dtype)
+    r, = [r for r in rows if r["method"] == "fla.chunk_simple_gla" and r["pass"] == "fwd"]
+    assert r["max_rel_err"] == pytest.approx(eps, rel=1e-3)
+    assert r["agrees"] is agrees and r["tol"] == (peers.TOL_BF16 if dtype == "bfloat16"
+                                                  else peers.TOL)["fwd"]
+
+
+def test_bf16_tolerance_covers_gl_in_bfloat16_and_float32_does_not():
+    """TOL_BF16's basis, at a small shape: gl's chunked algorithm computed all in bfloat16 is
+    within it (and outside the float32 TOL), and gl's own float32 result on the rounded
+    inputs meets the float64 loop."""
+    for gate in ("key", "head"):
+        e = peers.bf16_errors((2, 256, 2, 16), gate)
+        assert e["f64"] < 1e-5 and e["log_gate"] < 1e-3, e
+        assert peers.TOL["fwd"] < e["all_bf16"] < peers.TOL_BF16["fwd"] / 2, e
+        assert peers.TOL["fwd"] < e["all_bf16_grads"] < peers.TOL_BF16["fwd+bwd"] / 2, e
+
+
+def test_bfloat16_head_gate_gradient_is_not_summed_in_bfloat16():
+    """gl's gradients for bfloat16 inputs come back bfloat16: rounded, at most one bf16 ulp
+    (2^-8) off the float32 ones. Broadcasting a per-head gate before gl's cast to float32 would
+    sum its gradient over d_k in bfloat16 (1.1e-2 off at this shape)."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    h = tuple(peers.round_bf16(x) for x in peer_maps.gl_inputs(0, "multihead", "head",
+                                                                 (1, 128, 2, 64)))
+    w = jnp.asarray(peers.round_bf16(np.random.default_rng(1).standard_normal(h[2].shape)))
+    g = peers._jax_grad(peers.gl_fn("multihead", "head", "chunked", "xla"))
+    g32 = g(*(jnp.asarray(x) for x in h), w)
+    g16 = g(*(jnp.asarray(x, jnp.bfloat16) for x in h), w)
+    assert all(t.dtype == jnp.bfloat16 for t in g16)
+    assert peers.max_rel(tuple(map(peers.jax_to_host, g16)),
+                         tuple(map(np.asarray, g32))) < 2 ** -8
+
+
+def test_cli_records_the_dtype(absent, tmp_path):
+    path = tmp_path / "peers.json"
+    peers.main(["--mh", "1,16,1,4", "--siso", "1,32,2", "--gates", "key", "--siso-gates", "real",
+                "--dtype", "bfloat16", "--repeats", "1", "--json", str(path)])
+    saved = __import__("json").loads(path.read_text())
+    prov = saved["provenance"]
+    assert prov["dtype"].startswith("multi-head inputs bfloat16") and "--dtype bfloat16" in \
+        prov["command"] and str(peers.TOL_BF16) in prov["tolerance"]
+    dt = {(r["family"], r["dtype"]) for r in saved["rows"]}
+    assert dt == {("multihead", "bfloat16"), ("siso", "float32")}
+    mh = {r["bytes"] for r in saved["rows"] if r["family"] == "multihead"}
+    assert mh == {12 * 16 * 4}
+    assert all(r["agrees"] for r in saved["rows"] if r.get("agrees") is not None)
+
+
 def test_parse_shapes():
     assert peers.parse_shapes("1,2,3;4,5,6", 3, "--siso") == [(1, 2, 3), (4, 5, 6)]
     assert peers.parse_shapes("", 4, "--mh") == []
@@ -349,3 +512,21 @@ def test_torch_runtime_with_the_peers_references(monkeypatch, family, gate, shap
         if p.grads_to_gl is not None:
             assert got[("fwd+bwd", p.name)]["max_rel_err"] < 1e-5, got[("fwd+bwd", p.name)]
     assert got[("fwd", "copy[torch]")]["status"] == "ok"
+
+
+@pytest.mark.parametrize("gate", ["key", "head"])
+def test_torch_runtime_bfloat16_with_the_peers_references(monkeypatch, gate):
+    """bfloat16 tensors go to the peers' references, come back as float32, and agree within
+    TOL_BF16; the torch copy writes float32."""
+    torch = _peer_references(monkeypatch)
+    rt = peers.TorchRuntime("cpu")
+    t = rt.to_dev(np.array([1 + 2 ** -8], np.float32), grad=True, dtype="bfloat16")
+    assert t.dtype == torch.bfloat16 and t.requires_grad and rt.to_host(t).dtype == np.float32
+    assert rt.copy(t, t).dtype == torch.float32
+    rows = peers.run_case("multihead", gate, (2, 8, 2, 4), 0, 1, False, rt, lambda *a: None,
+                          "bfloat16")
+    got = {(r["pass"], r["method"]): r for r in rows}
+    assert all(r["status"] == "ok" for r in rows), rows
+    for p in peer_maps.peers_for("multihead", gate):
+        for pas in ("fwd", "fwd+bwd"):
+            assert got[(pas, p.name)]["agrees"], got[(pas, p.name)]
