@@ -1,4 +1,5 @@
-"""benchmarks/peers.py and peer_maps.py on the CPU, without torch or the peers installed.
+"""benchmarks/peers.py, peer_cases.py, peer_precision.py and peer_maps.py on the CPU, without
+torch or the peers installed.
 
 Each peer is stood in for by a NumPy loop written from its documented semantics (fla 0.6.0's
 docstrings and ``naive.py``, accelerated-scan 0.3.1's docstrings and ``ref.py``), injected into
@@ -15,7 +16,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import peer_cases  # noqa: E402  (benchmarks/peer_cases.py)
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
+import peer_precision  # noqa: E402  (benchmarks/peer_precision.py)
 import peers  # noqa: E402  (benchmarks/peers.py, a script)
 
 
@@ -112,7 +115,7 @@ class NumpyRuntime:
 
     def to_dev(self, x, grad=False, dtype="float32"):
         self.dtypes.add(dtype)
-        return peers.round_bf16(x) if dtype == "bfloat16" else np.array(x)
+        return peer_precision.round_bf16(x) if dtype == "bfloat16" else np.array(x)
 
     def to_host(self, t):
         return np.asarray(t)
@@ -145,7 +148,7 @@ SHAPES = {"multihead": (2, 32, 3, 4), "siso": (2, 32, 5)}
 
 def _reference(host):
     """gl's y in float64 by the Numba loop, batch row by batch row."""
-    return np.concatenate([peers.numba_ref(tuple(h[i:i + 1] for h in host))
+    return np.concatenate([peer_cases.numba_ref(tuple(h[i:i + 1] for h in host))
                            for i in range(host[0].shape[0])])
 
 
@@ -188,7 +191,7 @@ def test_map_is_gate_loop(peer):
     host = peer_maps.gl_inputs(3, peer.family, peer.gate, SHAPES[peer.family])
     y = _peer_y(peer, host)
     assert y.shape == host[2].shape
-    assert peers.max_rel(y, _reference(host)) < 1e-5
+    assert peer_cases.max_rel(y, _reference(host)) < 1e-5
 
 
 def _mutants():
@@ -207,27 +210,27 @@ def _mutants():
 def test_mutated_maps_are_caught(what, peer):
     """A wrong map is off by far more than the tolerances: the checks can fail."""
     host = peer_maps.gl_inputs(3, peer.family, peer.gate, SHAPES[peer.family])
-    assert peers.max_rel(_peer_y(peer, host), _reference(host)) > 1e-2, what
+    assert peer_cases.max_rel(_peer_y(peer, host), _reference(host)) > 1e-2, what
 
 
 def test_max_rel():
-    assert peers.max_rel(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == 0.5
-    assert peers.max_rel((np.ones(2), np.zeros(1)), (np.ones(2), np.full(1, 4.0))) == 1.0
+    assert peer_cases.max_rel(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == 0.5
+    assert peer_cases.max_rel((np.ones(2), np.zeros(1)), (np.ones(2), np.full(1, 4.0))) == 1.0
     with pytest.raises(ValueError, match=r"x: expected shape \(2,\), got \(3,\)"):
-        peers.max_rel(np.ones(3), np.ones(2))
+        peer_cases.max_rel(np.ones(3), np.ones(2))
 
 
 # ---- peers absent, peers that fail to import, the runtime ------------------------------
 
 def test_absent_peers_are_rows_not_errors(absent):
-    m, rows, _ = peers.case_methods("siso", "real", (1, 32, 2), 0, False, NumpyRuntime())
+    m, rows, _ = peer_cases.case_methods("siso", "real", (1, 32, 2), 0, False, NumpyRuntime())
     assert {r["method"] for r in rows} == {p.name for p in peer_maps.peers_for("siso", "real")}
     assert all(r["status"].startswith("not installed") for r in rows)
     assert not any("peer" in d for d in m.values())
 
 
 def test_without_torch_installed_peers_are_not_run(fakes):
-    _, rows, _ = peers.case_methods("multihead", "key", (1, 16, 1, 4), 0, False, None)
+    _, rows, _ = peer_cases.case_methods("multihead", "key", (1, 16, 1, 4), 0, False, None)
     assert [r["status"] for r in rows] == ["not installed (torch with CUDA)"] * 2
 
 
@@ -236,7 +239,7 @@ def test_a_peer_whose_import_fails_is_a_row(fakes, monkeypatch):
     broken.__getattr__ = lambda name: (_ for _ in ()).throw(RuntimeError("nvcc: not found"))
     monkeypatch.setitem(sys.modules, "accelerated_scan.warp", broken)
     warp, = [p for p in peer_maps.PEERS if p.name == "accelerated_scan.warp"]
-    assert peers.import_peer(warp) == (None, "import failed: RuntimeError: nvcc: not found")
+    assert peer_cases.import_peer(warp) == (None, "import failed: RuntimeError: nvcc: not found")
 
 
 @pytest.mark.parametrize("family, gate, shape", [("siso", "real", (1, 32, 2)),
@@ -247,7 +250,7 @@ def test_run_case_checks_and_times_every_peer(fakes, family, gate, shape):
     """The whole case on fakes: forward and gradients (central differences, torch's
     convention) agree with gl's in gl's terms; every row is timed; speed-ups refer to gl."""
     log = []
-    rows = peers.run_case(family, gate, shape, 0, 1, False, NumpyRuntime(), log.append)
+    rows = peer_cases.run_case(family, gate, shape, 0, 1, False, NumpyRuntime(), log.append)
     names = {p.name for p in peer_maps.peers_for(family, gate)}
     got = {(r["pass"], r["method"]): r for r in rows}
     assert all(r["status"] == "ok" for r in rows), log
@@ -326,23 +329,24 @@ def test_case_bytes_and_the_copy_for_bfloat16():
     n = int(np.prod(shape))
     key = peer_maps.gl_inputs(0, "multihead", "key", shape)
     head = peer_maps.gl_inputs(0, "multihead", "head", shape)
-    assert peers.case_bytes(key, "float32") == 20 * n
-    assert peers.case_bytes(key, "bfloat16") == 12 * n
-    assert peers.case_bytes(head, "float32") == 16 * n + 4 * n // 4
-    assert peers.case_bytes(head, "bfloat16") == 10 * n + 2 * n // 4
-    assert peers.case_bytes(peer_maps.gl_inputs(0, "siso", "complex", (2, 8, 5)), "float32") \
-        == 24 * 2 * 8 * 5
+    assert peer_precision.case_bytes(key, "float32") == 20 * n
+    assert peer_precision.case_bytes(key, "bfloat16") == 12 * n
+    assert peer_precision.case_bytes(head, "float32") == 16 * n + 4 * n // 4
+    assert peer_precision.case_bytes(head, "bfloat16") == 10 * n + 2 * n // 4
+    cplx = peer_maps.gl_inputs(0, "siso", "complex", (2, 8, 5))
+    assert peer_precision.case_bytes(cplx, "float32") == 24 * 2 * 8 * 5
     jnp = pytest.importorskip("jax.numpy")
-    out = peers.bench_copy(*(jnp.asarray(h, jnp.bfloat16) for h in head))
+    out = peer_cases.bench_copy(*(jnp.asarray(h, jnp.bfloat16) for h in head))
     assert out.dtype == jnp.float32 and out.shape == shape
 
 
 def test_round_bf16_and_dtype_checks():
     x = np.array([1.0, 1 + 2 ** -8, 1 + 2 ** -7 + 2 ** -9, 0.95], np.float32)
-    np.testing.assert_array_equal(peers.round_bf16(x), [1.0, 1.0, 1 + 2 ** -7, 0.94921875])
-    assert peers.round_bf16(x).dtype == np.float32
+    np.testing.assert_array_equal(peer_precision.round_bf16(x),
+                                  [1.0, 1.0, 1 + 2 ** -7, 0.94921875])
+    assert peer_precision.round_bf16(x).dtype == np.float32
     with pytest.raises(ValueError, match="dtype: bfloat16 is for the multi-head family only"):
-        peers.case_methods("siso", "real", (1, 32, 2), 0, False, None, "bfloat16")
+        peer_cases.case_methods("siso", "real", (1, 32, 2), 0, False, None, "bfloat16")
     with pytest.raises(ValueError, match=r"dtype: expected one of \('float32', 'bfloat16'\)"):
         peers.run([], [], dtype="float16", runtime=None)
 
@@ -355,22 +359,22 @@ def test_bfloat16_case_on_fakes(fakes, gate):
     TOL_BF16."""
     shape = (2, 8, 2, 4)
     rt = NumpyRuntime()
-    rows = peers.run_case("multihead", gate, shape, 0, 1, False, rt, lambda *a: None,
-                          "bfloat16")
+    rows = peer_cases.run_case("multihead", gate, shape, 0, 1, False, rt, lambda *a: None,
+                               "bfloat16")
     assert rt.dtypes == {"bfloat16"}
     got = {(r["pass"], r["method"]): r for r in rows}
     assert all(r["status"] == "ok" and r["dtype"] == "bfloat16" for r in rows), rows
     host = peer_maps.gl_inputs(0, "multihead", gate, shape)
-    assert {r["bytes"] for r in rows} == {peers.case_bytes(host, "bfloat16")}
+    assert {r["bytes"] for r in rows} == {peer_precision.case_bytes(host, "bfloat16")}
     first = got[("fwd", "gate_loop[chunked, xla]")]
-    assert first["tol"] == peers.TOL["fwd"] and first["max_rel_err"] < 1e-5
-    assert peers.max_rel(peers.numba_ref(host), peers.numba_ref(
-        tuple(peers.round_bf16(h) for h in host))) > 1e-3  # so the check above can fail
-    assert got[("fwd+bwd", "gate_loop[auto]")]["tol"] == peers.TOL["fwd+bwd"]
+    assert first["tol"] == peer_precision.TOL["fwd"] and first["max_rel_err"] < 1e-5
+    assert peer_cases.max_rel(peer_cases.numba_ref(host), peer_cases.numba_ref(
+        tuple(peer_precision.round_bf16(h) for h in host))) > 1e-3  # so the check above can fail
+    assert got[("fwd+bwd", "gate_loop[auto]")]["tol"] == peer_precision.TOL["fwd+bwd"]
     for p in peer_maps.peers_for("multihead", gate):
         for pas in ("fwd", "fwd+bwd"):
             r = got[(pas, p.name)]
-            assert r["tol"] == peers.TOL_BF16[pas] and r["agrees"], r
+            assert r["tol"] == peer_precision.TOL_BF16[pas] and r["agrees"], r
     assert got[("fwd", "copy")]["tol"] is None
 
 
@@ -382,12 +386,12 @@ def test_the_dtypes_tolerance_decides(fakes, monkeypatch, dtype, eps, agrees):
     op = FAKES["fla.ops.simple_gla"]["chunk_simple_gla"]
     monkeypatch.setattr(sys.modules["fla.ops.simple_gla"], "chunk_simple_gla",
                         lambda *a, **kw: (op(*a, **kw)[0] * (1 + eps), None))
-    rows = peers.run_case("multihead", "head", (1, 8, 2, 4), 0, 1, False, NumpyRuntime(),
-                          lambda *a: None, dtype)
+    rows = peer_cases.run_case("multihead", "head", (1, 8, 2, 4), 0, 1, False,
+                               NumpyRuntime(), lambda *a: None, dtype)
     r, = [r for r in rows if r["method"] == "fla.chunk_simple_gla" and r["pass"] == "fwd"]
     assert r["max_rel_err"] == pytest.approx(eps, rel=1e-3)
-    assert r["agrees"] is agrees and r["tol"] == (peers.TOL_BF16 if dtype == "bfloat16"
-                                                  else peers.TOL)["fwd"]
+    tol = peer_precision.TOL_BF16 if dtype == "bfloat16" else peer_precision.TOL
+    assert r["agrees"] is agrees and r["tol"] == tol["fwd"]
 
 
 def test_bf16_tolerance_covers_gl_in_bfloat16_and_float32_does_not():
@@ -395,10 +399,11 @@ def test_bf16_tolerance_covers_gl_in_bfloat16_and_float32_does_not():
     within it (and outside the float32 TOL), and gl's own float32 result on the rounded
     inputs meets the float64 loop."""
     for gate in ("key", "head"):
-        e = peers.bf16_errors((2, 256, 2, 16), gate)
+        e = peer_cases.bf16_errors((2, 256, 2, 16), gate)
         assert e["f64"] < 1e-5 and e["log_gate"] < 1e-3, e
-        assert peers.TOL["fwd"] < e["all_bf16"] < peers.TOL_BF16["fwd"] / 2, e
-        assert peers.TOL["fwd"] < e["all_bf16_grads"] < peers.TOL_BF16["fwd+bwd"] / 2, e
+        tol, tol16 = peer_precision.TOL, peer_precision.TOL_BF16
+        assert tol["fwd"] < e["all_bf16"] < tol16["fwd"] / 2, e
+        assert tol["fwd"] < e["all_bf16_grads"] < tol16["fwd+bwd"] / 2, e
 
 
 def test_bfloat16_head_gate_gradient_is_not_summed_in_bfloat16():
@@ -407,15 +412,16 @@ def test_bfloat16_head_gate_gradient_is_not_summed_in_bfloat16():
     sum its gradient over d_k in bfloat16 (1.1e-2 off at this shape)."""
     jax = pytest.importorskip("jax")
     jnp = jax.numpy
-    h = tuple(peers.round_bf16(x) for x in peer_maps.gl_inputs(0, "multihead", "head",
-                                                                 (1, 128, 2, 64)))
-    w = jnp.asarray(peers.round_bf16(np.random.default_rng(1).standard_normal(h[2].shape)))
-    g = peers._jax_grad(peers.gl_fn("multihead", "head", "chunked", "xla"))
+    h = tuple(peer_precision.round_bf16(x)
+              for x in peer_maps.gl_inputs(0, "multihead", "head", (1, 128, 2, 64)))
+    w = jnp.asarray(peer_precision.round_bf16(
+        np.random.default_rng(1).standard_normal(h[2].shape)))
+    g = peer_cases.jax_grad(peer_cases.gl_fn("multihead", "head", "chunked", "xla"))
     g32 = g(*(jnp.asarray(x) for x in h), w)
     g16 = g(*(jnp.asarray(x, jnp.bfloat16) for x in h), w)
     assert all(t.dtype == jnp.bfloat16 for t in g16)
-    assert peers.max_rel(tuple(map(peers.jax_to_host, g16)),
-                         tuple(map(np.asarray, g32))) < 2 ** -8
+    assert peer_cases.max_rel(tuple(map(peer_cases.jax_to_host, g16)),
+                              tuple(map(np.asarray, g32))) < 2 ** -8
 
 
 def test_cli_records_the_dtype(absent, tmp_path):
@@ -425,7 +431,7 @@ def test_cli_records_the_dtype(absent, tmp_path):
     saved = __import__("json").loads(path.read_text())
     prov = saved["provenance"]
     assert prov["dtype"].startswith("multi-head inputs bfloat16") and "--dtype bfloat16" in \
-        prov["command"] and str(peers.TOL_BF16) in prov["tolerance"]
+        prov["command"] and str(peer_precision.TOL_BF16) in prov["tolerance"]
     dt = {(r["family"], r["dtype"]) for r in saved["rows"]}
     assert dt == {("multihead", "bfloat16"), ("siso", "float32")}
     mh = {r["bytes"] for r in saved["rows"] if r["family"] == "multihead"}
@@ -459,7 +465,7 @@ def test_cli_writes_json_with_provenance_and_not_installed_rows(absent, tmp_path
 def _peer_references(monkeypatch):
     """Inject the peers' own torch references (fla's ``naive.py`` files, loaded without
     ``fla/__init__``, which needs Triton kernels; ``accelerated_scan.ref.scan``) as their
-    kernels: the maps and :class:`peers.TorchRuntime` then run on the CPU."""
+    kernels: the maps and :class:`peer_cases.TorchRuntime` then run on the CPU."""
     import importlib.util
     torch = pytest.importorskip("torch")
     ref = pytest.importorskip("accelerated_scan.ref")
@@ -503,8 +509,8 @@ def _peer_references(monkeypatch):
 def test_torch_runtime_with_the_peers_references(monkeypatch, family, gate, shape):
     """Forward and autograd gradients (torch's complex convention included) agree with gl."""
     _peer_references(monkeypatch)
-    rows = peers.run_case(family, gate, shape, 0, 1, False, peers.TorchRuntime("cpu"),
-                          lambda *a: None)
+    rows = peer_cases.run_case(family, gate, shape, 0, 1, False,
+                               peer_cases.TorchRuntime("cpu"), lambda *a: None)
     got = {(r["pass"], r["method"]): r for r in rows}
     assert all(r["status"] == "ok" for r in rows), rows
     for p in peer_maps.peers_for(family, gate):
@@ -519,12 +525,12 @@ def test_torch_runtime_bfloat16_with_the_peers_references(monkeypatch, gate):
     """bfloat16 tensors go to the peers' references, come back as float32, and agree within
     TOL_BF16; the torch copy writes float32."""
     torch = _peer_references(monkeypatch)
-    rt = peers.TorchRuntime("cpu")
+    rt = peer_cases.TorchRuntime("cpu")
     t = rt.to_dev(np.array([1 + 2 ** -8], np.float32), grad=True, dtype="bfloat16")
     assert t.dtype == torch.bfloat16 and t.requires_grad and rt.to_host(t).dtype == np.float32
     assert rt.copy(t, t).dtype == torch.float32
-    rows = peers.run_case("multihead", gate, (2, 8, 2, 4), 0, 1, False, rt, lambda *a: None,
-                          "bfloat16")
+    rows = peer_cases.run_case("multihead", gate, (2, 8, 2, 4), 0, 1, False, rt,
+                               lambda *a: None, "bfloat16")
     got = {(r["pass"], r["method"]): r for r in rows}
     assert all(r["status"] == "ok" for r in rows), rows
     for p in peer_maps.peers_for("multihead", gate):
