@@ -22,7 +22,8 @@ outer-product states, O(L²) attention) run over the batch (and heads) in slices
 
 :func:`run` returns the rows; ``--json`` writes them. Other benchmark jobs (tile sweeps, the
 performance goals, merging runs) are scripts under ``benchmarks/``. The committed results
-``gl/assets/bench/{gpu,cpu}.json`` are read back with :func:`load_results`.
+``gl/assets/bench/{gpu,cpu}.json`` (and ``peers_h100.json``, ``benchmarks/peers.py``'s
+comparison with other libraries) are read back with :func:`load_results`.
 """
 from __future__ import annotations
 
@@ -51,10 +52,14 @@ CPU_SISO = [(2, 1024, 32)]
 CPU_MH = [(1, 128, 2, 8)]
 
 
+RESULT_KINDS = ("gpu", "cpu", "peers_h100")
+
+
 def load_results(kind: str) -> dict:
-    """The committed bench results ``"gpu"`` or ``"cpu"``: ``{"provenance": {...}, "rows": [...]}``."""
-    if kind not in ("gpu", "cpu"):
-        raise ValueError(f"kind: expected 'gpu' or 'cpu', got {kind!r}")
+    """The committed bench results ``"gpu"``, ``"cpu"`` or ``"peers_h100"`` (the peer table,
+    ``benchmarks/peers.py``): ``{"provenance": {...}, "rows": [...]}``."""
+    if kind not in RESULT_KINDS:
+        raise ValueError(f"kind: expected one of {RESULT_KINDS}, got {kind!r}")
     path = importlib.resources.files("gl") / "assets" / "bench" / f"{kind}.json"
     return json.loads(path.read_text())
 

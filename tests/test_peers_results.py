@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import importlib.resources
 import json
 import os
 import pathlib
@@ -17,6 +16,8 @@ import sys
 import tomllib
 
 import pytest
+
+from gl import bench
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
@@ -30,9 +31,7 @@ GL_LIBS = ("gl", "xla", "torch")  # rows without a gl_speedup: gl's own, and the
 
 
 def shipped() -> dict:
-    # the way chapter 9 reads it (as gl.bench.load_results reads gpu.json)
-    path = importlib.resources.files("gl") / "assets" / "bench" / "peers_h100.json"
-    return json.loads(path.read_text())
+    return bench.load_results("peers_h100")  # as chapter 9 reads it
 
 
 def book_texts() -> dict[str, str]:
