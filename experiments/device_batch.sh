@@ -16,7 +16,7 @@
 set -u
 JOBS=$1 DEADLINE=$2 MINLEFT=$3; shift 3
 export PYTHONPATH=$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-W=/tmp/work; mkdir -p $W/lm $W/mh
+W=${WORK:-/tmp/work}; mkdir -p $W/lm $W/mh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 IMPL=$(python3 experiments/device_check.py --shape 2,256,6,32,64); IMPL=${IMPL:-xla}
 echo "char-lm scan impl: $IMPL; Memory Horizon (SISO, impl auto):" \

@@ -11,7 +11,7 @@
 #   later calls: bash experiments/device_chain.sh WAIT_S
 set -u
 WAIT=$1; shift
-W=/tmp/work
+W=${WORK:-/tmp/work}  # where the batch writes (the same for every call)
 if [ $# -gt 0 ]; then
   [ ! -e $W/chain.pid ] || { echo "a batch was started on this machine already" >&2; exit 2; }
   mkdir -p $W/final
