@@ -48,6 +48,15 @@ def test_stored_without_outputs(nb):
                 f"{nb.name}: cell {i} has outputs; run `jupyter nbconvert --clear-output --inplace`"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_a_unique_id(nb):
+    """nbformat 4.5 requires cell ids (a missing one is a warning today, an error later)."""
+    ids = [c.get("id") for c in cells(nb)]
+    missing = [i for i, c in enumerate(ids) if not c]
+    assert not missing, f"{nb.name}: cells {missing} have no id; add them with nbformat.validator.normalize"
+    assert len(set(ids)) == len(ids), f"{nb.name}: duplicate cell ids"
+
+
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_shape(nb):
     t = text(nb)

@@ -11,7 +11,8 @@ ROOT = pathlib.Path(__file__).parents[1]
 LOGS = ROOT / "experiments" / "bench_logs"
 #: the device calls, in the order they ran (GPU_COMMANDS.md), with their date and JAX version
 CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
-         ("device_2026-12-05_h100_chain_lm_mh.tgz", "2026-12-05", "0.11.2")]
+         ("device_2026-12-05_h100_chain_lm_mh.tgz", "2026-12-05", "0.11.2"),
+         ("device_2026-12-05_h100_chain2_lm_mh.tgz", "2026-12-05", "0.11.2")]
 _spec = importlib.util.spec_from_file_location("distill_device",
                                                ROOT / "experiments" / "distill_device.py")
 distill_device = importlib.util.module_from_spec(_spec)
@@ -34,7 +35,7 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
-    assert [c["device"].split(",")[0] for c in lm["calls"]] == ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
+    assert [c["device"].split(",")[0] for c in lm["calls"]] == ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 2
     for run in lm["runs"].values():
         assert (run["status"] == "done") == (run["iters_reached"] == 5000)
         assert "--iters 5000" in run["command"] and "--dropout 0.2" in run["command"]
@@ -59,3 +60,17 @@ def test_a_stopped_run_is_not_reported_as_done(tmp_path):
     assert lm["runs"]["gateloop-s1"]["status"] == "done"  # its process was stopped while saving
     batch = json.loads((tmp_path / "batch" / "batch.json").read_text())
     assert batch["jobs"]["lm-gateloop-s1"]["status"] == "stopped"
+
+
+def test_each_run_trained_with_the_dropout_its_name_says():
+    """A variant's flags (``lm:gateloop:0:drop3=--dropout 0.3``) come after the recipe's, and
+    the char-lm parser keeps the last: gateloop-drop3 trained at 0.3, the others at 0.2."""
+    import shlex
+
+    from gl.tasks.char_lm.train import build_parser
+    lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
+    for name, run in lm["runs"].items():
+        argv = shlex.split(run["command"])
+        args = build_parser().parse_args(argv[argv.index("char-lm"):])
+        assert args.dropout == (0.3 if name.startswith("gateloop-drop3") else 0.2), name
+        assert args.iters == 5000 and args.d_model == 384, name
