@@ -34,6 +34,9 @@ import numpy as np
 
 FLA, ASCAN = "flash-linear-attention", "accelerated-scan"
 GATES = {"multihead": ("key", "head"), "siso": ("real", "complex")}
+#: the shapes of the peer table on a GPU (issue 30): multi-head (B, L, H, d), SISO (B, L, D)
+GPU_MH = [(16, 4096, 8, 64), (8, 16384, 8, 128)]
+GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]
 
 
 @dataclasses.dataclass(frozen=True)

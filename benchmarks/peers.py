@@ -51,8 +51,7 @@ import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 from peer_cases import TorchRuntime, run_case  # noqa: E402  (benchmarks/peer_cases.py)
 from peer_precision import DTYPES, TOL, TOL_BF16, check_dtype  # noqa: E402
 
-GPU_MH = [(16, 4096, 8, 64), (8, 16384, 8, 128)]
-GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]
+GPU_MH, GPU_SISO = peer_maps.GPU_MH, peer_maps.GPU_SISO
 CPU_MH = [(2, 64, 2, 16)]
 CPU_SISO = [(2, 64, 8)]
 DISTS = ("jax", "jaxlib", "numba", "torch", "triton", "flash-linear-attention", "fla-core",
