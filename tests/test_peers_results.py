@@ -274,3 +274,19 @@ def test_merge_refuses_mixed_devices_and_a_case_measured_twice():
     assert merged["provenance"]["runs"][0]["date"] == "2026-12-05 17:00 UTC"
     assert {r["run"] for r in merged["rows"]} == {0}
     assert merged["provenance"]["complete"] is False
+
+
+#: the raw runs, in the order they ran (experiments/GPU_COMMANDS.md)
+RAW = ROOT / "experiments" / "bench_logs" / "peers_2026-12-05_h100_runs.tgz"
+RUNS = ["peers_mh.json", "peers_mh_a_head.json", "peers_siso_b_real.json",
+        "peers_siso_b_complex.json", "peers_siso_a_real.json", "peers_siso_c_real.json",
+        "peers_mh_b_head.json", "peers_siso_a_complex.json", "peers_siso_c_complex.json"]
+
+
+def test_shipped_table_is_the_merge_of_the_raw_runs(tmp_path):
+    import tarfile
+    with tarfile.open(RAW) as t:
+        t.extractall(tmp_path, filter="data")
+    out = tmp_path / "merged.json"
+    merge_peers.main([str(tmp_path / f) for f in RUNS] + ["--json", str(out)])
+    assert json.loads(out.read_text()) == shipped()
