@@ -98,3 +98,18 @@ def test_evaluate_dispatch_keeps_memory_horizon_names():
     assert not set(evaluate.shipped()) & set(mh.shipped_checkpoints())
     assert gl.evaluate.task_of("fixed-s0") == "memory-horizon"
     assert gl.evaluate.task_of("lm-fixed-s0") == "char-lm"
+
+
+def test_iters_note_compares_with_nanogpt_of_the_same_size():
+    from gl.tasks.char_lm import model as cmodel
+    from gl.tasks.char_lm.train import iters_note
+
+    def cfg(n_layer, d_model, context):
+        return cmodel.Config(vocab="ab", n_layer=n_layer, n_head=2, d_model=d_model,
+                             d_qk=d_model // 2, context=context)
+
+    assert iters_note(cfg(4, 128, 64), 2000) == ""
+    assert iters_note(cfg(6, 192, 128), 2500) == ""  # the medium runs were flagged wrongly
+    assert iters_note(cfg(6, 384, 256), 5000) == ""  # and so were the GPU runs
+    assert iters_note(cfg(4, 128, 64), 500) == "trained 500 iterations, not nanoGPT's 2000"
+    assert "no nanoGPT run" in iters_note(cfg(2, 32, 16), 100)

@@ -78,6 +78,20 @@ def _config(args, vocab) -> cmodel.Config:
                          d_model=args.d_model, d_qk=args.d_qk, d_ff=d_ff, context=args.context)
 
 
+#: nanoGPT's runs this book compares with, by ``(n_layer, d_model, context)``: their iterations
+#: (its CPU configuration, the larger CPU anchor of issue 31, its GPU ``shakespeare_char``)
+NANOGPT_ITERS = {(4, 128, 64): 2000, (6, 192, 128): 2500, (6, 384, 256): 5000}
+
+
+def iters_note(config, total: int) -> str:
+    """``""`` when a run trains as many iterations as nanoGPT's run of its size, else a note
+    saying how many it trained against nanoGPT's (or that nanoGPT has no run of that size)."""
+    anchor = NANOGPT_ITERS.get((config.n_layer, config.d_model, config.context))
+    if anchor is None:
+        return f"trained {total} iterations; no nanoGPT run of this size"
+    return "" if total == anchor else f"trained {total} iterations, not nanoGPT's {anchor}"
+
+
 def train(args) -> dict:
     """Run (or resume) one run described by the parsed ``args``; return the final metrics."""
     corpus = cdata.corpus()
@@ -102,7 +116,7 @@ def train(args) -> dict:
         "scan_mode": args.scan_mode, "scan_impl": args.scan_impl, "dropout": args.dropout,
         "eval_interval": args.eval_interval, "eval_windows": args.eval_windows,
         "check_windows": CHECK_WINDOWS, "n_params": n, "data_md5": cdata.MD5,
-        "note": "" if total == 2000 else f"trained {total} iterations, not nanoGPT's 2000",
+        "note": iters_note(config, total),
     }
     vx, vy = cdata.eval_windows(corpus.val, config.context)
     pick = np.linspace(0, len(vx) - 1, min(args.eval_windows, len(vx))).round().astype(int)
