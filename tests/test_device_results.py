@@ -64,7 +64,9 @@ def test_a_stopped_run_is_not_reported_as_done(tmp_path):
 
 def test_each_run_trained_with_the_dropout_its_name_says():
     """A variant's flags (``lm:gateloop:0:drop3=--dropout 0.3``) come after the recipe's, and
-    the char-lm parser keeps the last: gateloop-drop3 trained at 0.3, the others at 0.2."""
+    the char-lm parser keeps the last: a run named ``MODEL-dropN-sS`` trained at 0.N, the
+    others at the recipe's 0.2."""
+    import re
     import shlex
 
     from gl.tasks.char_lm.train import build_parser
@@ -72,5 +74,6 @@ def test_each_run_trained_with_the_dropout_its_name_says():
     for name, run in lm["runs"].items():
         argv = shlex.split(run["command"])
         args = build_parser().parse_args(argv[argv.index("char-lm"):])
-        assert args.dropout == (0.3 if name.startswith("gateloop-drop3") else 0.2), name
+        variant = re.search(r"-drop(\d)-s\d+$", name)  # e.g. gateloop-drop3-s0: 0.3
+        assert args.dropout == (int(variant[1]) / 10 if variant else 0.2), name
         assert args.iters == 5000 and args.d_model == 384, name
