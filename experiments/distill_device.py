@@ -4,7 +4,8 @@ into the small JSON files the book reads, with provenance.
     python experiments/distill_device.py --call RESULTS_DIR 2026-12-05 0.11.2 [--call ...]
 
 Writes ``gl/assets/char_lm/gpu_runs.json`` (char-lm runs at nanoGPT's GPU scale: validation
-curve, best loss, iterations reached, status, command) and
+curve, best loss, iterations reached, status, command; for a run the batch shipped, its
+parameter count and steady-state characters per second) and
 ``gl/assets/checkpoints/study_gpu.json`` (Memory Horizon study runs: test accuracy against
 epochs, and the fresh-test-set accuracy and horizon of the last checkpoint). Runs stopped at
 the call's deadline are kept and marked ``"stopped"``: their curves are real, their schedules
@@ -44,6 +45,10 @@ def distill_call(root, date, jax_version):
                        "command": job["command"], "iters_reached": ms[-1]["step"],
                        "best_val_loss": best["val_loss"], "best_step": best["step"],
                        "curve": [[m["step"], round(m["val_loss"], 5), m["elapsed_s"]] for m in ms]}
+            shipped = os.path.join(root, "ship", f"lm-{run}", "run.json")
+            if os.path.exists(shipped):  # a finished run's record: parameters and throughput
+                rec = json.load(open(shipped))
+                lm[run].update({k: rec[k] for k in ("n_params", "steady_chars_per_s")})
         elif kind == "mh":
             ms = _jsonl(os.path.join(root, "mh", run, "metrics.jsonl"))
             final = os.path.join(root, "mh", run + ".json")

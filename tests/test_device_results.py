@@ -77,3 +77,19 @@ def test_each_run_trained_with_the_dropout_its_name_says():
         variant = re.search(r"-drop(\d)-s\d+$", name)  # e.g. gateloop-drop3-s0: 0.3
         assert args.dropout == (int(variant[1]) / 10 if variant else 0.2), name
         assert args.iters == 5000 and args.d_model == 384, name
+
+
+def test_shipped_runs_carry_parameters_and_throughput():
+    """Where a batch shipped a finished run, its record gives the parameter count (the two
+    model sizes of chapter 10) and a throughput; the others say nothing rather than guess."""
+    lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
+    sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088}
+    with_record = 0
+    for name, run in lm["runs"].items():
+        if "n_params" in run:
+            with_record += 1
+            assert run["n_params"] == sizes[name.split("-")[0]], name
+            assert 5e4 < run["steady_chars_per_s"] < 5e5, name
+        else:
+            assert "steady_chars_per_s" not in run, name
+    assert with_record == 7
