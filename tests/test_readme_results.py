@@ -1,0 +1,58 @@
+"""The README's table of what the experiments found is recomputed from the shipped files it
+names: each cell must equal what the files give, rounded as printed."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).parents[1]
+ASSETS = ROOT / "gl" / "assets"
+
+
+def pm(x, digits=3):
+    x = np.asarray(x, dtype=float)
+    return f"{x.mean():.{digits}f} ± {x.std(ddof=1):.{digits}f}"
+
+
+def memory_horizon_row():
+    acc = {}
+    for t in ("data", "fixed"):
+        acc[t] = []
+        for s in range(5):
+            path = ASSETS / "checkpoints" / f"{t}-s{s}" / "metrics.jsonl"
+            rows = [json.loads(line) for line in path.read_text().splitlines()]
+            acc[t].append([r["test_accuracy"] for r in rows if "test_accuracy" in r][-1])
+    return f"| {pm(acc['data'])} | {pm(acc['fixed'])} | – | paper: 0.43 and 0.25 |"
+
+
+def small_lm_row():
+    m = json.loads((ASSETS / "char_lm" / "summary.json").read_text())["models"]
+    cell = lambda k: f"{m[k]['val_loss_full_mean']:.3f} ± {m[k]['val_loss_full_std']:.3f}"
+    assert all(len(m[k]["seeds"]) == 3 for k in m)
+    return f"| {cell('gateloop')} | {cell('fixed')} | {cell('transformer')} | nanoGPT: 1.886 |"
+
+
+def medium_lm_row():
+    m = json.loads((ASSETS / "char_lm_medium" / "summary.json").read_text())["models"]
+    return (f"| {m['gateloop']['best_val_loss_mean']:.3f} | – | "
+            f"{m['transformer']['best_val_loss_mean']:.3f} | nanoGPT: 1.525 |")
+
+
+def gpu_lm_row():
+    runs = json.loads((ASSETS / "char_lm" / "gpu_runs.json").read_text())["runs"]
+    best = lambda m: [runs[f"{m}-s{s}"]["best_val_loss"] for s in range(3)]
+    return (f"| {pm(best('gateloop'))} | {pm(best('fixed'))} | {pm(best('transformer'))} | "
+            "nanoGPT: 1.4697 |")
+
+
+def test_readme_results_table_is_the_files():
+    text = (ROOT / "README.md").read_text()
+    for row in (memory_horizon_row(), small_lm_row(), medium_lm_row(), gpu_lm_row()):
+        assert row in text, f"README.md lacks the row ending {row!r}"
+
+
+def test_the_check_notices_a_changed_number():
+    text = (ROOT / "README.md").read_text().replace("1.505 ± 0.007", "1.495 ± 0.007")
+    assert gpu_lm_row() not in text
