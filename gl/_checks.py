@@ -67,17 +67,20 @@ def is_tile(n: int) -> bool:
 def check_gate_loop_inputs(q, k, v, a, h0=None):
     """Validate the arguments of :func:`gl.gate_loop`; return the result dtype.
 
-    Shapes (eq. 7-8): ``q, k, a``: ``(..., L, H, d_k)``; ``v``: ``(..., L, H, d_v)``;
-    ``h0``: ``(..., H, d_k, d_v)``.
+    Shapes (eq. 7-8): ``q, k``: ``(..., L, H, d_k)``; ``a``: the same, or ``(..., L, H, 1)`` (one
+    gate per head); ``v``: ``(..., L, H, d_v)``; ``h0``: ``(..., H, d_k, d_v)``.
     """
     dts = [dtype_of(n, x) for n, x in (("q", q), ("k", k), ("v", v), ("a", a))]
     sq = shape_of("q", q, 3)
-    for name, x in (("k", k), ("a", a)):
-        s = shape_of(name, x, 3)
-        if s != sq:
-            raise ValueError(
-                f"{name}: expected the shape of q (..., L, H, d_k) = {sq}, got {s}"
-            )
+    sk = shape_of("k", k, 3)
+    if sk != sq:
+        raise ValueError(f"k: expected the shape of q (..., L, H, d_k) = {sq}, got {sk}")
+    sa = shape_of("a", a, 3)
+    if sa != sq and sa != sq[:-1] + (1,):
+        raise ValueError(
+            f"a: expected the shape of q (..., L, H, d_k) = {sq}, or {sq[:-1] + (1,)} for one "
+            f"gate per head, got {sa}"
+        )
     sv = shape_of("v", v, 3)
     if sv[:-1] != sq[:-1]:
         raise ValueError(

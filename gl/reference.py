@@ -227,6 +227,8 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
         check_gate_loop_inputs(q, k, v, a, h0)  # lists, JAX arrays: checked as given
         q, k, v, a = (np.asarray(x) for x in (q, k, v, a))
         h0 = None if h0 is None else np.asarray(h0)
+    if np.shape(a)[-1:] == (1,) and np.shape(a)[:-1] == np.shape(q)[:-1]:
+        a = np.broadcast_to(a, np.shape(q))  # one gate per head (..., L, H, 1): per key here
     key = (q.shape, q.dtype, k.shape, k.dtype, v.shape, v.dtype, a.shape, a.dtype)
     dt, to, batch, (B, L, H, d_k, d_v), siso, (parallel, serial) = (
         _plan(dtype, *key) if h0 is None else _plan(dtype, *key, h0.shape, h0.dtype))

@@ -228,6 +228,8 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         ``q, k, v``, or an unknown option value.
     """
     check_gate_loop_inputs(q, k, v, a, h0)  # shapes agree, float or complex dtypes
+    if a.shape != q.shape:  # one gate per head, (B, L, H, 1): the kernels take one per key
+        a = jnp.broadcast_to(a, q.shape)
     if q.ndim != 4:
         raise ValueError(f"gate_loop_mh: q: expected (B, L, H, d_k), 4 dimensions, got shape {q.shape}")
     B, L, H, d_k = q.shape
