@@ -157,3 +157,14 @@ def test_the_benchmark_checks_before_it_times():
     assert len(rows) == 4 and all(r["agrees"] for r in rows)
     assert {(r["method"].split(",")[0], r["pass_"]) for r in rows} == {
         (m, p) for m in ("per head", "broadcast") for p in ("fwd", "fwd+bwd")}
+
+
+def test_sequence_parallel_takes_a_gate_per_head(rng):
+    """``gl.sharded`` on a one-device mesh (the multi-device cases: ``tests/test_sharded.py``)."""
+    from gl import sharded
+    q, k, v, a = head_inputs(rng, (2,), 16, 2, 4, 4, complex_a=False)
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("seq",))
+    want = gl.gate_loop_reference(q, k, v, a)
+    for mode in ("chunked", "parallel"):
+        y = sharded.gate_loop_sharded(q, k, v, a, mesh=mesh, axis="seq", mode=mode)
+        assert rel_err(y, want) < 2e-5, mode
