@@ -35,45 +35,40 @@ def inputs(key, B, L, H, d):
     return q, k, v, a, w
 
 
-def methods(q, k, v, a, w):
-    """name -> (fn of (q, k, v, a), pass): the per-head path and the broadcast gate."""
+HEAD, BCAST = "per head, (B, L, H, 1)", "broadcast, (B, L, H, d)"
+
+
+def methods(w):
+    """(name, pass) -> fn of (q, k, v, a): the per-head path and the same gate broadcast."""
     head = lambda q, k, v, a: gl.gate_loop(q, k, v, a, mode="chunked", impl="xla")
     bcast = lambda q, k, v, a: gl.gate_loop(q, k, v, jnp.broadcast_to(a, q.shape),
                                             mode="chunked", impl="xla")
     grad = lambda f: jax.grad(lambda q, k, v, a: jnp.sum(f(q, k, v, a) * w), argnums=(0, 1, 2, 3))
-    return {("per head, (B, L, H, 1)", "fwd"): head, ("broadcast, (B, L, H, d)", "fwd"): bcast,
-            ("per head, (B, L, H, 1)", "fwd+bwd"): grad(head),
-            ("broadcast, (B, L, H, d)", "fwd+bwd"): grad(bcast)}
+    return {(HEAD, "fwd"): head, (BCAST, "fwd"): bcast,
+            (HEAD, "fwd+bwd"): grad(head), (BCAST, "fwd+bwd"): grad(bcast)}
 
 
 def run(shape, repeats=7, seed=0):
+    """Check, then time; one row per (method, pass). The forward rows are checked against the
+    Numba loop on batch row 0; the per-head gradients against the broadcast path's (its ``a``
+    gradient summed over ``d``), so the broadcast fwd+bwd row is the reference (error 0)."""
     q, k, v, a, w = inputs(jax.random.key(seed), *shape)
-    ms = methods(q, k, v, a, w)
-    host = [np.asarray(x[:1]) for x in (q, k, v, jnp.broadcast_to(a, q.shape))]
-    y_ref = gl.gate_loop_reference(*host, dtype=np.float64)
-    ready, rows, outs = {}, [], {}
-    for (name, pas), fn in ms.items():
-        f, out, first_s, n = bench.prepare(fn, (q, k, v, a))
-        ready[name, pas] = (f, (q, k, v, a), n)
-        outs[name, pas] = out
-    g_head, g_bcast = outs["per head, (B, L, H, 1)", "fwd+bwd"], \
-        outs["broadcast, (B, L, H, d)", "fwd+bwd"]
-    errs = {("per head, (B, L, H, 1)", "fwd"): bench.rel_err(outs["per head, (B, L, H, 1)",
-                                                                   "fwd"][:1], y_ref),
-            ("broadcast, (B, L, H, d)", "fwd"): bench.rel_err(outs["broadcast, (B, L, H, d)",
-                                                                    "fwd"][:1], y_ref),
-            ("per head, (B, L, H, 1)", "fwd+bwd"): max(
-                bench.rel_err(x, jnp.sum(y, -1, keepdims=True) if x.shape[-1] == 1 else y)
-                for x, y in zip(g_head, g_bcast)),
-            ("broadcast, (B, L, H, d)", "fwd+bwd"): 0.0}
-    samples = bench.time_rounds(ready, repeats)
-    for (name, pas), t in samples.items():
-        rows.append(dict(method=name, pass_=pas, ms=float(np.median(t)), rel_err=errs[name, pas],
-                         agrees=bool(errs[name, pas] <= TOL[pas])))
-    for r in rows:
-        other = next(s for s in rows if s["pass_"] == r["pass_"] and s is not r)
-        r["speedup_over_other"] = other["ms"] / r["ms"]
-    return rows
+    args = (q, k, v, a)
+    y_ref = gl.gate_loop_reference(*(np.asarray(x[:1]) for x in args), dtype=np.float64)
+    ready, out = {}, {}
+    for key, fn in methods(w).items():
+        f, out[key], _, n = bench.prepare(fn, args)
+        ready[key] = (f, args, n)
+    err = {(m, "fwd"): bench.rel_err(out[m, "fwd"][:1], y_ref) for m in (HEAD, BCAST)}
+    err[BCAST, "fwd+bwd"] = 0.0
+    err[HEAD, "fwd+bwd"] = max(bench.rel_err(x, y.sum(-1, keepdims=True) if x.shape != y.shape
+                                             else y)
+                               for x, y in zip(out[HEAD, "fwd+bwd"], out[BCAST, "fwd+bwd"]))
+    ms = {key: float(np.median(t)) for key, t in bench.time_rounds(ready, repeats).items()}
+    other = {HEAD: BCAST, BCAST: HEAD}
+    return [dict(method=m, pass_=pas, ms=ms[m, pas], rel_err=err[m, pas],
+                 agrees=bool(err[m, pas] <= TOL[pas]),
+                 speedup_over_other=ms[other[m], pas] / ms[m, pas]) for m, pas in ms]
 
 
 def main(argv=None):

@@ -20,6 +20,8 @@ import json
 import os
 import sys
 
+from gl.results import fastest_peers
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 
@@ -81,39 +83,27 @@ README_END = "<!-- peers:end -->"
 _SHORT = {"flash-linear-attention": "fla ", "accelerated-scan": ""}
 
 
-def _fastest(rows, lib, pas):
-    """The fastest agreeing full-operator row of ``lib`` (a library or a set of them)."""
-    ok = [r for r in rows if r["pass"] == pas and r["status"] == "ok" and r["agrees"] is not False
-          and r["library"] in lib and "[scan only]" not in r["method"]]
-    return min(ok, key=lambda r: r["ms"]) if ok else None
-
-
 def markdown_table(res) -> str:
     """The README's table: per case, gl's and the fastest agreeing peer's forward and
-    forward+backward times, and the peer's time over gl's (> 1: gl is faster)."""
-    cases = {}
-    for r in res["rows"]:
-        cases.setdefault(case_of(r), []).append(r)
-    order = sorted(cases, key=lambda c: (c[0], c[1] == "head", c[1], c[2][1]))
+    forward+backward times (:func:`gl.results.fastest_peers`), and the peer's time over gl's
+    (> 1: gl is faster)."""
+    cell = {(e["case"], e["pass"]): (e["gl"], e["peer"]) for e in fastest_peers(res)}
     lines = ["| case | gl: forward, fwd+bwd | fastest peer | peer: forward, fwd+bwd | "
              "peer / gl |", "| --- | --- | --- | --- | --- |"]
-    for c in order:
-        rows, cell = cases[c], {}
-        for pas in ("fwd", "fwd+bwd"):
-            g, p = _fastest(rows, {"gl"}, pas), _fastest(rows, set(_SHORT), pas)
-            cell[pas] = (g, p)
-        g, p = cell["fwd"]
+    name_of = lambda r: _SHORT[r["library"]] + "`" + (
+        r["method"].split(".", 1)[-1] if r["library"] == "flash-linear-attention"
+        else r["method"]) + "`"
+    for c in dict.fromkeys(case for case, _ in cell):
+        pair = {pas: cell.get((c, pas), (None, None)) for pas in ("fwd", "fwd+bwd")}
+        p = pair["fwd"][1]
         if p is None:
             continue
         fam = "multi-head" if c[0] == "multihead" else "SISO"
         name = f"{fam} {c[1]} {c[2]}" + ("" if c[3] == "float32" else f" {c[3]}")
-        times = lambda pas, i: "–" if cell[pas][i] is None else f"{cell[pas][i]['ms']:.2f} ms"
-        ratio = lambda pas: "–" if None in cell[pas] else \
-            f"{cell[pas][1]['ms'] / cell[pas][0]['ms']:.2f}×"
-        name_of = lambda r: _SHORT[r["library"]] + "`" + (
-            r["method"].split(".", 1)[-1] if r["library"] == "flash-linear-attention"
-            else r["method"]) + "`"
-        peer, pb = name_of(p), cell["fwd+bwd"][1]
+        times = lambda pas, i: "–" if pair[pas][i] is None else f"{pair[pas][i]['ms']:.2f} ms"
+        ratio = lambda pas: "–" if None in pair[pas] else \
+            f"{pair[pas][1]['ms'] / pair[pas][0]['ms']:.2f}×"
+        peer, pb = name_of(p), pair["fwd+bwd"][1]
         if pb is not None and pb["method"] != p["method"]:
             peer += f" (fwd+bwd: {name_of(pb)})"
         lines.append(f"| {name} | {times('fwd', 0)}, {times('fwd+bwd', 0)} | {peer} | "

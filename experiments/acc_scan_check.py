@@ -12,7 +12,7 @@ GPU_COMMANDS.md``, INSTALL):
 
     python3 experiments/acc_scan_check.py --json $OUT/acc_scan_check.json
 
-About a minute on an H100 (``warp`` compiles its CUDA kernel at import, about 30 s).
+Not yet run (``warp`` compiles its CUDA kernel when first imported).
 """
 from __future__ import annotations
 

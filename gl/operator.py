@@ -120,8 +120,8 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
       a: state transitions, ``(..., L, H, d_k)``; diagonal over ``d_k``, broadcast over ``d_v``.
         ``(..., L, H, 1)`` is one gate per head (RetNet, Mamba-2): the XLA chunked mode then
         builds each chunk's decays as one ``(C, C)`` matrix (:func:`gl.chunked.head_scores`),
-        the XLA recurrent, parallel and attention modes broadcast it, and the Pallas kernels
-        get it broadcast to ``(..., L, H, d_k)``.
+        the other XLA modes broadcast it in their arithmetic, and the fused Pallas kernel
+        (:func:`gl.kernels.chunked.gate_loop_mh`) expands it to ``(..., L, H, d_k)``.
       mode: the algorithm: ``"recurrent"`` (``lax.scan``, eq. 7-8), ``"parallel"``
         (associative scan, eq. 12-13, differentiated by a reverse scan: reverse mode only; for
         ``jax.jvp`` use ``"recurrent"`` or :func:`gl.scan.gate_loop_parallel`), ``"attention"``
@@ -165,8 +165,6 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
     mode, impl = pick(jax.default_backend(), q.shape, v.shape, dtype,
                       has_pallas=(impl != "xla" and kernels.available()),
                       qkv_complex=any(jnp.iscomplexobj(x) for x in (q, k, v)), mode=mode, impl=impl)
-    if impl == "pallas" and a.shape[-1] != q.shape[-1]:
-        a = jnp.broadcast_to(a, q.shape)  # one gate per head: the kernels take a gate per key
     if impl == "pallas":
         _check_pallas(mode, q, k, v, dtype)
         y, h = empty_sequence(q, v, h0, dtype) if q.shape[-3] == 0 else \

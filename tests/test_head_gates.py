@@ -138,12 +138,13 @@ def test_reference_and_kernel_take_a_gate_per_head(rng):
     """The Numba loop and the fused kernel (in the Pallas interpreter) broadcast a (..., 1) gate;
     without that, the loop reads past it as if it had d_k entries (a silent wrong answer, seen
     while this path was written)."""
-    from gl.kernels.chunked import gate_loop_mh
+    from gl import kernels
     q, k, v, a = head_inputs(rng, (1,), 32, 2, 16, 16, complex_a=False)
     full = np.broadcast_to(a, q.shape).copy()
     want = gl.gate_loop_reference(q, k, v, full)
     np.testing.assert_array_equal(gl.gate_loop_reference(q, k, v, a), want)
-    y, _ = gate_loop_mh(q, k, v, a, interpret=True)
+    # gl.gate_loop's impl="pallas" path after its checks, in the interpreter
+    y, _ = kernels.gate_loop_pallas(q, k, v, a, None, np.float32, interpret=True)
     assert rel_err(y, want) < 2e-5
 
 

@@ -290,3 +290,16 @@ def test_shipped_table_is_the_merge_of_the_raw_runs(tmp_path):
     out = tmp_path / "merged.json"
     merge_peers.main([str(tmp_path / f) for f in RUNS] + ["--json", str(out)])
     assert json.loads(out.read_text()) == shipped()
+
+
+def test_fastest_peers_skips_bare_scans_disagreeing_and_failed_rows():
+    from gl.results import fastest_peers
+    res = copy.deepcopy(shipped())
+    got = {(e["case"][:3], e["pass"]): e for e in fastest_peers(res)}
+    long = ("siso", "real", (8, 65536, 64))
+    assert got[long, "fwd"]["peer"]["method"] == "accelerated_scan.scalar"  # not [scan only]
+    assert got[("multihead", "head", (16, 4096, 8, 64)), "fwd+bwd"]["peer"] is None  # refused
+    # make the disagreeing warp backward the fastest: it must still not be chosen
+    _first(res, "accelerated_scan.warp", "fwd+bwd")["ms"] = 0.01
+    got = {(e["case"][:3], e["pass"]): e for e in fastest_peers(res)}
+    assert got[long, "fwd+bwd"]["peer"]["method"] == "accelerated_scan.scalar"
