@@ -12,7 +12,10 @@ GPU_COMMANDS.md``, INSTALL):
 
     python3 experiments/acc_scan_check.py --json $OUT/acc_scan_check.json
 
-Not yet run (``warp`` compiles its CUDA kernel when first imported).
+``warp`` compiles its CUDA kernel when first imported. Ran on an H100 on 2026-12-05 (torch
+2.11, accelerated-scan 0.3.1): ``warp``'s forward agrees at every length, its gradients only up
+to T = 4096 (relative errors 0.18-0.33 from 8192 on); ``scalar`` agrees everywhere. The result,
+with its provenance: ``gl/assets/bench/acc_scan_check_h100.json`` (chapter 9).
 """
 from __future__ import annotations
 

@@ -115,6 +115,10 @@ def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precis
              split=None):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
     parts of each segment (None: :func:`plan`)."""
+    if a.shape != q.shape:  # one gate per head, (B, L, H, 1): the kernels take one per key.
+        # Broadcast here, not before the custom VJP, so that the backward (gl.chunked, recomputed)
+        # keeps the per-head path (gl.chunked.head_scores) and returns a's gradient in a's shape.
+        a = jnp.broadcast_to(a, q.shape)
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
     C, nJ = CHUNK, d_v // block_v
@@ -228,8 +232,6 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         ``q, k, v``, or an unknown option value.
     """
     check_gate_loop_inputs(q, k, v, a, h0)  # shapes agree, float or complex dtypes
-    if a.shape != q.shape:  # one gate per head, (B, L, H, 1): the kernels take one per key
-        a = jnp.broadcast_to(a, q.shape)
     if q.ndim != 4:
         raise ValueError(f"gate_loop_mh: q: expected (B, L, H, d_k), 4 dimensions, got shape {q.shape}")
     B, L, H, d_k = q.shape
