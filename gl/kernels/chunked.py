@@ -45,7 +45,9 @@ on the CUDA cores, slower) or ``"bf16x3"`` (faster, error 5.6e-6); ``experiments
 has the measurements. The elementwise work is float32 throughout.
 
 The gradient (:func:`gate_loop_mh`, a ``jax.custom_vjp``) is that of :func:`gl.chunked.gate_loop_chunked`,
-recomputed in the backward pass: the kernels speed up the forward pass only.
+recomputed in the backward pass: the kernels speed up the forward pass only. A gate per head,
+``a`` of shape ``(B, L, H, 1)``, is broadcast only at the kernels' input, so that recomputation
+takes :mod:`gl.chunked`'s per-head path.
 Limits: ``d_k`` and ``block_v`` powers of two from 16 (Triton's matmul tiles); other shapes use
 :mod:`gl.chunked`. On a CPU the kernels run in the Pallas interpreter (``interpret=True``, IEEE
 float32 matmuls): for tests.
