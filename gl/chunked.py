@@ -57,7 +57,7 @@ number, so each chunk's scores are one ``(C, d_k) @ (d_k, C)`` matmul times a ``
 products of gates (:func:`head_scores`) instead of the tree of blocks: about twice as fast,
 forward and with the backward, as the same gate broadcast over ``d_k``, on a 2-core CPU at
 (4, 2048, 4, 64), and 1.8x / 1.75x on an H100 at (16, 4096, 8, 64) (``benchmarks/head_gates.py``;
-``experiments/bench_logs/head_gates_*.json``).
+``experiments/bench_logs/head_gates_cpu_*.json``, ``gl/assets/bench/head_gates_h100.json``).
 
 Error against a complex128 reference: relative ``< 2e-5`` in float32/complex64 for L up to
 1000 and ``< 1e-4`` at L = 10 000, ``< 1e-11`` in float64/complex128, like the other modes.

@@ -152,7 +152,7 @@ def test_kernel_backward_keeps_the_per_head_path(rng, monkeypatch):
     """The fused kernel's gradient is recomputed by autodiff through gl.chunked. It gets the
     per-head ``a`` (broadcast only at the kernel's input), so the backward runs the per-head
     chunk (``gl.chunked.head_scores``: 1.75x faster than the broadcast gate forward and backward
-    on an H100, ``experiments/bench_logs/head_gates_h100_2026-12-05.json``) and returns ``a``'s
+    on an H100, ``gl/assets/bench/head_gates_h100.json``) and returns ``a``'s
     gradient in ``a``'s shape; it equals the XLA path's."""
     import gl.chunked
     from gl import kernels
