@@ -1,0 +1,321 @@
+"""A Pallas backward for the chunked multi-head GateLoop, real gates (eq. 7-8, 17-21).
+
+:func:`gl.kernels.chunked.gate_loop_mh` runs the forward as one fused kernel; its gradient is
+autodiff through the XLA chunked form (:func:`gl.chunked.gate_loop_chunked`), recomputed.
+Here the gradient is two Pallas kernels instead. Never run on a GPU: tested in the Pallas
+interpreter only (``tests/test_experiments_pallas_mh_bwd.py``).
+
+**The forward** (eq. 7-8, one head, steps ``t = 0 .. L-1``, ``a_t`` real, one per key row ``i``)::
+
+    h_t = a_t ⊙ h_{t-1} + k_t v_tᵀ   (eq. 7; h_{-1} = h0, (d_k, d_v), a_t scales row i)
+    y_t = h_tᵀ q_t                    (eq. 8; y_t[j] = sum_i q_t[i] h_t[i, j])
+
+**The backward.** Let ``g_t = dL/dh_t``, the total cotangent of the state after step ``t``
+(through ``y_t`` and every later step). ``h_t`` reaches ``y_t`` (eq. 8) and ``h_{t+1}`` (eq. 7), so
+
+    (B1) g_t = a_{t+1} ⊙ g_{t+1} + q_t dy_tᵀ,    g_{L-1} = q_{L-1} dy_{L-1}ᵀ + dh_L,
+
+a recurrence of the same form as eq. 7, run backwards in time, with ``q`` in the role of ``k``
+and ``dy`` in that of ``v``. Differentiating eq. 7 and eq. 8 at step ``t``:
+
+    (B2) dv_t = g_tᵀ k_t        (dv_t[j] = sum_i k_t[i] g_t[i, j])
+    (B3) dk_t = g_t v_t         (dk_t[i] = sum_j g_t[i, j] v_t[j])
+    (B4) dq_t = h_t dy_t = a_t ⊙ (h_{t-1} dy_t) + k_t (v_t · dy_t)
+    (B5) da_t[i] = sum_j h_{t-1}[i, j] g_t[i, j]
+    (B6) dh0 = a_0 ⊙ g_0.
+
+(B5) needs the forward state *before* step ``t`` next to the cotangent *after* it. The
+shortcut of the literature, ``a_t da_t = sum_j (h_t ⊙ g_t)[:, j] - k_t ⊙ dk_t`` (a reverse
+cumulative sum of ``q ⊙ dq - k ⊙ dk``), gives ``d(log a)``; ``da`` from it is a quotient by
+``a_t``: infinite or NaN at ``a = 0``, inexact at ``|a| = 1e-30``. It is not used here: every
+decay below is a product of gates, as in the forward kernel.
+
+**Chunks** (eq. 17-21). Cut time into chunks of ``C = 16`` steps, chunk-local steps
+``n = 0 .. C-1``, ``D(n, m) = prod_{j=m+1..n} a_j`` (eq. 17-21's relative decay, per key row).
+With ``h_in`` the state entering the chunk (eq. 13's fold, once per chunk: ``h_{s+1} =
+T_s ⊙ h_s + (k ⊙ R)ᵀ v``, ``T_s`` the chunk's total decay, ``R_m = D(C-1, m)``), the state
+before step ``n`` is
+
+    (B7) h_{n-1} = P_{n-1} ⊙ h_in + K_nᵀ V,   P_{n-1} = D(n-1, -1),   K_n[m] = k_m ⊙ D(n-1, m)
+         for m < n (rows m >= n zero),
+
+eq. 20-21's decayed keys, one ``(d_k, C) @ (C, block_v)`` matmul. ``K_n`` and ``P_{n-1}`` are
+built by the forward kernel's step rule from the chunk's start, ``K ← a_j ⊙ K`` then row ``j``
+becomes ``k_j``, for ``j = 0 .. n-1``: products only, so ``a = 0`` gives exact zeros.
+
+**Kernel 1, the states** (:func:`_states_kernel`): walks the chunks forwards from ``h0`` and
+writes every chunk's entering state ``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per
+``(batch, head)``), the forward's state update only, no outputs. This is the "small forward
+pass" that saves what the backward cannot rebuild without quotients: ``h_in`` cannot be
+recovered from ``h_out`` by dividing by ``T_s``.
+
+**Kernel 2, the backward** (:func:`_bwd_kernel`): one program per ``(batch, head, block of
+block_v columns of v)``. It walks the chunks backwards, keeping in registers the
+``(d_k, block_v)`` cotangent ``Γ`` that enters the chunk's last step from later chunks
+(``dh_L`` at the start). Inside a chunk it walks the steps backwards: ``g_n = Γ + q_n dy_nᵀ``
+(B1), ``h_{n-1}`` by (B7) from the saved ``h_in``, then (B2)-(B5) as row reductions of
+``(d_k, block_v)`` tiles, and ``Γ ← a_n ⊙ g_n`` (B1 again) for step ``n - 1``; after the first
+chunk ``Γ = dh0`` (B6). ``dv`` is complete per program; ``dq, dk, da`` sum over ``d_v``, so each
+program writes its block's part and the wrapper sums the ``d_v / block_v`` parts.
+
+**Cost.** Per step and program: one ``(d_k, 16) @ (16, block_v)`` matmul (B7) and about six
+elementwise passes over a ``(d_k, block_v)`` tile (B1-B5); rebuilding ``K_n`` is ``n`` row
+updates of a ``(16, d_k)`` tile, ``C (C - 1) / 2 = 120`` per chunk. The matmuls are ``C = 16``
+times the forward's state update. Bytes (float32, per step and head, ``d = d_k = d_v``,
+``J = d_v / block_v``): kernel 1 reads ``k, v, a`` (``12 d`` bytes, ``J`` times) and writes
+``4 d² / 16`` (the states); kernel 2 reads ``q, k, v, a, dy`` (``20 d``, ``J`` times) and the
+states (``4 d² / 16``), writes ``dv`` (``4 d``) and ``dq, dk, da`` (``12 d J``); the sum over ``J``
+reads and writes those again. At ``d = 64, J = 1``: ``48 + 1024 + 80 + 1024 + 64 = 2240`` bytes
+per step and head against about ``40 d = 2560`` for reading five inputs and writing four
+gradients once; ``experiments/NOTES.md`` compares the XLA backward.
+
+Scope: real gates (``a`` float32, or float64 in the interpreter), one per key (``(B, L, H, d_k)``)
+or one per head (``(B, L, H, 1)``, broadcast, ``da`` summed back). Complex ``a`` or ``h0``:
+``NotImplementedError``. ``d_k``, ``block_v`` powers of two from 16 (Triton's matmul tiles).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plgpu
+
+import gl.chunked
+import gl.kernels.chunked
+
+__all__ = ["gate_loop_mh_bwd_pallas", "gate_loop_mh_fused", "chunk_states", "CHUNK"]
+
+CHUNK = 16  #: steps per chunk, the smallest Triton matmul tile (as gl.kernels.chunked.CHUNK)
+HIGHEST = lax.Precision.HIGHEST
+
+
+def _dot(x, y, trans_a=False):
+    """``x @ y`` (``x`` transposed if ``trans_a``), IEEE precision, in ``x``'s dtype."""
+    dims = (((0 if trans_a else 1,), (0,)), ((), ()))
+    return lax.dot_general(x, y, dims, precision=HIGHEST, preferred_element_type=x.dtype)
+
+
+def _all(n):
+    """``[0, n)`` as an index with an int32 start (a bare ``:`` turns int64 under x64)."""
+    return pl.ds(jnp.int32(0), n)
+
+
+def _row(ref, b, t, hd, cols=None):
+    """Row ``t`` of ``ref[b, :, hd, cols]`` (all columns if None) as a ``(1, width)`` tile."""
+    return plgpu.load(ref.at[b, t, hd, _all(ref.shape[-1]) if cols is None else cols])[None, :]
+
+
+def _decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt):
+    """``(K_n, P_{n-1})`` of (B7): ``K_n[m] = k_m ⊙ D(n-1, m)`` for ``m < n`` (zero rows
+    from ``n`` on) and ``P_{n-1} = prod_{j<n} a_j``, both from the chunk's start ``n0``, by the
+    step rule ``K ← a_j ⊙ K``, row ``j`` = ``k_j``: products of gates only."""
+    rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
+
+    def step(j, st):
+        K, P = st
+        aj = _row(a_ref, b, n0 + j, hd).astype(dt)
+        K = jnp.where(rows == j, _row(k_ref, b, n0 + j, hd).astype(dt), K * aj)
+        return K, P * aj
+
+    return lax.fori_loop(jnp.int32(0), jnp.int32(n), step, (jnp.zeros((C, d_k), dt), jnp.ones((1, d_k), dt)))
+
+
+def _states_kernel(k_ref, v_ref, a_ref, h0_ref, hs_ref, hL_ref, *, n_chunks, C, block_v):
+    """Kernel 1: the state entering every chunk, ``hs[b, hd, c] = h_in`` of chunk ``c``, and the
+    final state ``hL`` (a check); eq. 7 once per chunk with ``K_C`` of (B7) and the total ``P``."""
+    b, hd, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
+    vs = pl.ds(j * block_v, block_v)
+    d_k, dt = k_ref.shape[-1], hs_ref.dtype
+
+    def body(c, h):
+        plgpu.store(hs_ref.at[b, hd, c, _all(d_k), vs], h)
+        n0 = c * C
+        K, T = _decayed_keys(k_ref, a_ref, b, hd, n0, C, C, d_k, dt)  # K[m] = k_m ⊙ R_m
+        V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
+        return T.reshape(d_k, 1) * h + _dot(K, V, trans_a=True)
+
+    h = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), body, plgpu.load(h0_ref.at[b, hd, _all(d_k), vs]).astype(dt))
+    plgpu.store(hL_ref.at[b, hd, _all(d_k), vs], h)
+
+
+def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref,
+                dq_ref, dk_ref, dv_ref, da_ref, dh0_ref, *, n_chunks, C, block_v):
+    """Kernel 2 (module docstring): chunks and steps backwards, ``Γ`` in registers."""
+    b, hd, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
+    vs = pl.ds(j * block_v, block_v)
+    d_k, dt = q_ref.shape[-1], hs_ref.dtype
+    rows_k = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
+    rows_v = lax.broadcasted_iota(jnp.int32, (C, block_v), 0)
+
+    def chunk(i, gam):
+        c = n_chunks - 1 - i
+        n0 = c * C
+        h_in = plgpu.load(hs_ref.at[b, hd, c, _all(d_k), vs]).astype(dt)
+        V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
+
+        def step(s, st):
+            gam, dQ, dK, dV, dA = st
+            n = C - 1 - s
+            t = n0 + n
+            q_n, k_n, a_n = (_row(r, b, t, hd).astype(dt) for r in (q_ref, k_ref, a_ref))
+            v_n, dy_n = (_row(r, b, t, hd, vs).astype(dt) for r in (v_ref, dy_ref))
+            g = gam + q_n.reshape(d_k, 1) * dy_n  # (B1): the cotangent after step n
+            K, P = _decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt)
+            h_prev = P.reshape(d_k, 1) * h_in + _dot(K, V, trans_a=True)  # (B7)
+            put = lambda tile, rows, x: jnp.where(rows == n, x, tile)
+            dV = put(dV, rows_v, jnp.sum(g * k_n.reshape(d_k, 1), axis=0, keepdims=True))  # (B2)
+            dK = put(dK, rows_k, jnp.sum(g * v_n, axis=1, keepdims=True).reshape(1, d_k))  # (B3)
+            hdy = jnp.sum(h_prev * dy_n, axis=1, keepdims=True).reshape(1, d_k)
+            dQ = put(dQ, rows_k, a_n * hdy + k_n * jnp.sum(v_n * dy_n))  # (B4)
+            dA = put(dA, rows_k, jnp.sum(h_prev * g, axis=1, keepdims=True).reshape(1, d_k))  # (B5)
+            return a_n.reshape(d_k, 1) * g, dQ, dK, dV, dA  # Γ for step n - 1 (B1)
+
+        zk, zv = jnp.zeros((C, d_k), dt), jnp.zeros((C, block_v), dt)
+        gam, dQ, dK, dV, dA = lax.fori_loop(jnp.int32(0), jnp.int32(C), step, (gam, zk, zk, zv, zk))
+        ts = pl.ds(n0, C)
+        for ref, x in ((dq_ref, dQ), (dk_ref, dK), (da_ref, dA)):
+            plgpu.store(ref.at[j, b, ts, hd, _all(d_k)], x.astype(ref.dtype))
+        plgpu.store(dv_ref.at[b, ts, hd, vs], dV.astype(dv_ref.dtype))
+        return gam
+
+    gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, plgpu.load(dhL_ref.at[b, hd, _all(d_k), vs]).astype(dt))
+    plgpu.store(dh0_ref.at[b, hd, _all(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
+
+
+def _params(interpret, num_warps):
+    return dict(interpret=True) if interpret else dict(
+        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
+
+
+def _check(q, k, v, a, h0, block_v, name):
+    """Validated ``(a per key, block_v, per_head)``; clear errors naming the argument."""
+    if q.ndim != 4 or k.shape != q.shape or v.shape[:3] != q.shape[:3] or v.ndim != 4:
+        raise ValueError(f"{name}: q, k: expected (B, L, H, d_k) and v (B, L, H, d_v) with the same "
+                         f"B, L, H, got q {q.shape}, k {k.shape}, v {v.shape}")
+    if jnp.iscomplexobj(a) or (h0 is not None and jnp.iscomplexobj(h0)):
+        raise NotImplementedError(f"{name}: complex a or h0: only real gates have a Pallas backward "
+                                  f"here (got a {a.dtype}, h0 {None if h0 is None else h0.dtype}); "
+                                  f"use gl.kernels.chunked.gate_loop_mh, whose backward is autodiff")
+    if any(jnp.iscomplexobj(x) for x in (q, k, v)):
+        raise ValueError(f"{name}: q, k, v: expected real arrays")
+    if a.shape not in (q.shape, q.shape[:3] + (1,)):
+        raise ValueError(f"{name}: a: expected {q.shape} (per key) or {q.shape[:3] + (1,)} "
+                         f"(per head), got {a.shape}")
+    B, L, H, d_k = q.shape
+    d_v = v.shape[-1]
+    if h0 is not None and h0.shape != (B, H, d_k, d_v):
+        raise ValueError(f"{name}: h0: expected {(B, H, d_k, d_v)}, got {h0.shape}")
+    if not gl.kernels.chunked.supported(d_k, d_v):
+        raise ValueError(f"{name}: expected d_k and d_v powers of two >= 16, got d_k = {d_k}, d_v = {d_v}")
+    block_v = block_v or min(d_v, 64)
+    if block_v < 16 or block_v & (block_v - 1) or d_v % block_v:
+        raise ValueError(f"{name}: block_v: expected a power of two >= 16 dividing d_v = {d_v}, got {block_v}")
+    return jnp.broadcast_to(a, q.shape), block_v, a.shape != q.shape
+
+
+def _pad(x, Lp, fill=0.0):
+    """Steps ``L .. Lp-1`` with ``a = 1``, ``q = k = v = dy = 0``: they leave the state as it is."""
+    return jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, 0), (0, 0)), constant_values=fill)
+
+
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps"))
+def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4):
+    """Kernel 1: ``(hs, hL)``, the ``(B, H, N, d_k, d_v)`` states entering the ``N = ceil(L/16)``
+    chunks and the final state. Shapes as :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
+    B, L, H, d_k = k.shape
+    d_v, dt = v.shape[-1], h0.dtype
+    N = -(-L // CHUNK)
+    Lp = N * CHUNK
+    k, v, a = _pad(k, Lp), _pad(v, Lp), _pad(a, Lp, 1.0)
+    kern = functools.partial(_states_kernel, n_chunks=N, C=CHUNK, block_v=block_v)
+    out = (jax.ShapeDtypeStruct((B, H, N, d_k, d_v), dt), jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
+    return pl.pallas_call(kern, out_shape=out, grid=(B, H, d_v // block_v), name="gl_mh_bwd_states",
+                          **_params(interpret, num_warps))(k, v, a, h0)
+
+
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps"))
+def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps):
+    B, L, H, d_k = q.shape
+    d_v, dt = v.shape[-1], h0.dtype
+    nJ, N = d_v // block_v, -(-L // CHUNK)
+    Lp = N * CHUNK
+    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps)
+    q, k, v, dy, a = _pad(q, Lp), _pad(k, Lp), _pad(v, Lp), _pad(dy, Lp), _pad(a, Lp, 1.0)
+    kern = functools.partial(_bwd_kernel, n_chunks=N, C=CHUNK, block_v=block_v)
+    part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
+    out = (part, part, jax.ShapeDtypeStruct((B, Lp, H, d_v), dt), part,
+           jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
+    dq, dk, dv, da, dh0 = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ), name="gl_mh_bwd",
+                                         **_params(interpret, num_warps))(q, k, v, a, dy, hs, dhL)
+    cut = lambda x: x[:, :L]
+    return cut(dq.sum(0)), cut(dk.sum(0)), cut(dv), cut(da.sum(0)), dh0
+
+
+def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret=False,
+                            num_warps=4):
+    """``(dq, dk, dv, da, dh0)`` of ``(y, h_L) = gate_loop(q, k, v, a, h0)`` for cotangents
+    ``dy`` of ``y`` and ``dhL`` of ``h_L`` (None: zero), by the two kernels (module docstring).
+
+    Args:
+      q, k: ``(B, L, H, d_k)``; v, dy: ``(B, L, H, d_v)``; a: ``(B, L, H, d_k)`` or
+        ``(B, L, H, 1)``, real; h0, dhL: ``(B, H, d_k, d_v)`` or None (zeros). All real, of one
+        dtype: float32, or float64 with ``interpret=True``.
+      block_v: columns of ``v`` per program (default ``min(d_v, 64)``); interpret: run in the
+        Pallas interpreter (CPU); num_warps: per program on a GPU.
+
+    Raises:
+      NotImplementedError: complex ``a`` or ``h0``.
+      ValueError: shapes that do not match, ``d_k``, ``d_v`` or ``block_v`` not powers of two >= 16.
+    """
+    name = "gate_loop_mh_bwd_pallas"
+    a_full, block_v, per_head = _check(q, k, v, a, h0, block_v, name)
+    B, L, H, d_k = q.shape
+    d_v = v.shape[-1]
+    if dy.shape != v.shape:
+        raise ValueError(f"{name}: dy: expected the shape of y, {v.shape}, got {dy.shape}")
+    dt = jnp.result_type(q, k, v, a, dy, *(x for x in (h0, dhL) if x is not None))
+    if dt not in (jnp.float32, jnp.float64) or (dt == jnp.float64 and not interpret):
+        raise ValueError(f"{name}: expected float32 inputs (float64 only with interpret=True), got {dt}")
+    zero = jnp.zeros((B, H, d_k, d_v), dt)
+    h0 = zero if h0 is None else h0.astype(dt)
+    dhL = zero if dhL is None else dhL.astype(dt)
+    if dhL.shape != zero.shape:
+        raise ValueError(f"{name}: dhL: expected {zero.shape}, got {dhL.shape}")
+    args = (x.astype(dt) for x in (q, k, v, a_full))
+    dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v,
+                               interpret=bool(interpret), num_warps=int(num_warps))
+    return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def _fused(q, k, v, a, h0, interpret, block_v):
+    if q.dtype == jnp.float64:  # gate_loop_mh is float32 only; float64 (tests) runs gl.chunked
+        return gl.chunked.gate_loop_chunked(q, k, v, a, h0)
+    return gl.kernels.chunked.gate_loop_mh(q, k, v, a, h0, interpret=interpret, block_v=block_v)
+
+
+def _fused_fwd(q, k, v, a, h0, interpret, block_v):
+    return _fused(q, k, v, a, h0, interpret, block_v), (q, k, v, a, h0)
+
+
+def _fused_bwd(interpret, block_v, res, cts):
+    dy, dhL = cts
+    return gate_loop_mh_bwd_pallas(*res, dy, dhL, block_v=block_v, interpret=interpret)
+
+
+_fused.defvjp(_fused_fwd, _fused_bwd)
+
+
+def gate_loop_mh_fused(q, k, v, a, h0=None, *, interpret=False, block_v=None):
+    """``(y, h_L)`` by :func:`gl.kernels.chunked.gate_loop_mh` (float32; float64 inputs, for
+    tests, by :func:`gl.chunked.gate_loop_chunked`), its gradient by
+    :func:`gate_loop_mh_bwd_pallas`. Real ``a`` only (``NotImplementedError`` otherwise)."""
+    a_full, block_v, _ = _check(q, k, v, a, h0, block_v, "gate_loop_mh_fused")
+    dt = jnp.result_type(q, k, v, a, *(() if h0 is None else (h0,)))
+    if h0 is None:
+        h0 = jnp.zeros(q.shape[:1] + q.shape[2:] + v.shape[-1:], dt)
+    return _fused(q.astype(dt), k.astype(dt), v.astype(dt), a.astype(dt), h0.astype(dt),
+                  bool(interpret), block_v)
