@@ -62,12 +62,14 @@ program writes its block's part and the wrapper sums the ``d_v / block_v`` parts
 elementwise passes over a ``(d_k, block_v)`` tile (B1-B5); rebuilding ``K_n`` is ``n`` row
 updates of a ``(16, d_k)`` tile, ``C (C - 1) / 2 = 120`` per chunk. The matmuls are ``C = 16``
 times the forward's state update. Bytes (float32, per step and head, ``d = d_k = d_v``,
-``J = d_v / block_v``): kernel 1 reads ``k, v, a`` (``12 d`` bytes, ``J`` times) and writes
-``4 d² / 16`` (the states); kernel 2 reads ``q, k, v, a, dy`` (``20 d``, ``J`` times) and the
-states (``4 d² / 16``), writes ``dv`` (``4 d``) and ``dq, dk, da`` (``12 d J``); the sum over ``J``
-reads and writes those again. At ``d = 64, J = 1``: ``48 + 1024 + 80 + 1024 + 64 = 2240`` bytes
-per step and head against about ``40 d = 2560`` for reading five inputs and writing four
-gradients once; ``experiments/NOTES.md`` compares the XLA backward.
+``J = d_v / block_v``): kernel 1 reads ``k, v, a`` (``12 d``, ``J`` times) and writes the
+states (``4 d² / 16``); kernel 2 reads ``q, k, v, a, dy`` (``20 d``, ``J`` times) and the states
+(``4 d² / 16``), writes ``dv`` (``4 d``) and ``dq, dk, da`` (``12 d`` per block of ``v``, summed
+by XLA afterwards when ``J > 1``). The rows that rebuild ``K_n`` are re-read from the chunk's
+``16 d`` bytes, counted once (L1/L2 on a GPU: an assumption). At ``d = 64, J = 1``:
+``768 + 1024 + 1280 + 1024 + 256 + 768 = 5120`` bytes per step and head, 80 per element of
+``y``; the chunk states are 2048 of them. Reading five inputs and writing four gradients once
+is ``36 d = 2304``. ``experiments/NOTES.md`` compares the XLA backward.
 
 Scope: real gates (``a`` float32, or float64 in the interpreter), one per key (``(B, L, H, d_k)``)
 or one per head (``(B, L, H, 1)``, broadcast, ``da`` summed back). Complex ``a`` or ``h0``:
