@@ -179,3 +179,18 @@ def test_bad_input(rng):
         call(q, k, v, a[..., :2], h0, dy)
     with jax.enable_x64(True), pytest.raises(ValueError, match="float64 only with interpret"):
         mb.gate_loop_mh_bwd_pallas(q, k, v, a, h0, np.float64(dy))
+
+
+@pytest.mark.parametrize("block_v", [16, 64])
+def test_lowers_to_triton_for_cuda(block_v):
+    """Both kernels lower to Triton's IR for CUDA on this CPU (``jax.export``): the Pallas-to-
+    Triton rules accept every operation. Triton's own compilation (to PTX) is not run here."""
+    from jax import export
+
+    x, hh = jax.ShapeDtypeStruct((1, 40, 2, 16), jnp.float32), jax.ShapeDtypeStruct((1, 2, 16, 64), jnp.float32)
+    v = jax.ShapeDtypeStruct((1, 40, 2, 64), jnp.float32)
+    f = jax.jit(lambda *xs: mb.gate_loop_mh_bwd_pallas(*xs, block_v=block_v))
+    target = "__gpu$xla.gpu.triton"
+    e = export.export(f, platforms=["cuda"], disabled_checks=[export.DisabledSafetyCheck.custom_call(target)])(
+        x, x, v, x, hh, v, hh)
+    assert e.mlir_module().count(f"@{target}(") == 2  # the states kernel and the backward kernel
