@@ -143,17 +143,50 @@ def _states_kernel(k_ref, v_ref, a_ref, h0_ref, hs_ref, hL_ref, *, n_chunks, C, 
     plgpu.store(hL_ref.at[b, hd, _all(d_k), vs], h)
 
 
-def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref,
-                dq_ref, dk_ref, dv_ref, da_ref, dh0_ref, *, n_chunks, C, block_v):
-    """Kernel 2 (module docstring): chunks and steps backwards, ``Γ`` in registers."""
-    b, hd, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
+def _summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v, n_vblocks):
+    """Segment ``s >= 1``'s two leaves of eq. 13 in reverse time: its total decay ``A_s`` and
+    the cotangent ``U_s`` it sends into segment ``s - 1`` from ``Γ = 0``. Per chunk, (B1) summed
+    over the chunk: ``Γ ← T ⊙ Γ + (q ⊙ P)ᵀ dY``, ``P_n = prod_{j<=n} a_j`` from the chunk's start."""
+    b, hd = pl.program_id(0), pl.program_id(1)
+    j, s = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks + 1
+    vs = pl.ds(j * block_v, block_v)
+    d_k, dt = q_ref.shape[-1], U_ref.dtype
+    rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
+
+    def chunk(i, st):
+        gam, A = st
+        n0 = ((s + 1) * n_chunks - 1 - i) * C
+
+        def step(n, st):
+            QP, P = st
+            P = P * _row(a_ref, b, n0 + n, hd).astype(dt)
+            return jnp.where(rows == n, _row(q_ref, b, n0 + n, hd).astype(dt) * P, QP), P
+
+        QP, T = lax.fori_loop(jnp.int32(0), jnp.int32(C), step, (jnp.zeros((C, d_k), dt), jnp.ones((1, d_k), dt)))
+        dY = plgpu.load(dy_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
+        return T.reshape(d_k, 1) * gam + _dot(QP, dY, trans_a=True), A * T
+
+    init = (jnp.zeros((d_k, block_v), dt), jnp.ones((1, d_k), dt))
+    gam, A = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, init)
+    plgpu.store(A_ref.at[b, hd, s, _all(d_k)], A[0])
+    plgpu.store(U_ref.at[b, hd, s, _all(d_k), vs], gam)
+
+
+def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_chunks, C, block_v,
+                n_vblocks, n_segments):
+    """Kernel 2 (module docstring): segment ``g``'s chunks and steps backwards, ``Γ`` in registers,
+    starting from ``dh_L`` folded with the summaries of the later segments (eq. 13, reversed)."""
+    A_ref, U_ref = refs[:2] if n_segments > 1 else (None, None)
+    dq_ref, dk_ref, dv_ref, da_ref, dh0_ref = refs[-5:]
+    b, hd = pl.program_id(0), pl.program_id(1)
+    j, seg = pl.program_id(2) % n_vblocks, pl.program_id(2) // n_vblocks
     vs = pl.ds(j * block_v, block_v)
     d_k, dt = q_ref.shape[-1], hs_ref.dtype
     rows_k = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
     rows_v = lax.broadcasted_iota(jnp.int32, (C, block_v), 0)
 
     def chunk(i, gam):
-        c = n_chunks - 1 - i
+        c = (seg + 1) * n_chunks - 1 - i
         n0 = c * C
         h_in = plgpu.load(hs_ref.at[b, hd, c, _all(d_k), vs]).astype(dt)
         V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
@@ -183,8 +216,18 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref,
         plgpu.store(dv_ref.at[b, ts, hd, vs], dV.astype(dv_ref.dtype))
         return gam
 
-    gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, plgpu.load(dhL_ref.at[b, hd, _all(d_k), vs]).astype(dt))
-    plgpu.store(dh0_ref.at[b, hd, _all(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
+    gam = plgpu.load(dhL_ref.at[b, hd, _all(d_k), vs]).astype(dt)
+    if n_segments > 1:  # Γ entering segment seg from the right: Γ ← A_s ⊙ Γ + U_s, s = G-1 .. seg+1
+        def fold(i, gam):
+            s = n_segments - 1 - i
+            A = plgpu.load(A_ref.at[b, hd, s, _all(d_k)]).astype(dt)
+            return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s, _all(d_k), vs]).astype(dt)
+        gam = lax.fori_loop(jnp.int32(0), n_segments - 1 - seg, fold, gam)
+    gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, gam)
+
+    @pl.when(seg == 0)
+    def _():
+        plgpu.store(dh0_ref.at[b, hd, _all(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
 
 
 def _params(interpret, num_warps):
@@ -223,13 +266,14 @@ def _pad(x, Lp, fill=0.0):
     return jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, 0), (0, 0)), constant_values=fill)
 
 
-@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps"))
-def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4):
-    """Kernel 1: ``(hs, hL)``, the ``(B, H, N, d_k, d_v)`` states entering the ``N = ceil(L/16)``
-    chunks and the final state. Shapes as :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "n_chunks"))
+def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4, n_chunks=None):
+    """Kernel 1: ``(hs, hL)``, the ``(B, H, N, d_k, d_v)`` states entering the ``N`` chunks
+    (``ceil(L/16)`` unless ``n_chunks`` is more: padded steps) and the final state. Shapes as
+    :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
     B, L, H, d_k = k.shape
     d_v, dt = v.shape[-1], h0.dtype
-    N = -(-L // CHUNK)
+    N = max(-(-L // CHUNK), n_chunks or 0)
     Lp = N * CHUNK
     k, v, a = _pad(k, Lp), _pad(v, Lp), _pad(a, Lp, 1.0)
     kern = functools.partial(_states_kernel, n_chunks=N, C=CHUNK, block_v=block_v)
@@ -238,26 +282,35 @@ def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4):
                           **_params(interpret, num_warps))(k, v, a, h0)
 
 
-@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps"))
-def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps):
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "segments"))
+def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments):
     B, L, H, d_k = q.shape
     d_v, dt = v.shape[-1], h0.dtype
-    nJ, N = d_v // block_v, -(-L // CHUNK)
-    Lp = N * CHUNK
-    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps)
+    nJ, G = d_v // block_v, segments
+    Ns = -(-L // (G * CHUNK))  # chunks per segment
+    Lp = G * Ns * CHUNK
+    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
+                         n_chunks=G * Ns)
     q, k, v, dy, a = _pad(q, Lp), _pad(k, Lp), _pad(v, Lp), _pad(dy, Lp), _pad(a, Lp, 1.0)
-    kern = functools.partial(_bwd_kernel, n_chunks=N, C=CHUNK, block_v=block_v)
+    summ = []
+    if G > 1:  # segments 1 .. G-1 (segment 0 sends its cotangent into h0: that is dh0)
+        kern = functools.partial(_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
+        out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
+        summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_summary",
+                              **_params(interpret, num_warps))(q, a, dy)
+    kern = functools.partial(_bwd_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ,
+                             n_segments=G)
     part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
     out = (part, part, jax.ShapeDtypeStruct((B, Lp, H, d_v), dt), part,
            jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
-    dq, dk, dv, da, dh0 = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ), name="gl_mh_bwd",
-                                         **_params(interpret, num_warps))(q, k, v, a, dy, hs, dhL)
+    dq, dk, dv, da, dh0 = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * G), name="gl_mh_bwd",
+                                         **_params(interpret, num_warps))(q, k, v, a, dy, hs, dhL, *summ)
     cut = lambda x: x[:, :L]
     return cut(dq.sum(0)), cut(dk.sum(0)), cut(dv), cut(da.sum(0)), dh0
 
 
 def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret=False,
-                            num_warps=4):
+                            num_warps=4, segments=None):
     """``(dq, dk, dv, da, dh0)`` of ``(y, h_L) = gate_loop(q, k, v, a, h0)`` for cotangents
     ``dy`` of ``y`` and ``dhL`` of ``h_L`` (None: zero), by the two kernels (module docstring).
 
@@ -267,6 +320,8 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
         dtype: float32, or float64 with ``interpret=True``.
       block_v: columns of ``v`` per program (default ``min(d_v, 64)``); interpret: run in the
         Pallas interpreter (CPU); num_warps: per program on a GPU.
+      segments: time segments walked by separate programs (None: those of
+        :func:`gl.kernels.chunked.plan` for the forward kernel; at least 256 steps each).
 
     Raises:
       NotImplementedError: complex ``a`` or ``h0``.
@@ -286,8 +341,13 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
     dhL = zero if dhL is None else dhL.astype(dt)
     if dhL.shape != zero.shape:
         raise ValueError(f"{name}: dhL: expected {zero.shape}, got {dhL.shape}")
+    if segments is None:
+        segments = gl.kernels.chunked.plan(B, H, d_v // block_v, L)[0]
+    if int(segments) != segments or not 1 <= segments <= max(1, -(-L // CHUNK)):
+        raise ValueError(f"{name}: segments: expected an integer from 1 to the {-(-L // CHUNK)} "
+                         f"chunks, got {segments}")
     args = (x.astype(dt) for x in (q, k, v, a_full))
-    dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v,
+    dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v, segments=int(segments),
                                interpret=bool(interpret), num_warps=int(num_warps))
     return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
 

@@ -83,6 +83,16 @@ def test_matches_autodiff(rng, shape, block_v, per_head):
     assert_close(run(f32, np.float32, block_v=block_v), autodiff(*f32), 2e-6)
 
 
+@pytest.mark.parametrize("segments", [2, 3])
+def test_time_segments(rng, segments):
+    """Segments walked by separate programs, the cotangent entering each from the summaries of
+    the later ones (3 segments of 2 chunks for 50 steps: a whole segment of padding steps)."""
+    args = inputs(rng, 1, 50, 2, 16, 32)
+    with jax.enable_x64(True):
+        got = run(args, np.float64, block_v=16, segments=segments)
+    assert_close(got, loop_vjp(*args)[1:], 1e-12)
+
+
 def test_zero_h0_and_no_final_cotangent(rng):
     q, k, v, a, _, dy, _ = inputs(rng, 1, 21, 2, 16, 16)
     z = np.zeros((1, 2, 16, 16))
@@ -175,22 +185,25 @@ def test_bad_input(rng):
         call(q[..., :8], k[..., :8], v, a[..., :8], h0[:, :, :8], dy)
     with pytest.raises(ValueError, match="dy"):
         call(q, k, v, a, h0, dy[:, :15])
+    with pytest.raises(ValueError, match="segments"):
+        call(q, k, v, a, h0, dy, segments=2)  # one chunk
     with pytest.raises(ValueError, match="a: expected"):
         call(q, k, v, a[..., :2], h0, dy)
     with jax.enable_x64(True), pytest.raises(ValueError, match="float64 only with interpret"):
         mb.gate_loop_mh_bwd_pallas(q, k, v, a, h0, np.float64(dy))
 
 
-@pytest.mark.parametrize("block_v", [16, 64])
-def test_lowers_to_triton_for_cuda(block_v):
+@pytest.mark.parametrize("block_v, segments", [(16, 1), (64, 2)])
+def test_lowers_to_triton_for_cuda(block_v, segments):
     """Both kernels lower to Triton's IR for CUDA on this CPU (``jax.export``): the Pallas-to-
     Triton rules accept every operation. Triton's own compilation (to PTX) is not run here."""
     from jax import export
 
     x, hh = jax.ShapeDtypeStruct((1, 40, 2, 16), jnp.float32), jax.ShapeDtypeStruct((1, 2, 16, 64), jnp.float32)
     v = jax.ShapeDtypeStruct((1, 40, 2, 64), jnp.float32)
-    f = jax.jit(lambda *xs: mb.gate_loop_mh_bwd_pallas(*xs, block_v=block_v))
+    f = jax.jit(lambda *xs: mb.gate_loop_mh_bwd_pallas(*xs, block_v=block_v, segments=segments))
     target = "__gpu$xla.gpu.triton"
     e = export.export(f, platforms=["cuda"], disabled_checks=[export.DisabledSafetyCheck.custom_call(target)])(
         x, x, v, x, hh, v, hh)
-    assert e.mlir_module().count(f"@{target}(") == 2  # the states kernel and the backward kernel
+    # the states kernel, the segments' summaries (if several) and the backward kernel
+    assert e.mlir_module().count(f"@{target}(") == 2 + (segments > 1)
