@@ -58,6 +58,13 @@ block_v columns of v)``. It walks the chunks backwards, keeping in registers the
 chunk ``Γ = dh0`` (B6). ``dv`` is complete per program; ``dq, dk, da`` sum over ``d_v``, so each
 program writes its block's part and the wrapper sums the ``d_v / block_v`` parts.
 
+**Segments.** ``B H`` programs are too few to fill a GPU (the forward's reason, eq. 13): time
+is cut into ``G`` segments, one program each. (B1) summed over a chunk is
+``Γ ← T ⊙ Γ + (q ⊙ P)ᵀ dY`` (``P_n = prod_{j<=n} a_j``), eq. 7 in reverse time with ``q, dy`` for
+``k, v``; so :func:`_summary_kernel` gives each later segment's total decay ``A_s`` and the
+cotangent ``U_s`` it sends back from ``Γ = 0``, and segment ``g`` starts from ``dh_L`` folded as
+``Γ ← A_s ⊙ Γ + U_s`` for ``s = G-1 .. g+1`` (eq. 13). Kernel 1 is not segmented (yet).
+
 **Cost.** Per step and program: one ``(d_k, 16) @ (16, block_v)`` matmul (B7) and about six
 elementwise passes over a ``(d_k, block_v)`` tile (B1-B5); rebuilding ``K_n`` is ``n`` row
 updates of a ``(16, d_k)`` tile, ``C (C - 1) / 2 = 120`` per chunk. The matmuls are ``C = 16``
@@ -69,7 +76,8 @@ by XLA afterwards when ``J > 1``). The rows that rebuild ``K_n`` are re-read fro
 ``16 d`` bytes, counted once (L1/L2 on a GPU: an assumption). At ``d = 64, J = 1``:
 ``768 + 1024 + 1280 + 1024 + 256 + 768 = 5120`` bytes per step and head, 80 per element of
 ``y``; the chunk states are 2048 of them. Reading five inputs and writing four gradients once
-is ``36 d = 2304``. ``experiments/NOTES.md`` compares the XLA backward.
+is ``36 d = 2304``. With ``G`` segments the summaries read ``q, a, dy`` again for ``G - 1`` of
+them (``12 d (G-1) / G``). ``experiments/NOTES.md`` compares the XLA backward.
 
 Scope: real gates (``a`` float32, or float64 in the interpreter), one per key (``(B, L, H, d_k)``)
 or one per head (``(B, L, H, 1)``, broadcast, ``da`` summed back). Complex ``a`` or ``h0``:
