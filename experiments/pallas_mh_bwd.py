@@ -133,19 +133,27 @@ def _decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt):
     return lax.fori_loop(jnp.int32(0), jnp.int32(n), step, (jnp.zeros((C, d_k), dt), jnp.ones((1, d_k), dt)))
 
 
-def _states_kernel(k_ref, v_ref, a_ref, h0_ref, hs_ref, hL_ref, *, n_chunks, C, block_v):
-    """Kernel 1: the state entering every chunk, ``hs[b, hd, c] = h_in`` of chunk ``c``, and the
-    final state ``hL`` (a check); eq. 7 once per chunk with ``K_C`` of (B7) and the total ``P``."""
+def _advance(k_ref, v_ref, a_ref, b, hd, vs, c, h, C):
+    """The state after chunk ``c`` from the state before it: eq. 7 once per chunk,
+    ``T ⊙ h + K_Cᵀ V`` with ``K_C`` of (B7) (``K[m] = k_m ⊙ R_m``) and the chunk's total ``T``."""
+    d_k = h.shape[0]
+    K, T = _decayed_keys(k_ref, a_ref, b, hd, c * C, C, C, d_k, h.dtype)
+    V = plgpu.load(v_ref.at[b, pl.ds(c * C, C), hd, vs]).astype(h.dtype)
+    return T.reshape(d_k, 1) * h + _dot(K, V, trans_a=True)
+
+
+def _states_kernel(k_ref, v_ref, a_ref, h0_ref, hs_ref, hL_ref, *, n_chunks, C, block_v, stride):
+    """Kernel 1: the state entering every ``stride``-th chunk, ``hs[b, hd, c // stride]``, and the
+    final state ``hL`` (a check)."""
     b, hd, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
     vs = pl.ds(j * block_v, block_v)
     d_k, dt = k_ref.shape[-1], hs_ref.dtype
 
     def body(c, h):
-        plgpu.store(hs_ref.at[b, hd, c, _all(d_k), vs], h)
-        n0 = c * C
-        K, T = _decayed_keys(k_ref, a_ref, b, hd, n0, C, C, d_k, dt)  # K[m] = k_m ⊙ R_m
-        V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
-        return T.reshape(d_k, 1) * h + _dot(K, V, trans_a=True)
+        @pl.when(c % stride == 0)
+        def _():
+            plgpu.store(hs_ref.at[b, hd, c // stride, _all(d_k), vs], h)
+        return _advance(k_ref, v_ref, a_ref, b, hd, vs, c, h, C)
 
     h = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), body, plgpu.load(h0_ref.at[b, hd, _all(d_k), vs]).astype(dt))
     plgpu.store(hL_ref.at[b, hd, _all(d_k), vs], h)
@@ -181,7 +189,7 @@ def _summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v,
 
 
 def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_chunks, C, block_v,
-                n_vblocks, n_segments):
+                n_vblocks, n_segments, stride):
     """Kernel 2 (module docstring): segment ``g``'s chunks and steps backwards, ``Γ`` in registers,
     starting from ``dh_L`` folded with the summaries of the later segments (eq. 13, reversed)."""
     A_ref, U_ref = refs[:2] if n_segments > 1 else (None, None)
@@ -196,7 +204,10 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
     def chunk(i, gam):
         c = (seg + 1) * n_chunks - 1 - i
         n0 = c * C
-        h_in = plgpu.load(hs_ref.at[b, hd, c, _all(d_k), vs]).astype(dt)
+        h_in = plgpu.load(hs_ref.at[b, hd, c // stride, _all(d_k), vs]).astype(dt)
+        if stride > 1:  # from the saved state of chunk stride * (c // stride) to chunk c
+            adv = lambda c1, h: _advance(k_ref, v_ref, a_ref, b, hd, vs, c1, h, C)
+            h_in = lax.fori_loop(c - c % stride, c, adv, h_in)
         V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
 
         def step(s, st):
@@ -274,31 +285,31 @@ def _pad(x, Lp, fill=0.0):
     return jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, 0), (0, 0)), constant_values=fill)
 
 
-@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "n_chunks"))
-def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4, n_chunks=None):
-    """Kernel 1: ``(hs, hL)``, the ``(B, H, N, d_k, d_v)`` states entering the ``N`` chunks
-    (``ceil(L/16)`` unless ``n_chunks`` is more: padded steps) and the final state. Shapes as
-    :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "n_chunks", "stride"))
+def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4, n_chunks=None, stride=1):
+    """Kernel 1: ``(hs, hL)``, the ``(B, H, ceil(N / stride), d_k, d_v)`` states entering chunks
+    ``0, stride, 2 stride, ..`` of the ``N`` chunks (``ceil(L/16)`` unless ``n_chunks`` is more:
+    padded steps) and the final state. Shapes as :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
     B, L, H, d_k = k.shape
     d_v, dt = v.shape[-1], h0.dtype
     N = max(-(-L // CHUNK), n_chunks or 0)
     Lp = N * CHUNK
     k, v, a = _pad(k, Lp), _pad(v, Lp), _pad(a, Lp, 1.0)
-    kern = functools.partial(_states_kernel, n_chunks=N, C=CHUNK, block_v=block_v)
-    out = (jax.ShapeDtypeStruct((B, H, N, d_k, d_v), dt), jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
+    kern = functools.partial(_states_kernel, n_chunks=N, C=CHUNK, block_v=block_v, stride=stride)
+    out = (jax.ShapeDtypeStruct((B, H, -(-N // stride), d_k, d_v), dt), jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
     return pl.pallas_call(kern, out_shape=out, grid=(B, H, d_v // block_v), name="gl_mh_bwd_states",
                           **_params(interpret, num_warps))(k, v, a, h0)
 
 
-@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "segments"))
-def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments):
+@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "segments", "stride"))
+def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, stride):
     B, L, H, d_k = q.shape
     d_v, dt = v.shape[-1], h0.dtype
     nJ, G = d_v // block_v, segments
     Ns = -(-L // (G * CHUNK))  # chunks per segment
     Lp = G * Ns * CHUNK
     hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
-                         n_chunks=G * Ns)
+                         n_chunks=G * Ns, stride=stride)
     q, k, v, dy, a = _pad(q, Lp), _pad(k, Lp), _pad(v, Lp), _pad(dy, Lp), _pad(a, Lp, 1.0)
     summ = []
     if G > 1:  # segments 1 .. G-1 (segment 0 sends its cotangent into h0: that is dh0)
@@ -307,7 +318,7 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments):
         summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_summary",
                               **_params(interpret, num_warps))(q, a, dy)
     kern = functools.partial(_bwd_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ,
-                             n_segments=G)
+                             n_segments=G, stride=stride)
     part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
     out = (part, part, jax.ShapeDtypeStruct((B, Lp, H, d_v), dt), part,
            jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
@@ -318,7 +329,7 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments):
 
 
 def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret=False,
-                            num_warps=4, segments=None):
+                            num_warps=4, segments=None, state_stride=1):
     """``(dq, dk, dv, da, dh0)`` of ``(y, h_L) = gate_loop(q, k, v, a, h0)`` for cotangents
     ``dy`` of ``y`` and ``dhL`` of ``h_L`` (None: zero), by the two kernels (module docstring).
 
@@ -330,6 +341,9 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
         Pallas interpreter (CPU); num_warps: per program on a GPU.
       segments: time segments walked by separate programs (None: those of
         :func:`gl.kernels.chunked.plan` for the forward kernel; at least 256 steps each).
+      state_stride: kernel 1 saves the state entering every ``state_stride``-th chunk only; the
+        backward recomputes the others from it (bytes of the states / ``state_stride``, at most
+        ``state_stride - 1`` extra chunk updates per chunk).
 
     Raises:
       NotImplementedError: complex ``a`` or ``h0``.
@@ -354,9 +368,11 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
     if int(segments) != segments or not 1 <= segments <= max(1, -(-L // CHUNK)):
         raise ValueError(f"{name}: segments: expected an integer from 1 to the {-(-L // CHUNK)} "
                          f"chunks, got {segments}")
+    if int(state_stride) != state_stride or state_stride < 1:
+        raise ValueError(f"{name}: state_stride: expected a positive integer, got {state_stride}")
     args = (x.astype(dt) for x in (q, k, v, a_full))
     dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v, segments=int(segments),
-                               interpret=bool(interpret), num_warps=int(num_warps))
+                               stride=int(state_stride), interpret=bool(interpret), num_warps=int(num_warps))
     return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
 
 

@@ -83,13 +83,14 @@ def test_matches_autodiff(rng, shape, block_v, per_head):
     assert_close(run(f32, np.float32, block_v=block_v), autodiff(*f32), 2e-6)
 
 
-@pytest.mark.parametrize("segments", [2, 3])
-def test_time_segments(rng, segments):
+@pytest.mark.parametrize("segments, stride", [(2, 1), (3, 1), (1, 3), (2, 4)])
+def test_time_segments_and_state_stride(rng, segments, stride):
     """Segments walked by separate programs, the cotangent entering each from the summaries of
-    the later ones (3 segments of 2 chunks for 50 steps: a whole segment of padding steps)."""
+    the later ones (3 segments of 2 chunks for 50 steps: a whole segment of padding steps);
+    states saved every ``stride`` chunks, the others recomputed (3 does not divide 4 chunks)."""
     args = inputs(rng, 1, 50, 2, 16, 32)
     with jax.enable_x64(True):
-        got = run(args, np.float64, block_v=16, segments=segments)
+        got = run(args, np.float64, block_v=16, segments=segments, state_stride=stride)
     assert_close(got, loop_vjp(*args)[1:], 1e-12)
 
 
@@ -108,6 +109,8 @@ def test_loop_reference_is_the_forward(rng):
     assert rel_err(loop_vjp(q, k, v, a, h0, dy, dhL)[0], y_ref) < 1e-13
     with jax.enable_x64(True):
         hs, hL = mb.chunk_states(k, v, a, h0, block_v=16, interpret=True)
+        hs2, _ = mb.chunk_states(k, v, a, h0, block_v=16, interpret=True, stride=2)
+        np.testing.assert_array_equal(hs2, hs[:, :, ::2])
         assert rel_err(hL, h_ref) < 1e-13
         for c in range(hs.shape[2]):  # the state entering chunk c: after 16 c steps
             _, h_c = gl.gate_loop_reference(q[:, :16 * c], k[:, :16 * c], v[:, :16 * c], a[:, :16 * c],
@@ -187,21 +190,24 @@ def test_bad_input(rng):
         call(q, k, v, a, h0, dy[:, :15])
     with pytest.raises(ValueError, match="segments"):
         call(q, k, v, a, h0, dy, segments=2)  # one chunk
+    with pytest.raises(ValueError, match="state_stride"):
+        call(q, k, v, a, h0, dy, state_stride=0)
     with pytest.raises(ValueError, match="a: expected"):
         call(q, k, v, a[..., :2], h0, dy)
     with jax.enable_x64(True), pytest.raises(ValueError, match="float64 only with interpret"):
         mb.gate_loop_mh_bwd_pallas(q, k, v, a, h0, np.float64(dy))
 
 
-@pytest.mark.parametrize("block_v, segments", [(16, 1), (64, 2)])
-def test_lowers_to_triton_for_cuda(block_v, segments):
+@pytest.mark.parametrize("block_v, segments, stride", [(16, 1, 1), (64, 2, 2)])
+def test_lowers_to_triton_for_cuda(block_v, segments, stride):
     """Both kernels lower to Triton's IR for CUDA on this CPU (``jax.export``): the Pallas-to-
     Triton rules accept every operation. Triton's own compilation (to PTX) is not run here."""
     from jax import export
 
     x, hh = jax.ShapeDtypeStruct((1, 40, 2, 16), jnp.float32), jax.ShapeDtypeStruct((1, 2, 16, 64), jnp.float32)
     v = jax.ShapeDtypeStruct((1, 40, 2, 64), jnp.float32)
-    f = jax.jit(lambda *xs: mb.gate_loop_mh_bwd_pallas(*xs, block_v=block_v, segments=segments))
+    f = jax.jit(lambda *xs: mb.gate_loop_mh_bwd_pallas(*xs, block_v=block_v, segments=segments,
+                                                             state_stride=stride))
     target = "__gpu$xla.gpu.triton"
     e = export.export(f, platforms=["cuda"], disabled_checks=[export.DisabledSafetyCheck.custom_call(target)])(
         x, x, v, x, hh, v, hh)
