@@ -7,7 +7,8 @@ normal / sqrt(d), a real gate per key in (0.9, 1), no ``h0``) and a loss ``sum(y
   its backward of today, autodiff through :func:`gl.chunked.gate_loop_chunked`, recomputed;
 * ``bwd xla``: that backward alone (the pullback of ``gl.chunked``, forward recomputed);
 * with ``--fused-bwd``: ``fwd+bwd gate_loop_mh_fused`` (the same forward, the backward of
-  ``experiments/pallas_mh_bwd.py``) and ``bwd pallas`` (its two kernels alone);
+  ``experiments/pallas_mh_bwd.py``) and ``bwd pallas`` (its kernels alone; also with the
+  states of every 4th chunk saved, ``state_stride=4``);
 * with ``--fla``: fla's ``chunk_gla`` forward+backward (``peer_maps``'s map, torch on CUDA),
   when installed.
 
@@ -60,12 +61,14 @@ def gl_methods(q, k, v, a, w, interpret, fused):
         _, pull = jax.vjp(gl.chunked.gate_loop_chunked, q, k, v, a, h0)
         return pull((w, jnp.zeros_like(h0)))[:4]
 
-    def pallas_bwd(q, k, v, a, w):
-        return pallas_mh_bwd.gate_loop_mh_bwd_pallas(q, k, v, a, h0, w, interpret=interpret)[:4]
+    def pallas_bwd(q, k, v, a, w, stride=1):
+        return pallas_mh_bwd.gate_loop_mh_bwd_pallas(q, k, v, a, h0, w, interpret=interpret,
+                                                     state_stride=stride)[:4]
 
     m = {"fwd+bwd gate_loop_mh": grad(mh), "bwd xla": jax.jit(xla_bwd)}
     if fused:
-        m.update({"fwd+bwd gate_loop_mh_fused": grad(fz), "bwd pallas": jax.jit(pallas_bwd)})
+        m.update({"fwd+bwd gate_loop_mh_fused": grad(fz), "bwd pallas": jax.jit(pallas_bwd),
+                  "bwd pallas, state_stride 4": jax.jit(lambda *x: pallas_bwd(*x, stride=4))})
     return {name: (f, (q, k, v, a, w)) for name, f in m.items()}
 
 

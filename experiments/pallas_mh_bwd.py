@@ -47,7 +47,9 @@ becomes ``k_j``, for ``j = 0 .. n-1``: products only, so ``a = 0`` gives exact z
 writes every chunk's entering state ``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per
 ``(batch, head)``), the forward's state update only, no outputs. This is the "small forward
 pass" that saves what the backward cannot rebuild without quotients: ``h_in`` cannot be
-recovered from ``h_out`` by dividing by ``T_s``.
+recovered from ``h_out`` by dividing by ``T_s``. With ``state_stride = r`` it saves every
+``r``-th chunk's state and the backward recomputes the others from it, up to ``r - 1`` chunk
+updates each.
 
 **Kernel 2, the backward** (:func:`_bwd_kernel`): one program per ``(batch, head, block of
 block_v columns of v)``. It walks the chunks backwards, keeping in registers the
@@ -75,7 +77,7 @@ states (``4 d² / 16``); kernel 2 reads ``q, k, v, a, dy`` (``20 d``, ``J`` time
 by XLA afterwards when ``J > 1``). The rows that rebuild ``K_n`` are re-read from the chunk's
 ``16 d`` bytes, counted once (L1/L2 on a GPU: an assumption). At ``d = 64, J = 1``:
 ``768 + 1024 + 1280 + 1024 + 256 + 768 = 5120`` bytes per step and head, 80 per element of
-``y``; the chunk states are 2048 of them. Reading five inputs and writing four gradients once
+``y``; the chunk states are 2048 of them (512 with ``state_stride = 4``). Reading five inputs and writing four gradients once
 is ``36 d = 2304``. With ``G`` segments the summaries read ``q, a, dy`` again for ``G - 1`` of
 them (``12 d (G-1) / G``). ``experiments/NOTES.md`` compares the XLA backward.
 

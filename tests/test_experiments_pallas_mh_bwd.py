@@ -213,3 +213,14 @@ def test_lowers_to_triton_for_cuda(block_v, segments, stride):
         x, x, v, x, hh, v, hh)
     # the states kernel, the segments' summaries (if several) and the backward kernel
     assert e.mlir_module().count(f"@{target}(") == 2 + (segments > 1)
+
+
+@pytest.mark.slow
+def test_bench_rows_agree():
+    """experiments/mh_bwd_bench.py on a tiny shape: every row's gradients agree (fla absent)."""
+    from experiments import mh_bwd_bench
+
+    rows = mh_bwd_bench.run((1, 32, 1, 16), repeats=1, fla=True, log=lambda *a: None)
+    timed = [r for r in rows if "ms" in r]
+    assert len(timed) == 5 and all(r["agrees"] for r in timed), rows
+    assert all("ms" in r or r["method"].startswith("fla") for r in rows)
