@@ -2,7 +2,7 @@
 
 :func:`gl.kernels.chunked.gate_loop_mh` runs the forward as one fused kernel; its gradient is
 autodiff through the XLA chunked form (:func:`gl.chunked.gate_loop_chunked`), recomputed.
-Here the gradient is two Pallas kernels instead. Never run on a GPU: tested in the Pallas
+Here the gradient is Pallas kernels instead. Never run on a GPU: tested in the Pallas
 interpreter only (``tests/test_experiments_pallas_mh_bwd.py``).
 
 **The forward** (eq. 7-8, one head, steps ``t = 0 .. L-1``, ``a_t`` real, one per key row ``i``)::
@@ -43,8 +43,8 @@ eq. 20-21's decayed keys, one ``(d_k, C) @ (C, block_v)`` matmul. ``K_n`` and ``
 built by the forward kernel's step rule from the chunk's start, ``K ← a_j ⊙ K`` then row ``j``
 becomes ``k_j``, for ``j = 0 .. n-1``: products only, so ``a = 0`` gives exact zeros.
 
-**Kernel 1, the states** (:func:`_states_kernel`): walks the chunks forwards from ``h0`` and
-writes every chunk's entering state ``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per
+**Kernel 1, the states** (:mod:`experiments.pallas_mh_states`): walks the chunks forwards from
+``h0`` (in time segments, as the forward kernel) and writes every chunk's entering state ``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per
 ``(batch, head)``), the forward's state update only, no outputs. This is the "small forward
 pass" that saves what the backward cannot rebuild without quotients: ``h_in`` cannot be
 recovered from ``h_out`` by dividing by ``T_s``. With ``state_stride = r`` it saves every
@@ -65,7 +65,7 @@ is cut into ``G`` segments, one program each. (B1) summed over a chunk is
 ``Γ ← T ⊙ Γ + (q ⊙ P)ᵀ dY`` (``P_n = prod_{j<=n} a_j``), eq. 7 in reverse time with ``q, dy`` for
 ``k, v``; so :func:`_summary_kernel` gives each later segment's total decay ``A_s`` and the
 cotangent ``U_s`` it sends back from ``Γ = 0``, and segment ``g`` starts from ``dh_L`` folded as
-``Γ ← A_s ⊙ Γ + U_s`` for ``s = G-1 .. g+1`` (eq. 13). Kernel 1 is not segmented (yet).
+``Γ ← A_s ⊙ Γ + U_s`` for ``s = G-1 .. g+1`` (eq. 13). Kernel 1 uses the same ``G`` forwards.
 
 **Cost.** Per step and program: one ``(d_k, 16) @ (16, block_v)`` matmul (B7) and about six
 elementwise passes over a ``(d_k, block_v)`` tile (B1-B5); rebuilding ``K_n`` is ``n`` row
@@ -78,8 +78,8 @@ by XLA afterwards when ``J > 1``). The rows that rebuild ``K_n`` are re-read fro
 ``16 d`` bytes, counted once (L1/L2 on a GPU: an assumption). At ``d = 64, J = 1``:
 ``768 + 1024 + 1280 + 1024 + 256 + 768 = 5120`` bytes per step and head, 80 per element of
 ``y``; the chunk states are 2048 of them (512 with ``state_stride = 4``). Reading five inputs and writing four gradients once
-is ``36 d = 2304``. With ``G`` segments the summaries read ``q, a, dy`` again for ``G - 1`` of
-them (``12 d (G-1) / G``). ``experiments/NOTES.md`` compares the XLA backward.
+is ``36 d = 2304``. With ``G`` segments the two summary kernels read ``q, a, dy`` and
+``k, v, a`` again for ``G - 1`` of them (``12 d (G-1) / G`` each). ``experiments/NOTES.md`` compares the XLA backward.
 
 Scope: real gates (``a`` float32, or float64 in the interpreter), one per key (``(B, L, H, d_k)``)
 or one per head (``(B, L, H, 1)``, broadcast, ``da`` summed back). Complex ``a`` or ``h0``:
@@ -98,67 +98,9 @@ from jax.experimental.pallas import triton as plgpu
 import gl.chunked
 import gl.kernels.chunked
 
-__all__ = ["gate_loop_mh_bwd_pallas", "gate_loop_mh_fused", "chunk_states", "CHUNK"]
+from .pallas_mh_states import CHUNK, advance, chunk_states, decayed_keys, dot, full, pad, params, row
 
-CHUNK = 16  #: steps per chunk, the smallest Triton matmul tile (as gl.kernels.chunked.CHUNK)
-HIGHEST = lax.Precision.HIGHEST
-
-
-def _dot(x, y, trans_a=False):
-    """``x @ y`` (``x`` transposed if ``trans_a``), IEEE precision, in ``x``'s dtype."""
-    dims = (((0 if trans_a else 1,), (0,)), ((), ()))
-    return lax.dot_general(x, y, dims, precision=HIGHEST, preferred_element_type=x.dtype)
-
-
-def _all(n):
-    """``[0, n)`` as an index with an int32 start (a bare ``:`` turns int64 under x64)."""
-    return pl.ds(jnp.int32(0), n)
-
-
-def _row(ref, b, t, hd, cols=None):
-    """Row ``t`` of ``ref[b, :, hd, cols]`` (all columns if None) as a ``(1, width)`` tile."""
-    return plgpu.load(ref.at[b, t, hd, _all(ref.shape[-1]) if cols is None else cols])[None, :]
-
-
-def _decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt):
-    """``(K_n, P_{n-1})`` of (B7): ``K_n[m] = k_m ⊙ D(n-1, m)`` for ``m < n`` (zero rows
-    from ``n`` on) and ``P_{n-1} = prod_{j<n} a_j``, both from the chunk's start ``n0``, by the
-    step rule ``K ← a_j ⊙ K``, row ``j`` = ``k_j``: products of gates only."""
-    rows = lax.broadcasted_iota(jnp.int32, (C, d_k), 0)
-
-    def step(j, st):
-        K, P = st
-        aj = _row(a_ref, b, n0 + j, hd).astype(dt)
-        K = jnp.where(rows == j, _row(k_ref, b, n0 + j, hd).astype(dt), K * aj)
-        return K, P * aj
-
-    return lax.fori_loop(jnp.int32(0), jnp.int32(n), step, (jnp.zeros((C, d_k), dt), jnp.ones((1, d_k), dt)))
-
-
-def _advance(k_ref, v_ref, a_ref, b, hd, vs, c, h, C):
-    """The state after chunk ``c`` from the state before it: eq. 7 once per chunk,
-    ``T ⊙ h + K_Cᵀ V`` with ``K_C`` of (B7) (``K[m] = k_m ⊙ R_m``) and the chunk's total ``T``."""
-    d_k = h.shape[0]
-    K, T = _decayed_keys(k_ref, a_ref, b, hd, c * C, C, C, d_k, h.dtype)
-    V = plgpu.load(v_ref.at[b, pl.ds(c * C, C), hd, vs]).astype(h.dtype)
-    return T.reshape(d_k, 1) * h + _dot(K, V, trans_a=True)
-
-
-def _states_kernel(k_ref, v_ref, a_ref, h0_ref, hs_ref, hL_ref, *, n_chunks, C, block_v, stride):
-    """Kernel 1: the state entering every ``stride``-th chunk, ``hs[b, hd, c // stride]``, and the
-    final state ``hL`` (a check)."""
-    b, hd, j = pl.program_id(0), pl.program_id(1), pl.program_id(2)
-    vs = pl.ds(j * block_v, block_v)
-    d_k, dt = k_ref.shape[-1], hs_ref.dtype
-
-    def body(c, h):
-        @pl.when(c % stride == 0)
-        def _():
-            plgpu.store(hs_ref.at[b, hd, c // stride, _all(d_k), vs], h)
-        return _advance(k_ref, v_ref, a_ref, b, hd, vs, c, h, C)
-
-    h = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), body, plgpu.load(h0_ref.at[b, hd, _all(d_k), vs]).astype(dt))
-    plgpu.store(hL_ref.at[b, hd, _all(d_k), vs], h)
+__all__ = ["gate_loop_mh_bwd_pallas", "gate_loop_mh_fused"]
 
 
 def _summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v, n_vblocks):
@@ -177,17 +119,17 @@ def _summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v,
 
         def step(n, st):
             QP, P = st
-            P = P * _row(a_ref, b, n0 + n, hd).astype(dt)
-            return jnp.where(rows == n, _row(q_ref, b, n0 + n, hd).astype(dt) * P, QP), P
+            P = P * row(a_ref, b, n0 + n, hd).astype(dt)
+            return jnp.where(rows == n, row(q_ref, b, n0 + n, hd).astype(dt) * P, QP), P
 
         QP, T = lax.fori_loop(jnp.int32(0), jnp.int32(C), step, (jnp.zeros((C, d_k), dt), jnp.ones((1, d_k), dt)))
         dY = plgpu.load(dy_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
-        return T.reshape(d_k, 1) * gam + _dot(QP, dY, trans_a=True), A * T
+        return T.reshape(d_k, 1) * gam + dot(QP, dY, trans_a=True), A * T
 
     init = (jnp.zeros((d_k, block_v), dt), jnp.ones((1, d_k), dt))
     gam, A = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, init)
-    plgpu.store(A_ref.at[b, hd, s, _all(d_k)], A[0])
-    plgpu.store(U_ref.at[b, hd, s, _all(d_k), vs], gam)
+    plgpu.store(A_ref.at[b, hd, s, full(d_k)], A[0])
+    plgpu.store(U_ref.at[b, hd, s, full(d_k), vs], gam)
 
 
 def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_chunks, C, block_v,
@@ -206,9 +148,9 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
     def chunk(i, gam):
         c = (seg + 1) * n_chunks - 1 - i
         n0 = c * C
-        h_in = plgpu.load(hs_ref.at[b, hd, c // stride, _all(d_k), vs]).astype(dt)
+        h_in = plgpu.load(hs_ref.at[b, hd, c // stride, full(d_k), vs]).astype(dt)
         if stride > 1:  # from the saved state of chunk stride * (c // stride) to chunk c
-            adv = lambda c1, h: _advance(k_ref, v_ref, a_ref, b, hd, vs, c1, h, C)
+            adv = lambda c1, h: advance(k_ref, v_ref, a_ref, b, hd, vs, c1, h, C)[0]
             h_in = lax.fori_loop(c - c % stride, c, adv, h_in)
         V = plgpu.load(v_ref.at[b, pl.ds(n0, C), hd, vs]).astype(dt)
 
@@ -216,11 +158,11 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
             gam, dQ, dK, dV, dA = st
             n = C - 1 - s
             t = n0 + n
-            q_n, k_n, a_n = (_row(r, b, t, hd).astype(dt) for r in (q_ref, k_ref, a_ref))
-            v_n, dy_n = (_row(r, b, t, hd, vs).astype(dt) for r in (v_ref, dy_ref))
+            q_n, k_n, a_n = (row(r, b, t, hd).astype(dt) for r in (q_ref, k_ref, a_ref))
+            v_n, dy_n = (row(r, b, t, hd, vs).astype(dt) for r in (v_ref, dy_ref))
             g = gam + q_n.reshape(d_k, 1) * dy_n  # (B1): the cotangent after step n
-            K, P = _decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt)
-            h_prev = P.reshape(d_k, 1) * h_in + _dot(K, V, trans_a=True)  # (B7)
+            K, P = decayed_keys(k_ref, a_ref, b, hd, n0, n, C, d_k, dt)
+            h_prev = P.reshape(d_k, 1) * h_in + dot(K, V, trans_a=True)  # (B7)
             put = lambda tile, rows, x: jnp.where(rows == n, x, tile)
             dV = put(dV, rows_v, jnp.sum(g * k_n.reshape(d_k, 1), axis=0, keepdims=True))  # (B2)
             dK = put(dK, rows_k, jnp.sum(g * v_n, axis=1, keepdims=True).reshape(1, d_k))  # (B3)
@@ -233,27 +175,22 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
         gam, dQ, dK, dV, dA = lax.fori_loop(jnp.int32(0), jnp.int32(C), step, (gam, zk, zk, zv, zk))
         ts = pl.ds(n0, C)
         for ref, x in ((dq_ref, dQ), (dk_ref, dK), (da_ref, dA)):
-            plgpu.store(ref.at[j, b, ts, hd, _all(d_k)], x.astype(ref.dtype))
+            plgpu.store(ref.at[j, b, ts, hd, full(d_k)], x.astype(ref.dtype))
         plgpu.store(dv_ref.at[b, ts, hd, vs], dV.astype(dv_ref.dtype))
         return gam
 
-    gam = plgpu.load(dhL_ref.at[b, hd, _all(d_k), vs]).astype(dt)
+    gam = plgpu.load(dhL_ref.at[b, hd, full(d_k), vs]).astype(dt)
     if n_segments > 1:  # Γ entering segment seg from the right: Γ ← A_s ⊙ Γ + U_s, s = G-1 .. seg+1
         def fold(i, gam):
             s = n_segments - 1 - i
-            A = plgpu.load(A_ref.at[b, hd, s, _all(d_k)]).astype(dt)
-            return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s, _all(d_k), vs]).astype(dt)
+            A = plgpu.load(A_ref.at[b, hd, s, full(d_k)]).astype(dt)
+            return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s, full(d_k), vs]).astype(dt)
         gam = lax.fori_loop(jnp.int32(0), n_segments - 1 - seg, fold, gam)
     gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, gam)
 
     @pl.when(seg == 0)
     def _():
-        plgpu.store(dh0_ref.at[b, hd, _all(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
-
-
-def _params(interpret, num_warps):
-    return dict(interpret=True) if interpret else dict(
-        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1))
+        plgpu.store(dh0_ref.at[b, hd, full(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
 
 
 def _check(q, k, v, a, h0, block_v, name):
@@ -282,27 +219,6 @@ def _check(q, k, v, a, h0, block_v, name):
     return jnp.broadcast_to(a, q.shape), block_v, a.shape != q.shape
 
 
-def _pad(x, Lp, fill=0.0):
-    """Steps ``L .. Lp-1`` with ``a = 1``, ``q = k = v = dy = 0``: they leave the state as it is."""
-    return jnp.pad(x, ((0, 0), (0, Lp - x.shape[1]), (0, 0), (0, 0)), constant_values=fill)
-
-
-@functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "n_chunks", "stride"))
-def chunk_states(k, v, a, h0, *, block_v, interpret=False, num_warps=4, n_chunks=None, stride=1):
-    """Kernel 1: ``(hs, hL)``, the ``(B, H, ceil(N / stride), d_k, d_v)`` states entering chunks
-    ``0, stride, 2 stride, ..`` of the ``N`` chunks (``ceil(L/16)`` unless ``n_chunks`` is more:
-    padded steps) and the final state. Shapes as :func:`gate_loop_mh_bwd_pallas`, ``a`` per key."""
-    B, L, H, d_k = k.shape
-    d_v, dt = v.shape[-1], h0.dtype
-    N = max(-(-L // CHUNK), n_chunks or 0)
-    Lp = N * CHUNK
-    k, v, a = _pad(k, Lp), _pad(v, Lp), _pad(a, Lp, 1.0)
-    kern = functools.partial(_states_kernel, n_chunks=N, C=CHUNK, block_v=block_v, stride=stride)
-    out = (jax.ShapeDtypeStruct((B, H, -(-N // stride), d_k, d_v), dt), jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
-    return pl.pallas_call(kern, out_shape=out, grid=(B, H, d_v // block_v), name="gl_mh_bwd_states",
-                          **_params(interpret, num_warps))(k, v, a, h0)
-
-
 @functools.partial(jax.jit, static_argnames=("block_v", "interpret", "num_warps", "segments", "stride"))
 def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, stride):
     B, L, H, d_k = q.shape
@@ -311,21 +227,21 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, st
     Ns = -(-L // (G * CHUNK))  # chunks per segment
     Lp = G * Ns * CHUNK
     hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
-                         n_chunks=G * Ns, stride=stride)
-    q, k, v, dy, a = _pad(q, Lp), _pad(k, Lp), _pad(v, Lp), _pad(dy, Lp), _pad(a, Lp, 1.0)
+                         n_chunks=G * Ns, stride=stride, segments=G)
+    q, k, v, dy, a = pad(q, Lp), pad(k, Lp), pad(v, Lp), pad(dy, Lp), pad(a, Lp, 1.0)
     summ = []
     if G > 1:  # segments 1 .. G-1 (segment 0 sends its cotangent into h0: that is dh0)
         kern = functools.partial(_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
         out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
         summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_summary",
-                              **_params(interpret, num_warps))(q, a, dy)
+                              **params(interpret, num_warps))(q, a, dy)
     kern = functools.partial(_bwd_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ,
                              n_segments=G, stride=stride)
     part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
     out = (part, part, jax.ShapeDtypeStruct((B, Lp, H, d_v), dt), part,
            jax.ShapeDtypeStruct((B, H, d_k, d_v), dt))
     dq, dk, dv, da, dh0 = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * G), name="gl_mh_bwd",
-                                         **_params(interpret, num_warps))(q, k, v, a, dy, hs, dhL, *summ)
+                                         **params(interpret, num_warps))(q, k, v, a, dy, hs, dhL, *summ)
     cut = lambda x: x[:, :L]
     return cut(dq.sum(0)), cut(dk.sum(0)), cut(dv), cut(da.sum(0)), dh0
 
@@ -333,7 +249,7 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, st
 def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret=False,
                             num_warps=4, segments=None, state_stride=1):
     """``(dq, dk, dv, da, dh0)`` of ``(y, h_L) = gate_loop(q, k, v, a, h0)`` for cotangents
-    ``dy`` of ``y`` and ``dhL`` of ``h_L`` (None: zero), by the two kernels (module docstring).
+    ``dy`` of ``y`` and ``dhL`` of ``h_L`` (None: zero), by the kernels (module docstring).
 
     Args:
       q, k: ``(B, L, H, d_k)``; v, dy: ``(B, L, H, d_v)``; a: ``(B, L, H, d_k)`` or

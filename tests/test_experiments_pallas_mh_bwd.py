@@ -18,6 +18,7 @@ import gl
 import gl.chunked
 from conftest import rel_err, sweep
 from experiments import pallas_mh_bwd as mb
+from experiments import pallas_mh_states as ms
 
 NAMES = ("dq", "dk", "dv", "da", "dh0")
 
@@ -103,14 +104,17 @@ def test_zero_h0_and_no_final_cotangent(rng):
 
 
 def test_loop_reference_is_the_forward(rng):
-    """The NumPy loop's forward is the Numba loop's; kernel 1's states are the loop's."""
+    """The NumPy loop's forward is the Numba loop's; kernel 1's states are the loop's, with
+    and without segments and strides."""
     q, k, v, a, h0, dy, dhL = inputs(rng, 1, 37, 2, 16, 16)
     y_ref, h_ref = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.float64)
     assert rel_err(loop_vjp(q, k, v, a, h0, dy, dhL)[0], y_ref) < 1e-13
     with jax.enable_x64(True):
-        hs, hL = mb.chunk_states(k, v, a, h0, block_v=16, interpret=True)
-        hs2, _ = mb.chunk_states(k, v, a, h0, block_v=16, interpret=True, stride=2)
+        hs, hL = ms.chunk_states(k, v, a, h0, block_v=16, interpret=True)
+        hs2, _ = ms.chunk_states(k, v, a, h0, block_v=16, interpret=True, stride=2)
         np.testing.assert_array_equal(hs2, hs[:, :, ::2])
+        hs3, hL3 = ms.chunk_states(k, v, a, h0, block_v=16, interpret=True, segments=3)  # 1 chunk each
+        assert rel_err(hs3, hs) < 1e-13 and rel_err(hL3, h_ref) < 1e-13
         assert rel_err(hL, h_ref) < 1e-13
         for c in range(hs.shape[2]):  # the state entering chunk c: after 16 c steps
             _, h_c = gl.gate_loop_reference(q[:, :16 * c], k[:, :16 * c], v[:, :16 * c], a[:, :16 * c],
@@ -211,8 +215,8 @@ def test_lowers_to_triton_for_cuda(block_v, segments, stride):
     target = "__gpu$xla.gpu.triton"
     e = export.export(f, platforms=["cuda"], disabled_checks=[export.DisabledSafetyCheck.custom_call(target)])(
         x, x, v, x, hh, v, hh)
-    # the states kernel, the segments' summaries (if several) and the backward kernel
-    assert e.mlir_module().count(f"@{target}(") == 2 + (segments > 1)
+    # the states kernel and the backward kernel, each with its segments' summaries (if several)
+    assert e.mlir_module().count(f"@{target}(") == 2 + 2 * (segments > 1)
 
 
 @pytest.mark.slow
