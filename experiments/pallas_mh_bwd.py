@@ -24,28 +24,33 @@ and ``dy`` in that of ``v``. Differentiating eq. 7 and eq. 8 at step ``t``:
     (B5) da_t[i] = sum_j h_{t-1}[i, j] g_t[i, j]
     (B6) dh0 = a_0 ⊙ g_0.
 
-(B5) needs the forward state *before* step ``t`` next to the cotangent *after* it. The
-shortcut of the literature, ``a_t da_t = sum_j (h_t ⊙ g_t)[:, j] - k_t ⊙ dk_t`` (a reverse
-cumulative sum of ``q ⊙ dq - k ⊙ dk``), gives ``d(log a)``; ``da`` from it is a quotient by
+(B5) needs the forward state *before* step ``t`` next to the cotangent *after* it. A shortcut
+avoids that: from (B1), (B3), (B4) and eq. 7, ``a_t ⊙ da_t = sum_j (h_t ⊙ g_t)[:, j] - k_t ⊙ dk_t``,
+and ``sum_j (h_t ⊙ g_t)[:, j]`` is a reverse cumulative sum of ``q ⊙ dq - k ⊙ dk`` (plus the
+final state's term). That is the gradient of ``log a`` (fla's gates are ``g = log a``;
+``benchmarks/peer_maps.py`` divides its gradient by ``a``). ``da`` from it is a quotient by
 ``a_t``: infinite or NaN at ``a = 0``, inexact at ``|a| = 1e-30``. It is not used here: every
 decay below is a product of gates, as in the forward kernel.
 
 **Chunks** (eq. 17-21). Cut time into chunks of ``C = 16`` steps, chunk-local steps
-``n = 0 .. C-1``, ``D(n, m) = prod_{j=m+1..n} a_j`` (eq. 17-21's relative decay, per key row).
-With ``h_in`` the state entering the chunk (eq. 13's fold, once per chunk: ``h_{s+1} =
-T_s ⊙ h_s + (k ⊙ R)ᵀ v``, ``T_s`` the chunk's total decay, ``R_m = D(C-1, m)``), the state
-before step ``n`` is
+``n = 0 .. C-1``, and write ``D(n, m) = prod_{j=m+1..n} a_j`` per key row: eq. 17's relative
+decay ``π_n π_m^{-1}`` as a product (eq. 19's division is what the kernels avoid). With
+``h_in`` the state entering the chunk (eq. 7 once per chunk: ``h_{s+1} = T_s ⊙ h_s +
+(k ⊙ R)ᵀ V``, ``T_s`` the chunk's total decay, ``R_m = D(C-1, m)``), the state before step
+``n`` is
 
     (B7) h_{n-1} = P_{n-1} ⊙ h_in + K_nᵀ V,   P_{n-1} = D(n-1, -1),   K_n[m] = k_m ⊙ D(n-1, m)
          for m < n (rows m >= n zero),
 
-eq. 20-21's decayed keys, one ``(d_k, C) @ (C, block_v)`` matmul. ``K_n`` and ``P_{n-1}`` are
+eq. 19's decayed keys, masked as by eq. 20 and multiplied as in eq. 21, one
+``(d_k, C) @ (C, block_v)`` matmul. ``K_n`` and ``P_{n-1}`` are
 built by the forward kernel's step rule from the chunk's start, ``K ← a_j ⊙ K`` then row ``j``
 becomes ``k_j``, for ``j = 0 .. n-1``: products only, so ``a = 0`` gives exact zeros.
 
 **Kernel 1, the states** (:mod:`experiments.pallas_mh_states`): walks the chunks forwards from
-``h0`` (in time segments, as the forward kernel) and writes every chunk's entering state ``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per
-``(batch, head)``), the forward's state update only, no outputs. This is the "small forward
+``h0`` (in time segments, as the forward kernel) and writes every chunk's entering state
+``h_in`` (``N = L / C`` states of ``(d_k, d_v)`` per ``(batch, head)``), the forward's state
+update only, no outputs. This is the "small forward
 pass" that saves what the backward cannot rebuild without quotients: ``h_in`` cannot be
 recovered from ``h_out`` by dividing by ``T_s``. With ``state_stride = r`` it saves every
 ``r``-th chunk's state and the backward recomputes the others from it, up to ``r - 1`` chunk
@@ -77,9 +82,10 @@ states (``4 d² / 16``); kernel 2 reads ``q, k, v, a, dy`` (``20 d``, ``J`` time
 by XLA afterwards when ``J > 1``). The rows that rebuild ``K_n`` are re-read from the chunk's
 ``16 d`` bytes, counted once (L1/L2 on a GPU: an assumption). At ``d = 64, J = 1``:
 ``768 + 1024 + 1280 + 1024 + 256 + 768 = 5120`` bytes per step and head, 80 per element of
-``y``; the chunk states are 2048 of them (512 with ``state_stride = 4``). Reading five inputs and writing four gradients once
-is ``36 d = 2304``. With ``G`` segments the two summary kernels read ``q, a, dy`` and
-``k, v, a`` again for ``G - 1`` of them (``12 d (G-1) / G`` each). ``experiments/NOTES.md`` compares the XLA backward.
+``y``; the chunk states are 2048 of them (512 with ``state_stride = 4``). Reading five
+inputs and writing four gradients once is ``36 d = 2304``. With ``G`` segments the two summary
+kernels read ``q, a, dy`` and ``k, v, a`` again for ``G - 1`` of them (``12 d (G-1) / G``
+each). ``experiments/NOTES.md`` compares the XLA backward.
 
 Scope: real gates (``a`` float32, or float64 in the interpreter), one per key (``(B, L, H, d_k)``)
 or one per head (``(B, L, H, 1)``, broadcast, ``da`` summed back). Complex ``a`` or ``h0``:
@@ -317,7 +323,7 @@ def gate_loop_mh_fused(q, k, v, a, h0=None, *, interpret=False, block_v=None):
     """``(y, h_L)`` by :func:`gl.kernels.chunked.gate_loop_mh` (float32; float64 inputs, for
     tests, by :func:`gl.chunked.gate_loop_chunked`), its gradient by
     :func:`gate_loop_mh_bwd_pallas`. Real ``a`` only (``NotImplementedError`` otherwise)."""
-    a_full, block_v, _ = _check(q, k, v, a, h0, block_v, "gate_loop_mh_fused")
+    _, block_v, _ = _check(q, k, v, a, h0, block_v, "gate_loop_mh_fused")
     dt = jnp.result_type(q, k, v, a, *(() if h0 is None else (h0,)))
     if h0 is None:
         h0 = jnp.zeros(q.shape[:1] + q.shape[2:] + v.shape[-1:], dt)
