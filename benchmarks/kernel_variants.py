@@ -79,7 +79,7 @@ def main(argv=None):
     for shape in bench.GPU_MH:
         print(f"multi-head (B, L, H, d) = {shape}")
         bench.run_checked(rows, shape, *mh_variants(*shape, key), args.repeats, print)
-    res = dict(provenance=bench.provenance(args.repeats), rows=rows)
+    res = dict(provenance=bench.provenance(args.repeats, **bench.BENCH_NOTES), rows=rows)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

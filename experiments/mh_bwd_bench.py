@@ -141,7 +141,9 @@ def main(argv=None):
         print(f"  {r['method']:28s} {r['ms']:9.3f} ms  x{r['vs_fwd_bwd_gate_loop_mh']:.2f} of fwd+bwd "
               f"gate_loop_mh  err {r['max_rel_err']:.1e}{'' if r['agrees'] else '  DISAGREES'}")
     if args.json:
-        prov = bench.provenance(args.repeats)
+        prov = bench.provenance(args.repeats, max_rel_err=(
+            "max|g - g_ref| / max|g_ref| over the gradients of sum(y * w) in q, k, v, a; g_ref: "
+            "fwd+bwd gate_loop_mh (autodiff through gl.chunked)"))
         cmd = "python experiments/mh_bwd_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
         pathlib.Path(args.json).write_text(json.dumps(dict(shape=list(shape), rows=rows, command=cmd,
                                                            provenance=prov), indent=1))

@@ -294,25 +294,26 @@ def mh_methods(B, L, H, d, key, gpu, mem):
     return m, ref, B * L * H * d * (4 * 3 + 8 + 4)
 
 
-def provenance(repeats):
+BENCH_NOTES = dict(  #: what :func:`run`'s rows mean (other scripts timing with this module: their own)
+    bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
+    max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; for fwd+bwd rows the "
+    "gradients vs those of the shape's first fwd+bwd row (SISO: autodiff through the associative scan; "
+    "multi-head: fwd+bwd[parallel, xla]); null for copy")
+
+
+def provenance(repeats, **notes):
+    """Device, versions, date, command, timing rule; ``notes``: what the caller's rows mean."""
     dev = jax.devices()[0]
     return dict(
         command=" ".join(["python -m gl.bench" if sys.argv[0].endswith("bench.py") else sys.argv[0]] + sys.argv[1:]),
         hardware=(getattr(dev, "device_kind", "") + f"; host: {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs"),
-        device_kind=getattr(dev, "device_kind", ""),
-        backend=jax.default_backend(),
-        jax=jax.__version__,
-        numba=__import__("numba").__version__,
-        python=platform.python_version(),
-        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        repeats=repeats,
+        device_kind=getattr(dev, "device_kind", ""), backend=jax.default_backend(),
+        jax=jax.__version__, numba=__import__("numba").__version__, python=platform.python_version(),
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), repeats=repeats,
         timing="median over rounds; in each round every method once, as a burst of back-to-back calls "
                "(about 20 ms) divided by their number",
-        bytes_per_element="SISO: 24 (float32 q, k, v; complex64 a; float32 y), the same for every method",
-        max_rel_err="||y - y_ref|| / ||y_ref|| on batch row 0 vs the complex128 Numba loop; for fwd+bwd "
-                    "rows the gradients vs those of the shape's first fwd+bwd row (SISO: autodiff through the "
-                    "associative scan; multi-head: fwd+bwd[parallel, xla]); null for copy",
+        **notes,
     )
 
 
@@ -333,8 +334,7 @@ def run(siso_shapes, mh_shapes, repeats=10, log=print, seed=0, only=None):
         log(f"multi-head (B, L, H, d_k = d_v) = {shape}")
         m, ref, nbytes = mh_methods(*shape, key, gpu, mem)
         run_checked(rows, shape, _keep(m, only), ref, nbytes, repeats, log)
-    res = dict(provenance=provenance(repeats), rows=rows)
-    return res
+    return dict(provenance=provenance(repeats, **BENCH_NOTES), rows=rows)
 
 
 def _keep(methods, only):

@@ -9,6 +9,8 @@ float64/complex128 1e-11); the XLA chunked mode's own path (:func:`gl.chunked.he
 """
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -172,16 +174,23 @@ def test_kernel_backward_keeps_the_per_head_path(rng, monkeypatch):
         assert rel_err(g, r) < 2e-5
 
 
-def test_the_benchmark_checks_before_it_times():
+def test_the_benchmark_checks_before_it_times(tmp_path):
     """``benchmarks/head_gates.py`` at a tiny shape: every row agrees (no timing asserted)."""
     import os
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     import head_gates
-    rows = head_gates.run((1, 40, 2, 16), repeats=1)
+    out = tmp_path / "head_gates.json"
+    rows = head_gates.main(["--shape", "1,40,2,16", "--repeats", "1", "--json", str(out)])
     assert len(rows) == 4 and all(r["agrees"] for r in rows)
     assert {(r["method"].split(",")[0], r["pass_"]) for r in rows} == {
         (m, p) for m in ("per head", "broadcast") for p in ("fwd", "fwd+bwd")}
+    # the file states what its rows mean, as the shipped H100 run does (its note excepted)
+    prov = json.loads(out.read_text())["provenance"]
+    shipped = gl.bench.load_results("head_gates_h100")["provenance"]
+    assert prov["rel_err"] == shipped["rel_err"] == head_gates.REL_ERR
+    assert set(prov) == set(shipped) - {"note"} and "bytes_per_element" not in prov
+    assert prov["command"].startswith("python benchmarks/head_gates.py --shape 1,40,2,16")
 
 
 def test_sequence_parallel_takes_a_gate_per_head(rng):
