@@ -305,7 +305,7 @@ def provenance(repeats, **notes):
     """Device, versions, date, command, timing rule; ``notes``: what the caller's rows mean."""
     dev = jax.devices()[0]
     return dict(
-        command=" ".join(["python -m gl.bench" if sys.argv[0].endswith("bench.py") else sys.argv[0]] + sys.argv[1:]),
+        command=" ".join(["python -m gl.bench" if sys.argv[0].endswith("gl/bench.py") else sys.argv[0]] + sys.argv[1:]),
         hardware=(getattr(dev, "device_kind", "") + f"; host: {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs"),
         device_kind=getattr(dev, "device_kind", ""), backend=jax.default_backend(),

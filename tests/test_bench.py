@@ -88,3 +88,13 @@ def test_planar_baselines():
     for i in range(5):  # every plane is read: a change in any one moves the output
         moved = np.asarray(bench.copy_planar(*(x + 1 if j == i else x for j, x in enumerate(planes))))
         np.testing.assert_allclose(moved - base, 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("argv0, shown", [("/x/gl/bench.py", "python -m gl.bench"),
+                                          ("experiments/mh_bwd_bench.py", "experiments/mh_bwd_bench.py"),
+                                          ("benchmarks/head_gates.py", "benchmarks/head_gates.py")])
+def test_provenance_names_the_script_that_ran(monkeypatch, argv0, shown):
+    """Only gl.bench itself is shown as ``python -m gl.bench``; another script whose name ends in
+    ``bench.py`` keeps its own path (a shipped mh_bwd run once read ``python -m gl.bench``)."""
+    monkeypatch.setattr(sys, "argv", [argv0, "--shape", "2,256,2,64"])
+    assert bench.provenance(3)["command"] == f"{shown} --shape 2,256,2,64"

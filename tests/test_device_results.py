@@ -13,7 +13,8 @@ LOGS = ROOT / "experiments" / "bench_logs"
 CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-05_h100_chain_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-05_h100_chain2_lm_mh.tgz", "2026-12-05", "0.11.2"),
-         ("device_2026-12-05_h100_chain3_lm_mh.tgz", "2026-12-05", "0.11.2")]
+         ("device_2026-12-05_h100_chain3_lm_mh.tgz", "2026-12-05", "0.11.2"),
+         ("device_2026-12-05_h200_chain4_lm_mh.tgz", "2026-12-05", "0.11.2")]
 _spec = importlib.util.spec_from_file_location("distill_device",
                                                ROOT / "experiments" / "distill_device.py")
 distill_device = importlib.util.module_from_spec(_spec)
@@ -36,7 +37,8 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
-    assert [c["device"].split(",")[0] for c in lm["calls"]] == ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
+    assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
+                                                                      + ["NVIDIA H200"])
     for run in lm["runs"].values():
         assert (run["status"] == "done") == (run["iters_reached"] == 5000)
         assert "--iters 5000" in run["command"] and "--dropout 0.2" in run["command"]
@@ -78,6 +80,9 @@ def test_each_run_trained_with_the_dropout_its_name_says():
         variant = re.search(r"-drop(\d)-s\d+$", name)  # e.g. gateloop-drop3-s0: 0.3
         assert args.dropout == (int(variant[1]) / 10 if variant else 0.2), name
         assert args.iters == 5000 and args.d_model == 384, name
+        # the other pushes: twice the state per head at matched parameters, a smaller rate
+        assert (args.d_qk, args.d_ff) == ((384, 1152) if "-dqk384-" in name else (192, None)), name
+        assert args.lr == (6e-4 if "-lr6-" in name else 1e-3), name
 
 
 def test_shipped_runs_carry_parameters_and_throughput():
@@ -93,4 +98,4 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 11
+    assert with_record == 12
