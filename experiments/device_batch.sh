@@ -11,8 +11,8 @@
 # Jobs share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false), JOBS at a time, inside
 # experiments/gpu_batch.py's deadline; Memory Horizon runs stopped there are evaluated from
 # their last checkpoint. Writes $OUT/results.tgz: metrics, logs, batch.json, the distilled
-# char-lm summary (no checkpoints: 10.7M parameters are 21 MB in bf16, over 8 MB) and the
-# study's JSON ($RESULTS/results.tgz where RESULTS is set: experiments/device_chain.sh).
+# char-lm summary (no char-lm checkpoints: 10.7M parameters are 21 MB in bf16, over 8 MB), the
+# study's JSON and its runs' checkpoint.npz ($RESULTS/results.tgz where RESULTS is set: experiments/device_chain.sh).
 set -u
 JOBS=$1 DEADLINE=$2 MINLEFT=$3; shift 3
 export PYTHONPATH=$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
@@ -45,5 +45,6 @@ done; wait
 DONE=$(for d in $W/lm/*-s*/; do grep -qs val_loss_full $d/metrics.jsonl && echo ${d%/}; done)
 [ -n "$DONE" ] && python3 -m gl.tasks.char_lm.ship $DONE --dest $W/ship --metrics-only \
   --anchor 1.4697 > /dev/null
-tar czf ${RESULTS:-$OUT}/results.tgz -C $W --exclude='*.npz' lm mh batch ship jobs.txt
+# Memory Horizon checkpoints (about 0.65 MB each) come back; char-lm weights and training states do not
+tar czf ${RESULTS:-$OUT}/results.tgz -C $W --exclude='lm/*.npz' --exclude='train_state.npz' lm mh batch ship jobs.txt
 ls -la ${RESULTS:-$OUT}
