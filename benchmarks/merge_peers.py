@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 
 #: the provenance fields that describe one run rather than the table
-PER_CALL = ("command", "date", "complete", "repeats", "seed")
+PER_CALL = ("command", "date", "complete", "repeats", "seed", "dtype")
 
 
 def case_of(row) -> tuple:
@@ -73,6 +73,10 @@ def merge(results: list[dict]) -> dict:
         if len(got) != 1:
             raise ValueError(f"results: the runs differ in {k}: {sorted(got)}")
     prov["date"] = results[-1]["provenance"]["date"]
+    mh = sorted({r["dtype"] for r in rows if r["family"] == "multihead"})
+    prov["dtype"] = (f"per row (its 'dtype'; each run's in 'runs'): multi-head inputs {' or '.join(mh)} "
+                     "(gl and peers alike); SISO float32; gl computes and returns float32, its state "
+                     "float32")
     out = dict(provenance=dict(prov, runs=runs), rows=rows)
     out["provenance"]["complete"] = not not_run(out)
     return out

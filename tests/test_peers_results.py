@@ -290,6 +290,8 @@ def test_merge_refuses_mixed_devices_and_a_case_measured_twice():
         merge_peers.merge([one, other])
     merged = merge_peers.merge([one])
     assert merged["provenance"]["runs"][0]["date"] == "2026-12-05 17:00 UTC"
+    # the table's dtype is its rows', not the last run's (once it said bfloat16 for all)
+    assert "multi-head inputs float32 (" in merged["provenance"]["dtype"]
     assert {r["run"] for r in merged["rows"]} == {0}
     assert merged["provenance"]["complete"] is False
 
