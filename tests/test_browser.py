@@ -133,6 +133,8 @@ def browser():
 
 
 # Text of the prose: the page without code, outputs of code, scripts and typeset math.
+RAW_MARKUP = re.compile(r"\{(term|ref|numref|cite|doc|eq|index|math)\}`|\*\*\w|\$\\|"
+                        r"\\(frac|sum|prod|partial|odot|operatorname|mathbb|top|alpha|beta)\b")
 PROSE_JS = """
 const body = document.querySelector('main') || document.body;
 const clone = body.cloneNode(true);
@@ -339,6 +341,11 @@ def test_page(edition, page, site, server, browser):
     for raw in ("$$", "\\begin{", "\\(", "\\["):
         assert raw not in prose, f"{where}: raw {raw!r} left in the text: " \
             f"...{prose[max(0, prose.index(raw) - 60):prose.index(raw) + 60]}..."
+    # markup MyST did not parse: a role, bold, or a TeX command outside the math (e.g. a
+    # formula cut in two by a line that starts with "+ " and so became a list item)
+    if hit := RAW_MARKUP.search(prose):
+        raise AssertionError(f"{where}: unparsed markup {hit[0]!r} in the text: "
+                             f"...{prose[max(0, hit.start() - 60):hit.end() + 60]}...")
     assert not r["badImages"], f"{where}: images that did not load: {r['badImages']}"
     assert not r["tracebacks"], f"{where}: cells show a traceback: {r['tracebacks']}"
     assert "404" not in r["title"], f"{where}: title {r['title']!r}"
@@ -386,6 +393,7 @@ def test_checker_catches(site, server, browser):
         cell.format(tags="", code="fig, ax = plt.subplots()", out=""),
         '<div style="width: 600px">a wide block</div>',
         '<div style="overflow-x: auto"><pre style="width: 2000px">scrolls in its own box</pre></div>',
+        '<p>the right one is $\\prod_{j=p+1}^n a_j</p><ul><li>\\sum_{i=p+1}^{n} \\dots</li></ul>',
     ]) + "</main></body></html>"
     (site / "selfcheck" / "index.html").write_text(html)
     nb = {"cells": [
@@ -413,6 +421,8 @@ def test_checker_catches(site, server, browser):
     assert o["scrollWidth"] > o["clientWidth"], o
     culprits = " ".join(o["culprits"])
     assert "a wide block" in culprits and "own box" not in culprits, o
+    hit = RAW_MARKUP.search(browser.execute_script(PROSE_JS))  # the formula cut by a list item
+    assert hit and hit[0] == "$\\", hit
 
 
 TINY_NOTEBOOK = {
