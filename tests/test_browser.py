@@ -135,6 +135,10 @@ def browser():
 # Text of the prose: the page without code, outputs of code, scripts and typeset math.
 RAW_MARKUP = re.compile(r"\{(term|ref|numref|cite|doc|eq|index|math)\}`|\*\*\w|\$\\|"
                         r"\\(frac|sum|prod|partial|odot|operatorname|mathbb|top|alpha|beta)\b")
+TABLE_NUMBERS_JS = """
+return [...document.querySelectorAll('figure[id^="tbl-"]')].map(f => ({
+  id: f.id, text: (f.querySelector('.caption-number') || {innerText: '(none)'}).innerText}));
+"""
 PROSE_JS = """
 const body = document.querySelector('main') || document.body;
 const clone = body.cloneNode(true);
@@ -346,6 +350,9 @@ def test_page(edition, page, site, server, browser):
     if hit := RAW_MARKUP.search(prose):
         raise AssertionError(f"{where}: unparsed markup {hit[0]!r} in the text: "
                              f"...{prose[max(0, hit.start() - 60):hit.end() + 60]}...")
+    numbers = browser.execute_script(TABLE_NUMBERS_JS)  # cell outputs labelled tbl-*
+    wrong = [n for n in numbers if not n["text"].startswith("Table")]
+    assert not wrong, f"{where}: tables numbered as something else: {wrong}"
     assert not r["badImages"], f"{where}: images that did not load: {r['badImages']}"
     assert not r["tracebacks"], f"{where}: cells show a traceback: {r['tracebacks']}"
     assert "404" not in r["title"], f"{where}: title {r['title']!r}"
