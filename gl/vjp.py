@@ -19,8 +19,9 @@ The backward pass is one reverse associative scan plus elementwise work: it save
 ``h`` (which the forward computes anyway), where autodiff through ``associative_scan``
 keeps and transposes every level of the scan tree.
 
-Only reverse mode is defined (``jax.custom_vjp``): forward-mode (``jax.jvp``) needs
-``mode="parallel"`` or ``"recurrent"``.
+Only reverse mode is defined (``jax.custom_vjp``): for forward mode (``jax.jvp``,
+``jax.jacfwd``) use ``gl.gate_loop(..., mode="recurrent")`` or :func:`gl.scan.gate_loop_parallel`
+(autodiff through the scan).
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def _bwd(res, cts):
     h_prev = jnp.concatenate([h0[..., None, :, :, :], h[..., :-1, :, :, :]], axis=t)
     q_bar = jnp.sum(y_bar[..., None, :] * h, axis=-1)
     a_bar = jnp.sum(g * h_prev, axis=-1)
+    if a.shape[-1] != a_bar.shape[-1]:  # one gate per head, (..., L, H, 1): broadcast over d_k
+        a_bar = jnp.sum(a_bar, axis=-1, keepdims=True)
     k_bar = jnp.sum(g * v[..., None, :], axis=-1)
     v_bar = jnp.sum(g * k[..., :, None], axis=-2)
     h0_bar = a[..., 0, :, :][..., None] * g[..., 0, :, :, :]

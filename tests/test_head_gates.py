@@ -87,10 +87,15 @@ def _loss(mode, w):
     return lambda q, k, v, a: jnp.sum(gl.gate_loop(q, k, v, a, mode=mode).real * w)
 
 
-def test_gradient_of_a_is_the_broadcast_one_summed(rng):
-    q, k, v, a = head_inputs(rng, (1,), 70, 2, 16, 16, complex_a=False, mag=(0.5, 1.0))
+@pytest.mark.parametrize("mode, dims", [("chunked", (16, 16)), ("parallel", (4, 2)),
+                                        ("attention", (4, 2)), ("auto", (4, 2))])
+def test_gradient_of_a_is_the_broadcast_one_summed(rng, mode, dims):
+    """Every mode's gradient in a per-head ``a`` is the per-key one summed over ``d_k`` (the
+    parallel mode's hand-written backward once returned it unsummed, and the default call
+    with a small state picks that mode)."""
+    q, k, v, a = head_inputs(rng, (1,), 70, 2, *dims, complex_a=False, mag=(0.5, 1.0))
     w = rng.standard_normal(v.shape).astype(np.float32)
-    g_head = jax.grad(_loss("chunked", w), argnums=(0, 1, 2, 3))(q, k, v, a)
+    g_head = jax.grad(_loss(mode, w), argnums=(0, 1, 2, 3))(q, k, v, a)
     g_full = jax.grad(_loss("recurrent", w), argnums=(0, 1, 2, 3))(
         q, k, v, np.broadcast_to(a, q.shape))
     for x, y in zip(g_head[:3], g_full[:3]):
