@@ -17,12 +17,15 @@ SECTION = SECTION[:SECTION.index("\n## ", 1)]
 
 
 def usage_block(gpu: bool) -> str:
-    """The first ``python`` block of the section; without a GPU, lines marked ``# GPU only``
-    become ``pass``."""
+    """The first ``python`` block of the section. Without a GPU, a line marked ``# GPU only``
+    must get past every check of its arguments and stop only at the missing GPU: it runs
+    inside ``try``, and any other error (a shape the kernels refuse, say) fails the test."""
     block = re.search(r"```python\n(.*?)```", SECTION, re.S)[1]
     if gpu:
         return block
-    return "\n".join(re.sub(r"^(\s*).*# GPU only.*$", r"\1pass", line) for line in block.split("\n"))
+    on_cpu = (r"\1pass\n\1try:\n\1    \2\n\1except RuntimeError as e:\n"
+              r"\1    assert 'need a GPU' in str(e), e")
+    return "\n".join(re.sub(r"^(\s*)(.*# GPU only.*)$", on_cpu, line) for line in block.split("\n"))
 
 
 def test_usage_block_runs():
@@ -38,6 +41,10 @@ def test_usage_block_fails_when_broken():
     """The test can fail: a block with an undefined name raises."""
     with pytest.raises(NameError):
         exec(compile(usage_block(False).replace("y4 - y_ref", "y4 - y_missing"), "README.md", "exec"), {})
+    # the GPU-only line with shapes the kernels refuse fails on a CPU too
+    with pytest.raises(ValueError, match="powers of two"):
+        exec(compile(usage_block(False).replace("d_v = 2, 64, 4, 16, 16", "d_v = 2, 64, 4, 8, 8"),
+                     "README.md", "exec"), {})
 
 
 def test_modes_table_lists_every_valid_pair():
