@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._checks import check_gate_loop_inputs
 from .scan import empty_sequence
 
 HIGHEST = lax.Precision.HIGHEST
@@ -166,8 +167,10 @@ def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
     ``d_k = 1``, float32 that is 120 GB. Under ``jax.vmap`` the estimate sees one example.
 
     ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``; for ``L = 0``,
-    :func:`gl.scan.empty_sequence`.
+    :func:`gl.scan.empty_sequence`. Shapes and dtypes are checked as by :func:`gl.gate_loop`
+    (``ValueError``/``TypeError`` naming the argument).
     """
+    check_gate_loop_inputs(q, k, v, a, h0)
     dtype = dtype or jnp.result_type(q, k, v, a)
     if q.shape[-3] == 0:
         return empty_sequence(q, v, h0, dtype)
@@ -196,6 +199,7 @@ def surrogate_attention_naive(q, k, v, a):
     ``Π⁻¹`` is ``inf`` and the output turns into ``inf``/``nan``. Use
     :func:`surrogate_attention` (or :func:`gl.gate_loop` with ``mode="attention"``).
     """
+    check_gate_loop_inputs(q, k, v, a)
     dtype = jnp.result_type(q, k, v, a)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     Pi = jnp.cumprod(a, axis=-3)  # eq. 16
@@ -213,6 +217,7 @@ def surrogate_softmax_attention(q, k, v, a, scale=None):
     With complex inputs the scores are complex; softmax needs real logits, so this takes
     their real part (the paper leaves this choice open). Shapes as :func:`gl.gate_loop`.
     """
+    check_gate_loop_inputs(q, k, v, a)
     import jax  # local: keep module import light
 
     dtype = jnp.result_type(q, k, v, a)

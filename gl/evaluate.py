@@ -34,9 +34,28 @@ def task_of(path: str) -> str:
     return "char-lm" if isinstance(config, dict) and "vocab" in config else "memory-horizon"
 
 
+def _shipped() -> dict[str, list[str]]:
+    from gl.tasks.char_lm import evaluate as char_lm
+    from gl.tasks.memory_horizon import model
+
+    return {"memory-horizon": sorted(model.shipped_checkpoints()),
+            "char-lm": sorted(char_lm.shipped())}
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None and any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip()
+              + "\n\npython -m gl.evaluate CHECKPOINT --help lists the options of its task.")
+        raise SystemExit(0)
+    if first is not None and not os.path.exists(first):
+        shipped = _shipped()
+        if not any(first in names for names in shipped.values()):
+            print(f"usage: python -m gl.evaluate CHECKPOINT [options]\npython -m gl.evaluate: "
+                  f"error: CHECKPOINT: no file {first!r} and no shipped checkpoint of that name "
+                  f"(shipped: {shipped})", file=sys.stderr)
+            raise SystemExit(2)  # a usage error, as argparse exits
     if first is not None and task_of(first) == "char-lm":
         from gl.tasks.char_lm.evaluate import main as run
     else:

@@ -199,3 +199,20 @@ def test_attention_estimate_bounds_xla_temporaries(shape, dtype):
     est = gl.attention.attention_bytes(shape, dtype)
     assert mem.temp_size_in_bytes <= est, (mem.temp_size_in_bytes, est)
     assert mem.temp_size_in_bytes >= est / 3  # and not a gross overestimate
+
+
+@pytest.mark.parametrize("fn", [gl.surrogate_attention, gl.surrogate_attention_naive,
+                                gl.surrogate_softmax_attention])
+def test_public_attention_functions_name_the_bad_argument(fn):
+    """The attention functions exported by ``gl`` check their inputs as ``gl.gate_loop`` does,
+    instead of failing deep inside a broadcast."""
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((2, 12, 2, 4)).astype(np.float32)
+    v = rng.standard_normal((2, 12, 2, 3)).astype(np.float32)
+    a = np.full(q.shape, 0.9, np.float32)
+    with pytest.raises(ValueError, match=r"^k: expected the shape of q"):
+        fn(q, q[:, :3], v, a)
+    with pytest.raises(ValueError, match=r"^v: expected shape"):
+        fn(q, q, v[:, :5], a)
+    with pytest.raises(TypeError, match=r"\ba\b"):
+        fn(q, q, v, a.astype(np.int32))

@@ -27,7 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gl.tasks import checkpoint
 
-__all__ = ["hardware", "adamw", "make_epoch", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
+__all__ = ["hardware", "adamw", "make_epoch", "RunRefused", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
            "parse_mesh", "replicate"]
 
 
@@ -129,6 +129,23 @@ def make_epoch(loss: Callable, tx, batch_size: int, mesh: Mesh | None = None, ax
     return epoch
 
 
+class RunRefused(Exception):
+    """The run directory does not fit the flags (not empty, nothing to resume, another run's
+    files): ``python -m gl.train`` reports it as a usage error, without a traceback."""
+
+
+class RunExists(RunRefused, FileExistsError):
+    pass
+
+
+class NothingToResume(RunRefused, FileNotFoundError):
+    pass
+
+
+class OtherRun(RunRefused, ValueError):
+    pass
+
+
 class Checkpoints(NamedTuple):
     """Where a run keeps its files, and the configuration saved with its parameters."""
 
@@ -149,21 +166,21 @@ PROVENANCE = frozenset({"command", "date", "hardware", "jax_version", "optax_ver
 def _same(path, old: dict, new: dict, skip=frozenset()):
     diffs = checkpoint.differences(old, new, skip)
     if diffs:
-        raise ValueError(f"--resume: {path} was written by another run: " + "; ".join(diffs))
+        raise OtherRun(f"--resume: {path} was written by another run: " + "; ".join(diffs))
 
 
 def _prepare(ck: Checkpoints, resume: bool, overwrite: bool):
     """Check the run directory against ``resume`` / ``overwrite``; clear it for a fresh run."""
     if resume and overwrite:
-        raise ValueError("resume and overwrite: expected at most one, got both (--resume "
+        raise OtherRun("resume and overwrite: expected at most one, got both (--resume "
                          "continues the run in the directory, --overwrite starts it again)")
     found = sorted(os.listdir(ck.out)) if os.path.isdir(ck.out) else []
     if resume and "train_state.npz" not in found:
-        raise FileNotFoundError(f"--resume: {ck.out} holds no checkpoint to resume from (expected "
+        raise NothingToResume(f"--resume: {ck.out} holds no checkpoint to resume from (expected "
                                 f"train_state.npz, found {', '.join(found) or 'nothing'})")
     if not resume and found:
         if not overwrite:
-            raise FileExistsError(f"{ck.out} is not empty ({', '.join(found)}): pass --resume to "
+            raise RunExists(f"{ck.out} is not empty ({', '.join(found)}): pass --resume to "
                                   "continue that run or --overwrite to start it again")
         for name in found:
             if name in RUN_FILES or any(name == f + ".tmp.npz" for f in RUN_FILES):

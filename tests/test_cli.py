@@ -1,0 +1,56 @@
+"""The command lines a researcher types first: help is help (exit 0), and a run directory that
+does not fit the flags is a one-line usage error, not a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import gl.evaluate
+import gl.train
+from gl.tasks import TASKS
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_train_help_lists_the_tasks(flag, capsys):
+    assert gl.train.main([flag]) is None
+    out = capsys.readouterr().out
+    assert all(task in out for task in TASKS) and "TASK --help" in out
+
+
+def test_train_without_a_task_is_a_usage_error():
+    with pytest.raises(SystemExit, match=r"error: TASK: expected one of .*got 'nope'"):
+        gl.train.main(["nope"])
+
+
+def test_a_refused_run_directory_is_a_usage_error(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(SystemExit, match=r"memory-horizon: error: .* is not empty"):
+        gl.train.main(["memory-horizon", "--out", str(tmp_path), "--epochs", "1"])
+    with pytest.raises(SystemExit, match=r"error: --resume: .* no checkpoint"):
+        gl.train.main(["memory-horizon", "--out", str(tmp_path / "new"), "--resume"])
+
+
+def test_refusals_print_no_traceback(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text("{}\n")
+    r = subprocess.run([sys.executable, "-m", "gl.train", "memory-horizon", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]  # after the progress bar's first line
+    assert last.startswith("python -m gl.train memory-horizon: error:"), r.stderr
+
+
+def test_evaluate_help_names_both_tasks(capsys):
+    with pytest.raises(SystemExit) as e:
+        gl.evaluate.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "Memory Horizon" in out and "lm-gateloop-s0" in out and "--split" in out
+
+
+def test_evaluate_unknown_name_lists_both_tasks_shipped_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        gl.evaluate.main(["no-such-checkpoint"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "'data-s0'" in err and "'lm-gateloop-s0'" in err, err
