@@ -26,7 +26,12 @@ def identity_phase(beta):
 
 
 def exp_phase(beta):
-    """``θ = exp(β)``, LRU's phase parameterization."""
+    """``θ = exp(β)``, LRU's phase parameterization.
+
+    In float32, ``exp(β)`` overflows for ``β > 88.7`` and the gate ``e^{iθ}`` is NaN (which then
+    reaches every later step, causally); already for ``β > 17.8`` the spacing of float32 numbers
+    near ``exp(β)`` exceeds ``2π``, so the phase is rounding noise. LRU initialises
+    ``β = log θ`` with ``θ ≤ 2π``, far below both."""
     return jnp.exp(beta)
 
 
@@ -46,12 +51,15 @@ def transition(alpha, beta, magnitude="sigmoid", phase="identity"):
     """
     try:
         f, g = MAGNITUDES[magnitude], PHASES[phase]
-    except KeyError as e:
+    except (KeyError, TypeError) as e:  # an unknown name, or an unhashable one
         raise ValueError(
             f"magnitude/phase: expected magnitude in {sorted(MAGNITUDES)} and phase in "
             f"{sorted(PHASES)}, got {magnitude!r}, {phase!r}"
         ) from e
     alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
+    for name, x in (("alpha", alpha), ("beta", beta)):
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(f"{name}: expected a real floating-point array, got {x.dtype}")
     if alpha.shape != beta.shape:
         raise ValueError(f"beta: expected the shape of alpha {alpha.shape}, got {beta.shape}")
     return jax.lax.complex(f(alpha), jnp.zeros_like(alpha)) * jnp.exp(1j * g(beta))

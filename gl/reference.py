@@ -214,7 +214,10 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
     Shapes as :func:`gl.gate_loop`: ``q, k, a``: ``(..., L, H, d_k)``, ``v``: ``(..., L, H, d_v)``,
     ``h0``: ``(..., H, d_k, d_v)``. Computes in the inputs' common dtype (complex of the
     inputs' precision when any is complex), or in ``dtype`` when given (e.g. ``np.complex128``
-    for a ground truth). Returns ``y`` ``(..., L, H, d_v)``, and the final state too when
+    for a ground truth); half precision (float16, as inputs or ``dtype``) computes in float32
+    or complex64, as :func:`gl.gate_loop` does (:func:`gl._checks.compute_dtype`: a long
+    recurrence in 10 or 8 mantissa bits loses its state). Returns ``y`` ``(..., L, H, d_v)``,
+    and the final state too when
     ``return_state``. ``L = 0`` gives an empty ``y`` and ``h0`` (or zeros) as the state.
 
     Raises:

@@ -79,3 +79,18 @@ def test_transition_rejects_unknown_names():
 def test_transition_rejects_shape_mismatch():
     with pytest.raises(ValueError, match=r"beta: expected the shape of alpha \(2,\), got \(3,\)"):
         gates.transition(np.zeros(2), np.zeros(3))
+
+
+def test_transition_names_the_bad_argument():
+    with pytest.raises(ValueError, match="magnitude/phase"):
+        gates.transition(np.zeros(2), np.zeros(2), magnitude=["sigmoid"])  # unhashable
+    with pytest.raises(TypeError, match=r"^alpha: expected a real floating-point array, got complex"):
+        gates.transition(np.zeros(2, np.complex64), np.zeros(2))
+    with pytest.raises(TypeError, match=r"^beta: expected a real floating-point array, got int"):
+        gates.transition(np.zeros(2), np.zeros(2, np.int32))
+
+
+def test_exp_phase_is_finite_in_its_documented_range():
+    """The docstring's bounds: finite up to beta = 88.7 in float32, NaN beyond (exp overflows)."""
+    a = gates.transition(np.zeros(2, np.float32), np.array([88.0, 89.0], np.float32), phase="exp")
+    assert np.isfinite(a[0]) and np.isnan(a[1])
