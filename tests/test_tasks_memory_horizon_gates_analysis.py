@@ -54,3 +54,14 @@ def test_reset_contrast_finds_a_planted_drop_and_not_a_missing_one():
     assert none["lo"] <= 1.0 <= none["hi"] and none["p"] > 0.01, none
     with pytest.raises(ValueError, match="reset tokens and other tokens"):
         ga.reset_contrast(mag, np.zeros_like(ds.inputs), R, seed=0)
+
+
+def test_geometric_channel_magnitude_is_the_decay_rate():
+    """A channel alternating |a| = 0.1, 0.9 decays a write by 0.09 per two steps: the geometric
+    mean 0.3 per step, not the arithmetic 0.5 (which overstates the horizon)."""
+    gates = np.array([0.1, 0.9] * 4, np.complex64).reshape(8, 1, 1)
+    inputs = np.zeros(8, np.int32)
+    geo = ga.channel_magnitudes(gates, inputs, 5, geometric=True)
+    np.testing.assert_allclose(geo, [0.3], rtol=1e-6)
+    np.testing.assert_allclose(ga.channel_magnitudes(gates, inputs, 5), [0.5], rtol=1e-6)
+    assert ga.effective_horizon(geo)[0] < ga.effective_horizon(0.5)

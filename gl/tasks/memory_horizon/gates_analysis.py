@@ -98,16 +98,23 @@ def reset_contrast(gates, inputs, reset_id, *, seed, n_boot=1000, n_perm=2000, l
             "n_reset": k, "n_other": int(flat.size - k), "level": float(level)}
 
 
-def channel_magnitudes(gates, inputs, reset_id):
+def channel_magnitudes(gates, inputs, reset_id, geometric=False):
     """Per-channel mean ``|a_n|`` over non-reset positions: ``(H * d_k,)`` float64.
 
     ``gates`` ``(..., L, H, d_k)``, ``inputs`` ``(..., L)`` as in :func:`reset_statistic`.
+    ``geometric``: the geometric mean ``exp(mean log|a_n|)`` instead of the arithmetic one. A
+    write decays by the *product* of the magnitudes after it (eq. 9), whose rate per step is
+    the geometric mean; the arithmetic mean is never smaller (Jensen), so the horizon
+    :func:`effective_horizon` gives from it is an upper bound where ``|a_n|`` varies.
     """
     gates, inputs = _check_gates(gates, inputs)
     mag = np.abs(gates)[inputs != reset_id]  # (n_positions, H, d_k)
     if mag.shape[0] == 0:
         raise ValueError("inputs: expected at least one position that is not a reset token, got none")
-    return mag.reshape(mag.shape[0], -1).mean(axis=0).astype(np.float64)
+    mag = mag.reshape(mag.shape[0], -1).astype(np.float64)
+    if geometric:
+        return np.exp(np.log(np.maximum(mag, 1e-300)).mean(axis=0))
+    return mag.mean(axis=0)
 
 
 def effective_horizon(mean_magnitude):
