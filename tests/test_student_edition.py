@@ -47,3 +47,13 @@ def test_a_cell_that_needs_a_solution_name_is_caught():
 def test_names_defined_again_outside_the_solution_are_fine():
     cells = [md(START), code("f = 1\n%timeit f"), md(END), code("f = 2\nprint(f)")]
     assert len(se.strip_solutions(cells)) == 1
+
+
+def test_handout_shows_exercises_as_markdown_with_an_answer_cell():
+    ex = ("Text.\n\n```{exercise} Write it\n:label: ex-ch99-write\nWrite `f`. Check it with "
+          "`gl.exercises.check_combine(f)`.\n```\n")
+    out = se.handout_cells([dict(md(ex), id="c1"), code("x = 1")])
+    sources = ["".join(c["source"]) for c in out]
+    assert "{exercise}" not in sources[0] and "**Exercise: Write it** (`ex-ch99-write`)" in sources[0]
+    assert out[1]["cell_type"] == "code" and out[1]["id"] == "c1-answer"
+    assert "gl.exercises.check_combine(f)" in sources[1] and sources[2] == "x = 1"

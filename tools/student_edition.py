@@ -4,7 +4,8 @@ Usage: python tools/student_edition.py OUT_DIR [--executed CACHE]
 Copies _config.yml, _toc.yml, _static/, book/ and notebooks/ into OUT_DIR, cutting from each
 notebook everything between ``{solution-start}`` and ``{solution-end}`` (markdown and code
 cells alike) and every ``{solution}`` block. OUT_DIR/handout holds the solution-free notebooks
-to hand out, without outputs. (sphinx-exercise's ``hide_solutions`` option cannot do this: it
+to hand out, without outputs, with each exercise as plain markdown and an answer cell after it
+(:func:`handout_cells`). (sphinx-exercise's ``hide_solutions`` option cannot do this: it
 drops the gated start marker but leaves the solution's code cells and end marker in place.)
 
 With ``--executed CACHE`` (what ``make book-student`` does) the notebooks in OUT_DIR/notebooks
@@ -111,6 +112,37 @@ def strip_solutions(cells):
     return out
 
 
+EXERCISE = re.compile(r"^(`{3,})\{exercise\}[ \t]*([^\n]*)\n((?::[^\n]*\n)*)(.*?)^\1[ \t]*$",
+                      re.M | re.S)
+CHECK = re.compile(r"gl\.exercises\.check_\w+\(\w+\)")
+
+
+def handout_cells(cells):
+    """The hand-out's cells: each ``{exercise}`` block as plain markdown (Jupyter and Colab
+    show MyST directives as literal text), followed by an empty answer cell that names the
+    checker calls its exercises ask for."""
+    out = []
+    for cell in cells:
+        src = "".join(cell["source"])
+        if cell["cell_type"] != "markdown" or "{exercise}" not in src:
+            out.append(cell)
+            continue
+        checks = []
+
+        def plain(m):
+            label = re.search(r":label:\s*(\S+)", m[3])
+            checks.extend(c for c in CHECK.findall(m[4]) if c not in checks)
+            head = "**Exercise" + (f": {m[2].strip()}" if m[2].strip() else "") + "**"
+            return head + (f" (`{label[1]}`)" if label else "") + "\n\n" + m[4].rstrip() + "\n"
+
+        out.append(dict(cell, source=EXERCISE.sub(plain, src).splitlines(keepends=True)))
+        stub = "# Your answer here." + "".join(f"\n# Then check it: {c}" for c in checks)
+        out.append({"cell_type": "code", "id": f"{cell.get('id', 'cell')}-answer"[:64],
+                    "metadata": {}, "execution_count": None, "outputs": [],
+                    "source": stub.splitlines(keepends=True)})
+    return out
+
+
 def main(out: pathlib.Path, executed: pathlib.Path | None = None) -> None:
     root = pathlib.Path(__file__).resolve().parents[1]
     if out.exists():
@@ -142,6 +174,7 @@ def main(out: pathlib.Path, executed: pathlib.Path | None = None) -> None:
         for cell in data["cells"]:
             if cell["cell_type"] == "code":
                 cell["outputs"], cell["execution_count"] = [], None
+        data["cells"] = handout_cells(data["cells"])
         (out / "handout" / nb.name).write_text(json.dumps(data, indent=1, ensure_ascii=False)
                                                + "\n")
     print(f"wrote the student edition's sources to {out}")
