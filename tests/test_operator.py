@@ -48,9 +48,11 @@ def test_modes_match_reference(mode, seed, batch, L, H, dims, mag, complex_a, wi
     assert rel_err(h, h_ref) < 2e-5
 
 
-@pytest.mark.parametrize("mode", ["recurrent", "parallel", "attention"])
+@pytest.mark.parametrize("mode", ["recurrent", "parallel", "chunked",
+                                  pytest.param("attention", marks=pytest.mark.slow)])
 def test_long_sequence(mode, rng):
-    """L = 10 000 with |a| close to 1 (long memory) and complex phases."""
+    """L = 10 000 with |a| close to 1 (long memory) and complex phases. The attention mode
+    builds a 10 000 x 10 000 matrix (about 27 s on 2 cores): ``make test-all`` runs it."""
     q, k, v, a = random_inputs(rng, (), 10_000, 1, 1, 1, mag=(0.999, 1.0))
     y_ref, h_ref = reference(q, k, v, a)
     y, h = gl.gate_loop(q, k, v, a, mode=mode, return_state=True)

@@ -89,8 +89,8 @@ def _xs(length=8):
 
 def test_one_device_mesh_equals_gate_loop():
     q, k, v, a = _xs()
-    y, s = sharded.gate_loop_sharded(q, k, v, a, mesh=sharded.local_mesh(1), axis="seq",
-                                     return_state=True)
+    y, s = jax.jit(lambda *x: sharded.gate_loop_sharded(  # jitted: eager shard_map is slow
+        *x, mesh=sharded.local_mesh(1), axis="seq", return_state=True))(q, k, v, a)
     y0, s0 = gl.gate_loop(q, k, v, a, return_state=True)
     np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s, s0, rtol=1e-5, atol=1e-6)
@@ -139,8 +139,8 @@ def test_train_mesh_flag_is_checked(capsys):
 def test_complex_h0_with_real_inputs_gives_complex_output():
     q, k, v, a = _xs()
     h0 = jnp.full((1, 2, 2, 2), 1 + 2j, jnp.complex64)
-    y, s = sharded.gate_loop_sharded(q, k, v, a, h0=h0, mesh=sharded.local_mesh(1), axis="seq",
-                                     return_state=True)
+    y, s = jax.jit(lambda *x: sharded.gate_loop_sharded(
+        *x, h0=h0, mesh=sharded.local_mesh(1), axis="seq", return_state=True))(q, k, v, a)
     y0, s0 = gl.gate_loop(q, k, v, a, h0=h0, return_state=True)
     assert y.dtype == y0.dtype == jnp.complex64
     np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-5)
