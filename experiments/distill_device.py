@@ -19,6 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+
+#: the Memory Horizon study's epochs when a run's flags give none (Table 3's 300)
+MH_EPOCHS = 300
 
 
 def _jsonl(path):
@@ -54,7 +58,10 @@ def distill_call(root, date, jax_version):
             final = os.path.join(root, "mh", run + ".json")
             ev = json.load(open(final if os.path.exists(final) else
                                 os.path.join(root, "mh", run + ".stopped.json")))
-            mh[run] = {"status": job["status"], "wall_s": job.get("wall_s"),
+            # a run stopped while it was saving or being evaluated still finished its schedule
+            flag = re.search(r"--epochs (\d+)", job["command"])
+            done = ms[-1]["epoch"] >= (int(flag[1]) if flag else MH_EPOCHS)
+            mh[run] = {"status": "done" if done else job["status"], "wall_s": job.get("wall_s"),
                        "command": job["command"], "epochs_reached": ms[-1]["epoch"],
                        "fresh_accuracy": ev["accuracy"], "horizon": ev["horizon"],
                        "curve": [[m["epoch"], round(m["test_accuracy"], 5)] for m in ms]}
