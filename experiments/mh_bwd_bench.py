@@ -120,6 +120,19 @@ def run(shape, repeats=5, seed=0, fused=True, fla=False, log=print):
     return rows
 
 
+def parse_shape(parser, text, gpu_default, cpu_default="1,64,2,16"):
+    """``--shape B,L,H,d`` as a tuple; without one, ``gpu_default`` (``cpu_default`` on a CPU,
+    where the kernels run in the Pallas interpreter). A bad value is a usage error."""
+    text = text or (cpu_default if jax.default_backend() == "cpu" else gpu_default)
+    try:
+        shape = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        parser.error(f"--shape: expected four positive integers B,L,H,d, got {text!r}")
+    return shape
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", default=None, help="B,L,H,d (default 16,4096,8,64; 1,64,2,16 on a CPU)")
@@ -128,10 +141,7 @@ def main(argv=None):
     p.add_argument("--fla", action="store_true", help="add fla chunk_gla forward+backward")
     p.add_argument("--json")
     args = p.parse_args(argv)
-    text = args.shape or ("1,64,2,16" if jax.default_backend() == "cpu" else "16,4096,8,64")
-    shape = tuple(int(s) for s in text.split(","))
-    if len(shape) != 4 or min(shape) < 1:
-        p.error(f"--shape: expected four positive integers B,L,H,d, got {text!r}")
+    shape = parse_shape(p, args.shape, "16,4096,8,64")
     rows = run(shape, args.repeats, fused=args.fused_bwd, fla=args.fla)
     print(f"(B, L, H, d) = {shape}, {jax.devices()[0].device_kind}")
     for r in rows:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 from experiments import pallas_mh_bwd  # noqa: E402
+from experiments.mh_bwd_bench import parse_shape  # noqa: E402
 
 TOL = 1e-4  #: each setting's gradients against the XLA backward's (both float32)
 
@@ -106,10 +107,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json")
     args = p.parse_args(argv)
-    text = args.shape or ("1,64,2,16" if jax.default_backend() == "cpu" else "8,16384,8,128")
-    shape = tuple(int(s) for s in text.split(","))
-    if len(shape) != 4 or min(shape) < 1:
-        p.error(f"--shape: expected four positive integers B,L,H,d, got {text!r}")
+    shape = parse_shape(p, args.shape, "8,16384,8,128")
     if args.once:
         nw, st, sg = (int(s) for s in args.once.split(","))
         return once(shape, nw, st, sg or None)
