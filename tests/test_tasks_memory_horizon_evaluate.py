@@ -1,5 +1,6 @@
 """``python -m gl.evaluate NAME --seed S``: accuracy, horizon with interval, accuracy by span."""
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -44,3 +45,26 @@ def test_training_data_seed_is_refused(capsys):
         gl.evaluate.main(["data-s0", "--seed", str(data_seed), "--samples", "1"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "training data seed" in err and "--seed" in err
+
+
+FRESH = json.loads((pathlib.Path(model.shipped_checkpoints()["data-s0"]).parents[1]
+                    / "fresh_eval.json").read_text())
+
+
+def test_fresh_eval_covers_every_shipped_checkpoint_with_provenance():
+    """``gl/assets/checkpoints/fresh_eval.json`` (``experiments/fresh_eval.py``), read by chapter 7."""
+    assert set(FRESH["runs"]) == set(model.shipped_checkpoints())
+    assert (FRESH["seed"], FRESH["samples"]) == (977, 200)
+    assert {"command", "each", "hardware", "jax_version", "date"} <= set(FRESH["provenance"])
+    for name, r in FRESH["runs"].items():
+        assert name.startswith(r["transition"]) and r["n_tokens"] == 200 * 1024
+        assert r["horizon"]["lo"] <= r["horizon"]["horizon"] <= r["horizon"]["hi"]
+
+
+def test_fresh_eval_is_reproduced_by_the_cli(capsys):
+    """One entry recomputed with the command the file names (about 8 s): accuracy to 1e-6."""
+    res = gl.evaluate.main(["fixed-s4", "--seed", "977", "--samples", "200"])
+    capsys.readouterr()
+    want = FRESH["runs"]["fixed-s4"]
+    assert res["accuracy"] == pytest.approx(want["accuracy"], abs=1e-6)
+    assert res["horizon"] == want["horizon"]
