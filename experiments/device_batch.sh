@@ -13,6 +13,9 @@
 # their last checkpoint. Writes $OUT/results.tgz: metrics, logs, batch.json, the distilled
 # char-lm summary (no char-lm checkpoints: 10.7M parameters are 21 MB in bf16, over 8 MB), the
 # study's JSON and its runs' checkpoint.npz ($RESULTS/results.tgz where RESULTS is set: experiments/device_chain.sh).
+# Memory Horizon runs stopped at the deadline also come back as $OUT/mh_states.tgz (their
+# train_state.npz); unpacked into .states/ here (gitignored) and carried with a later call
+# (carry [".states"]), they resume where they stopped.
 set -u
 JOBS=$1 DEADLINE=$2 MINLEFT=$3; shift 3
 export PYTHONPATH=$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
@@ -31,12 +34,15 @@ for spec in "$@"; do
 --checkpoint-every 4 --scan-mode chunked --scan-impl $IMPL --no-progress ${c#*=} --out $W/lm/$n-s$s" ;;
     mh:*) rest=${spec#mh:}; s=${rest%%:*}; c=${rest#*:}
       printf "%s\t%s\n" "mh-${c%%=*}-s$s" "python3 experiments/memory_horizon_study.py \
---out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200" ;;
+--out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200 --resume" ;;
     *) echo "bad job spec: $spec" >&2; exit 2 ;;
   esac
 done > $W/jobs.txt
 cut -c1-70 $W/jobs.txt
 [ -z "${DRY:-}" ] || exit 0  # DRY=1: print the jobs only
+# Memory Horizon runs stopped by an earlier call's deadline, carried back in (carry [".states"]):
+# .states/mh/NAME-sS/{train_state.npz,checkpoint.npz,metrics.jsonl} resume where they stopped
+[ ! -d .states/mh ] || cp -r .states/mh/. $W/mh/
 python3 experiments/gpu_batch.py $W/jobs.txt --out $W/batch --jobs $JOBS --deadline $DEADLINE \
   --min-left $MINLEFT
 for d in $W/mh/*/; do r=${d%/}
@@ -48,4 +54,8 @@ DONE=$(for d in $W/lm/*-s*/; do grep -qs val_loss_full $d/metrics.jsonl && echo 
   --anchor 1.4697 > /dev/null
 # Memory Horizon checkpoints (about 0.65 MB each) come back; char-lm weights and training states do not
 tar czf ${RESULTS:-$OUT}/results.tgz -C $W --exclude='lm/*.npz' --exclude='train_state.npz' lm mh batch ship jobs.txt
+# the stopped Memory Horizon runs' training states (about 2 MB each), to resume in a later call
+STOPPED=$(cd $W && for d in mh/*/; do r=${d%/}; [ -f $r.json ] || [ ! -f $r/train_state.npz ] || echo $r; done)
+[ -z "$STOPPED" ] || tar czf ${RESULTS:-$OUT}/mh_states.tgz -C $W \
+  $(for r in $STOPPED; do echo $r/train_state.npz $r/checkpoint.npz $r/metrics.jsonl; done)
 ls -la ${RESULTS:-$OUT}

@@ -28,4 +28,5 @@ kill -0 "$(cat $W/chain.pid)" 2>/dev/null && echo "batch still running" || echo 
 cp $W/chain.log $OUT/
 tar czf $OUT/partial.tgz -C $W --exclude='*.npz' --exclude=final --exclude=chain.pid .
 [ ! -f $W/final/results.tgz ] || cp $W/final/results.tgz $OUT/
+[ ! -f $W/final/mh_states.tgz ] || cp $W/final/mh_states.tgz $OUT/
 tail -5 $W/chain.log; ls -la $OUT

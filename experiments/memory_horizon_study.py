@@ -39,12 +39,17 @@ def _config(text):
     return name, flags
 
 
-def run_one(out, name, flags, seed, eval_seed, eval_samples, python=sys.executable):
-    """Train and evaluate one (configuration, seed); write and return its distilled JSON."""
+def run_one(out, name, flags, seed, eval_seed, eval_samples, python=sys.executable, resume=False):
+    """Train and evaluate one (configuration, seed); write and return its distilled JSON.
+
+    ``resume``: continue the run from its ``train_state.npz`` where one is there (a run stopped
+    at a device call's deadline and carried to the next call), else start it afresh.
+    """
     run = os.path.join(out, f"{name}-s{seed}")
     os.makedirs(run, exist_ok=True)
+    again = resume and os.path.exists(os.path.join(run, "train_state.npz"))
     train = [python, "-m", "gl.train", "memory-horizon", "--out", run, "--seed", str(seed),
-             "--no-progress", "--overwrite", *shlex.split(flags)]
+             "--no-progress", "--resume" if again else "--overwrite", *shlex.split(flags)]
     evaluate = [python, "-m", "gl.evaluate", run, "--seed", str(eval_seed),
                 "--samples", str(eval_samples)]
     t0 = time.time()
@@ -88,6 +93,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=1, help="concurrent processes")
     p.add_argument("--eval-seed", type=int, default=977, help="fresh test set's data seed")
     p.add_argument("--eval-samples", type=int, default=200)
+    p.add_argument("--resume", action="store_true",
+                   help="continue each run that has a train_state.npz in --out (same flags)")
     args = p.parse_args(argv)
     names = [n for n, _ in args.config]
     if len(set(names)) != len(names):
@@ -97,8 +104,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     todo = [(n, f, s) for n, f in args.config for s in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:  # each thread waits on its own process
-        results = list(pool.map(lambda t: run_one(args.out, *t, args.eval_seed,
-                                                   args.eval_samples), todo))
+        results = list(pool.map(lambda t: run_one(args.out, *t, args.eval_seed, args.eval_samples,
+                                                   resume=args.resume), todo))
     for r in results:
         h = r.get("horizon") or {}
         acc = "–" if r.get("accuracy") is None else f"{r['accuracy']:.4f}"

@@ -62,6 +62,11 @@ def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
         flags = " ".join(TINY[:-1] + ["--epochs", "1"])  # --no-progress: the study adds it
         res = study.main(["--out", str(tmp_path), "--config", f"tiny={flags}",
                           "--seeds", "0", "1", "--jobs", "2", "--eval-samples", "2"])
+        saved = {r["seed"]: json.loads((tmp_path / f"tiny-s{r['seed']}.json").read_text())
+                 for r in res}
+        # --resume continues each run from its train_state.npz (here: already at its end)
+        again = study.main(["--out", str(tmp_path), "--config", f"tiny={flags}",
+                            "--seeds", "0", "--eval-samples", "2", "--resume"])
     finally:
         if env_pp is None:
             del os.environ["PYTHONPATH"]
@@ -70,12 +75,15 @@ def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
     assert [r["seed"] for r in res] == [0, 1]
     for r in res:
         assert r["returncode"] == 0, r.get("error")
-        saved = json.loads((tmp_path / f"tiny-s{r['seed']}.json").read_text())
-        assert saved == json.loads(json.dumps(r))
-        h = saved["horizon"]
-        assert h["lo"] <= h["horizon"] <= h["hi"] and 0 <= saved["accuracy"] <= 1
-        assert saved["steps"] == 4 and saved["device"] and saved["jax_version"]
-        assert "gl.train memory-horizon" in saved["train_command"]
+        assert saved[r["seed"]] == json.loads(json.dumps(r))
+        h = saved[r["seed"]]["horizon"]
+        assert h["lo"] <= h["horizon"] <= h["hi"] and 0 <= r["accuracy"] <= 1
+        assert r["steps"] == 4 and r["device"] and r["jax_version"]
+        assert "gl.train memory-horizon" in r["train_command"]
     assert res[0]["accuracy"] != res[1]["accuracy"] or res[0]["by_span"] != res[1]["by_span"]
+    assert "--overwrite" in res[0]["train_command"] and "--resume" not in res[0]["train_command"]
+    assert again[0]["returncode"] == 0, again[0].get("error")
+    assert "--resume" in again[0]["train_command"]
+    assert (again[0]["steps"], again[0]["accuracy"]) == (4, res[0]["accuracy"])
     with pytest.raises(SystemExit):
         study.main(["--out", str(tmp_path), "--config", "bad=--seed 3"])
