@@ -64,9 +64,6 @@ def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
                           "--seeds", "0", "1", "--jobs", "2", "--eval-samples", "2"])
         saved = {r["seed"]: json.loads((tmp_path / f"tiny-s{r['seed']}.json").read_text())
                  for r in res}
-        # --resume continues each run from its train_state.npz (here: already at its end)
-        again = study.main(["--out", str(tmp_path), "--config", f"tiny={flags}",
-                            "--seeds", "0", "--eval-samples", "2", "--resume"])
     finally:
         if env_pp is None:
             del os.environ["PYTHONPATH"]
@@ -82,8 +79,57 @@ def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
         assert "gl.train memory-horizon" in r["train_command"]
     assert res[0]["accuracy"] != res[1]["accuracy"] or res[0]["by_span"] != res[1]["by_span"]
     assert "--overwrite" in res[0]["train_command"] and "--resume" not in res[0]["train_command"]
-    assert again[0]["returncode"] == 0, again[0].get("error")
-    assert "--resume" in again[0]["train_command"]
-    assert (again[0]["steps"], again[0]["accuracy"]) == (4, res[0]["accuracy"])
     with pytest.raises(SystemExit):
         study.main(["--out", str(tmp_path), "--config", "bad=--seed 3"])
+
+
+def _study():
+    sys.path.insert(0, os.path.join(ROOT, "experiments"))
+    try:
+        import memory_horizon_study as study
+    finally:
+        sys.path.pop(0)
+    return study
+
+
+def test_study_resume_continues_runs_that_have_a_training_state(tmp_path, monkeypatch):
+    """``--resume``: ``gl.train ... --resume`` where ``train_state.npz`` is there, else a fresh run."""
+    study = _study()
+    seen = []
+
+    class Done:
+        returncode = 1  # stop after the training command: no evaluation
+
+    def fake_run(cmd, **kw):
+        seen.append(cmd)
+        return Done()
+
+    monkeypatch.setattr(study.subprocess, "run", fake_run)
+    (tmp_path / "a-s0").mkdir()
+    (tmp_path / "a-s0" / "train_state.npz").write_bytes(b"")
+    study.main(["--out", str(tmp_path), "--config", "a=--epochs 9", "--seeds", "0", "1",
+                "--resume"])
+    study.main(["--out", str(tmp_path), "--config", "a=--epochs 9", "--seeds", "0"])
+    flags = [("--resume" in c, "--overwrite" in c) for c in seen]
+    assert flags == [(True, False), (False, True), (False, True)]
+
+
+@pytest.mark.slow
+def test_study_resume_end_to_end(tmp_path):
+    """A finished tiny run resumed through the study ends where it ended (about 20 s)."""
+    study = _study()
+    env_pp = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = ROOT + (os.pathsep + env_pp if env_pp else "")
+    try:
+        flags = " ".join(TINY[:-1] + ["--epochs", "1"])
+        args = ["--out", str(tmp_path), "--config", f"tiny={flags}", "--eval-samples", "2"]
+        first = study.main(args)
+        again = study.main(args + ["--resume"])
+    finally:
+        if env_pp is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = env_pp
+    assert again[0]["returncode"] == 0, again[0].get("error")
+    assert "--resume" in again[0]["train_command"]
+    assert (again[0]["steps"], again[0]["accuracy"]) == (4, first[0]["accuracy"])
