@@ -19,12 +19,13 @@ import json
 import os
 import platform
 import sys
+from importlib import resources
 
 import jax
 
 from gl.tasks.memory_horizon import evaluate, model
 
-OUT = os.path.join(os.path.dirname(model.__file__), "..", "..", "assets", "checkpoints", "fresh_eval.json")
+OUT = resources.files("gl") / "assets" / "checkpoints" / "fresh_eval.json"  # beside the checkpoints
 KEEP = ("accuracy", "accuracy_after_first_reset", "loss", "n_tokens", "by_span", "horizon")
 
 
@@ -32,7 +33,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seed", type=int, default=977)
     p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--out", default=os.path.normpath(OUT))
+    p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     runs = {}
     for name in sorted(model.shipped_checkpoints()):

@@ -50,30 +50,33 @@ def test_study_knobs_are_checked(tmp_path, capsys, args, words):
     assert e.value.code == 2 and words in capsys.readouterr().err
 
 
-def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
+def _study(monkeypatch=None):
+    """experiments/memory_horizon_study.py as a module; with ``monkeypatch``, the processes it
+    starts can import ``gl`` from this checkout."""
     sys.path.insert(0, os.path.join(ROOT, "experiments"))
     try:
         import memory_horizon_study as study
     finally:
         sys.path.pop(0)
-    env_pp = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = ROOT + (os.pathsep + env_pp if env_pp else "")
-    try:
-        flags = " ".join(TINY[:-1] + ["--epochs", "1"])  # --no-progress: the study adds it
-        res = study.main(["--out", str(tmp_path), "--config", f"tiny={flags}",
-                          "--seeds", "0", "1", "--jobs", "2", "--eval-samples", "2"])
-        saved = {r["seed"]: json.loads((tmp_path / f"tiny-s{r['seed']}.json").read_text())
-                 for r in res}
-    finally:
-        if env_pp is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = env_pp
+    if monkeypatch is not None:
+        env_pp = os.environ.get("PYTHONPATH")
+        monkeypatch.setenv("PYTHONPATH", ROOT + (os.pathsep + env_pp if env_pp else ""))
+    return study
+
+
+TINY_FLAGS = " ".join(TINY[:-1] + ["--epochs", "1"])  # --no-progress: the study adds it
+
+
+def test_study_script_runs_two_seeds_and_distils_them(tmp_path, monkeypatch):
+    study = _study(monkeypatch)
+    res = study.main(["--out", str(tmp_path), "--config", f"tiny={TINY_FLAGS}",
+                      "--seeds", "0", "1", "--jobs", "2", "--eval-samples", "2"])
     assert [r["seed"] for r in res] == [0, 1]
     for r in res:
         assert r["returncode"] == 0, r.get("error")
-        assert saved[r["seed"]] == json.loads(json.dumps(r))
-        h = saved[r["seed"]]["horizon"]
+        saved = json.loads((tmp_path / f"tiny-s{r['seed']}.json").read_text())
+        assert saved == json.loads(json.dumps(r))
+        h = saved["horizon"]
         assert h["lo"] <= h["horizon"] <= h["hi"] and 0 <= r["accuracy"] <= 1
         assert r["steps"] == 4 and r["device"] and r["jax_version"]
         assert "gl.train memory-horizon" in r["train_command"]
@@ -81,15 +84,6 @@ def test_study_script_runs_two_seeds_and_distils_them(tmp_path):
     assert "--overwrite" in res[0]["train_command"] and "--resume" not in res[0]["train_command"]
     with pytest.raises(SystemExit):
         study.main(["--out", str(tmp_path), "--config", "bad=--seed 3"])
-
-
-def _study():
-    sys.path.insert(0, os.path.join(ROOT, "experiments"))
-    try:
-        import memory_horizon_study as study
-    finally:
-        sys.path.pop(0)
-    return study
 
 
 def test_study_resume_continues_runs_that_have_a_training_state(tmp_path, monkeypatch):
@@ -115,21 +109,12 @@ def test_study_resume_continues_runs_that_have_a_training_state(tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_study_resume_end_to_end(tmp_path):
+def test_study_resume_end_to_end(tmp_path, monkeypatch):
     """A finished tiny run resumed through the study ends where it ended (about 20 s)."""
-    study = _study()
-    env_pp = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = ROOT + (os.pathsep + env_pp if env_pp else "")
-    try:
-        flags = " ".join(TINY[:-1] + ["--epochs", "1"])
-        args = ["--out", str(tmp_path), "--config", f"tiny={flags}", "--eval-samples", "2"]
-        first = study.main(args)
-        again = study.main(args + ["--resume"])
-    finally:
-        if env_pp is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = env_pp
+    study = _study(monkeypatch)
+    args = ["--out", str(tmp_path), "--config", f"tiny={TINY_FLAGS}", "--eval-samples", "2"]
+    first = study.main(args)
+    again = study.main(args + ["--resume"])
     assert again[0]["returncode"] == 0, again[0].get("error")
     assert "--resume" in again[0]["train_command"]
     assert (again[0]["steps"], again[0]["accuracy"]) == (4, first[0]["accuracy"])
