@@ -88,7 +88,8 @@ def distill(calls):
                         {k: old[k] for k in ("call", "status", "best_val_loss", "best_step",
                                              "iters_reached") if k in old}
                         if "iters_reached" in old else
-                        {k: old[k] for k in ("call", "status", "fresh_accuracy", "epochs_reached")})
+                        {k: old[k] for k in ("call", "status", "fresh_accuracy", "horizon",
+                                             "epochs_reached")})
                 doc["runs"][name] = run
     return out
 
