@@ -37,6 +37,8 @@ def test_usage_block_runs():
     assert namespace["y"].shape == namespace["y_ref"].shape
 
 
+# the mutation check of the test above (15 s); make test-all runs it
+@pytest.mark.slow
 def test_usage_block_fails_when_broken():
     """The test can fail: a block with an undefined name raises."""
     with pytest.raises(NameError):

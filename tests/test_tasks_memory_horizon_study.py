@@ -67,6 +67,8 @@ def _study(monkeypatch=None):
 TINY_FLAGS = " ".join(TINY[:-1] + ["--epochs", "1"])  # --no-progress: the study adds it
 
 
+# end to end (30 s); the command construction is checked fast above; make test-all runs it
+@pytest.mark.slow
 def test_study_script_runs_two_seeds_and_distils_them(tmp_path, monkeypatch):
     study = _study(monkeypatch)
     res = study.main(["--out", str(tmp_path), "--config", f"tiny={TINY_FLAGS}",
