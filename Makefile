@@ -72,7 +72,7 @@ browser: $(STAMP)
 	bash tools/fetch-mathjax.sh
 	test -d _build/html || $(MAKE) book
 	$(MAKE) book-student
-	$(BIN)/python -m pytest tests -m browser -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m browser -q -p no:cacheprovider -n 2 --dist load
 	@echo "Screenshots (1280 and 390 px) and image counts per page: $(CURDIR)/_build/screenshots"
 
 ## lab: JupyterLab on the notebooks

@@ -21,8 +21,8 @@ import json
 import os
 import re
 
-#: the Memory Horizon study's epochs when a run's flags give none (Table 3's 300)
-MH_EPOCHS = 300
+# the Memory Horizon study's epochs when a run's flags give none: the trainer's default
+from gl.tasks.memory_horizon.train import PAPER_EPOCHS
 
 
 def _jsonl(path):
@@ -60,7 +60,7 @@ def distill_call(root, date, jax_version):
                                 os.path.join(root, "mh", run + ".stopped.json")))
             # a run stopped while it was saving or being evaluated still finished its schedule
             flag = re.search(r"--epochs (\d+)", job["command"])
-            done = ms[-1]["epoch"] >= (int(flag[1]) if flag else MH_EPOCHS)
+            done = ms[-1]["epoch"] >= (int(flag[1]) if flag else PAPER_EPOCHS)
             mh[run] = {"status": "done" if done else job["status"], "wall_s": job.get("wall_s"),
                        "command": job["command"], "epochs_reached": ms[-1]["epoch"],
                        "fresh_accuracy": ev["accuracy"], "horizon": ev["horizon"],

@@ -313,10 +313,14 @@ def figure_problems(nb: dict, page_cells: list[dict], where: str) -> tuple[list[
 
 def record_count(key: str, n_fig: int, n_img: int) -> None:
     """Keep the per-page counts in ``_build/screenshots/counts.json`` for people to read."""
+    import fcntl  # make browser runs two pytest workers: one writer at a time
     path = SHOTS / "counts.json"
-    counts = json.loads(path.read_text()) if path.is_file() else {}
-    counts[key] = {"figure_cells": n_fig, "images": n_img}
-    path.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with open(SHOTS / "counts.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        counts = json.loads(path.read_text()) if path.is_file() else {}
+        counts[key] = {"figure_cells": n_fig, "images": n_img}
+        path.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
 
 
 @pytest.mark.parametrize("edition,page", PAGES, ids=[f"{e}:{p}" for e, p in PAGES])

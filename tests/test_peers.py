@@ -303,6 +303,7 @@ def test_parse_gates():
         peers.run([], [], gates=dict(siso=("key",)), runtime=None)
 
 
+@pytest.mark.slow  # 8-16 s; make test-all
 def test_cli_gates_pick_the_cases(absent):
     """``--gates head`` runs the per-head case alone, ``--siso-gates complex`` the complex one."""
     res = peers.main(["--mh", "1,16,1,4;1,8,2,4", "--siso", "1,32,2", "--gates", "head",
@@ -394,6 +395,7 @@ def test_the_dtypes_tolerance_decides(fakes, monkeypatch, dtype, eps, agrees):
     assert r["agrees"] is agrees and r["tol"] == tol["fwd"]
 
 
+@pytest.mark.slow  # 8-16 s; make test-all
 def test_bf16_tolerance_covers_gl_in_bfloat16_and_float32_does_not():
     """TOL_BF16's basis, at a small shape: gl's chunked algorithm computed all in bfloat16 is
     within it (and outside the float32 TOL), and gl's own float32 result on the rounded
@@ -406,6 +408,7 @@ def test_bf16_tolerance_covers_gl_in_bfloat16_and_float32_does_not():
         assert tol["fwd"] < e["all_bf16_grads"] < tol16["fwd+bwd"] / 2, e
 
 
+@pytest.mark.slow  # 8-16 s; make test-all
 def test_bfloat16_head_gate_gradient_is_not_summed_in_bfloat16():
     """gl's gradients for bfloat16 inputs come back bfloat16: rounded, at most one bf16 ulp
     (2^-8) off the float32 ones. Broadcasting a per-head gate before gl's cast to float32 would
@@ -424,6 +427,7 @@ def test_bfloat16_head_gate_gradient_is_not_summed_in_bfloat16():
                               tuple(map(np.asarray, g32))) < 2 ** -8
 
 
+@pytest.mark.slow  # 8-16 s; make test-all
 def test_cli_records_the_dtype(absent, tmp_path):
     path = tmp_path / "peers.json"
     peers.main(["--mh", "1,16,1,4", "--siso", "1,32,2", "--gates", "key", "--siso-gates", "real",
