@@ -13,9 +13,6 @@ import gl
 from experiments import pallas_lookback
 from conftest import sweep
 
-# a research kernel outside gl: its interpreter checks run in make test-all
-pytestmark = pytest.mark.slow
-
 
 def siso(rng, B, L, D, mag=(0.7, 1.0)):
     q, k, v = (rng.standard_normal((B, L, D)).astype(np.float32) for _ in range(3))

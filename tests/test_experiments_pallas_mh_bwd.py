@@ -20,9 +20,6 @@ from conftest import rel_err, sweep
 from experiments import pallas_mh_bwd as mb
 from experiments import pallas_mh_states as ms
 
-# a research kernel outside gl: its interpreter checks run in make test-all
-pytestmark = pytest.mark.slow
-
 NAMES = ("dq", "dk", "dv", "da", "dh0")
 
 
