@@ -33,6 +33,7 @@ points at the same MathJax release fetched from npm (``tools/fetch-mathjax.sh``)
 from __future__ import annotations
 
 import base64
+import fcntl
 import functools
 import http.server
 import io
@@ -313,10 +314,9 @@ def figure_problems(nb: dict, page_cells: list[dict], where: str) -> tuple[list[
 
 def record_count(key: str, n_fig: int, n_img: int) -> None:
     """Keep the per-page counts in ``_build/screenshots/counts.json`` for people to read."""
-    import fcntl  # make browser runs two pytest workers: one writer at a time
     path = SHOTS / "counts.json"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with open(SHOTS / "counts.lock", "w") as lock:
+    with open(SHOTS / "counts.lock", "w") as lock:  # make browser runs two pytest workers
         fcntl.flock(lock, fcntl.LOCK_EX)
         counts = json.loads(path.read_text()) if path.is_file() else {}
         counts[key] = {"figure_cells": n_fig, "images": n_img}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pathlib
+import re
 import tarfile
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -51,8 +52,8 @@ def test_runs_say_whether_they_finished():
             assert old["iters_reached"] <= run["iters_reached"] and old["call"] != run["call"]
     study = json.loads((ROOT / "gl/assets/checkpoints/study_gpu.json").read_text())
     for run in study["runs"].values():
-        epochs = int(run["command"].split("--epochs ")[1].split("'")[0].split()[0]) \
-            if "--epochs" in run["command"] else 300
+        flag = re.search(r"--epochs (\d+)", run["command"])
+        epochs = int(flag[1]) if flag else distill_device.PAPER_EPOCHS
         assert (run["status"] == "done") == (run["epochs_reached"] == epochs)
 
 
