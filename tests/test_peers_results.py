@@ -59,6 +59,7 @@ EXCEPTIONS = {
     "fla.chunk_simple_gla fwd+bwd (16, 4096, 8, 64)": ("chunk_simple_gla", "Triton 3.7.1"),
     "fla.chunk_simple_gla fwd+bwd (8, 16384, 8, 128)": ("chunk_simple_gla", "Triton 3.7.1"),
     "fla.chunk_simple_gla fwd+bwd (16, 4096, 8, 64) bfloat16": ("chunk_simple_gla", "Triton 3.7.1"),
+    "fla.chunk_simple_gla fwd+bwd (8, 16384, 8, 128) bfloat16": ("chunk_simple_gla", "Triton 3.7.1"),
     "accelerated_scan.warp fwd+bwd (8, 65536, 64)": ("accelerated_scan.warp", "disagree"),
 }
 
@@ -188,7 +189,7 @@ def test_provenance_names_device_date_versions_command():
     res = shipped()
     assert provenance_problems(res) == []
     p = res["provenance"]
-    assert p["versions"]["fla-core"] == "0.6.0" and p["date"].startswith("2026-12-05")
+    assert p["versions"]["fla-core"] == "0.6.0" and p["date"].startswith("2026-12-06")  # the last run's
 
 
 def test_complete_and_says_so():
@@ -296,18 +297,22 @@ def test_merge_refuses_mixed_devices_and_a_case_measured_twice():
     assert merged["provenance"]["complete"] is False
 
 
-#: the raw runs, in the order they ran (experiments/GPU_COMMANDS.md)
-RAW = ROOT / "experiments" / "bench_logs" / "peers_2026-12-05_h100_runs.tgz"
+#: the raw runs, in the order they ran (experiments/GPU_COMMANDS.md): twelve on 2026-12-05, the
+#: two bfloat16 cases at (8, 16384, 8, 128) on 2026-12-06
+RAWS = [ROOT / "experiments" / "bench_logs" / f"peers_{d}_h100{s}_runs.tgz"
+        for d, s in (("2026-12-05", ""), ("2026-12-06", "_bf16"))]
 RUNS = ["peers_mh.json", "peers_mh_a_head.json", "peers_siso_b_real.json",
         "peers_siso_b_complex.json", "peers_siso_a_real.json", "peers_siso_c_real.json",
         "peers_mh_b_head.json", "peers_siso_a_complex.json", "peers_siso_c_complex.json",
-        "peers_mh_b_key.json", "peers_mh_a_key_bf16.json", "peers_mh_a_head_bf16.json"]
+        "peers_mh_b_key.json", "peers_mh_a_key_bf16.json", "peers_mh_a_head_bf16.json",
+        "peers_mh_b_key_bf16.json", "peers_mh_b_head_bf16.json"]
 
 
 def test_shipped_table_is_the_merge_of_the_raw_runs(tmp_path):
     import tarfile
-    with tarfile.open(RAW) as t:
-        t.extractall(tmp_path, filter="data")
+    for raw in RAWS:
+        with tarfile.open(raw) as t:
+            t.extractall(tmp_path, filter="data")
     out = tmp_path / "merged.json"
     merge_peers.main([str(tmp_path / f) for f in RUNS] + ["--json", str(out)])
     assert json.loads(out.read_text()) == shipped()
