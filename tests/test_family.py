@@ -72,6 +72,34 @@ def test_long_sequence():
         assert e32 < TOL32, (name, e32)
 
 
+#: input scales at which every gate saturates in float32 (sigmoids of about ±300 are 0 or 1);
+#: mLSTM's exponential input gate bounds it lower: its stabilizer ``m`` follows the input-gate
+#: pre-activation, and the output's gradient through ``max(|n'q|, e^{-m})`` needs ``e^{m}``,
+#: which overflows float32 from ``m`` of about 88 (a bound of the xLSTM form itself)
+SATURATING = {"mlstm": 30.0}
+
+
+@pytest.mark.parametrize("name", list(F.MODELS))
+def test_saturated_gates_have_finite_gradients(name):
+    """Gates pushed to 0 or 1 in float32 give finite gradients (GLA's ``σ(z)^{1/16}`` once gave
+    ``0 · inf = NaN`` at ``σ(z) = 0``, RG-LRU's ``sqrt(1 - a²)`` at ``a = 1``: every GLA
+    run of the language model at nanoGPT's scale went NaN within 500 iterations)."""
+    p = F.INITS[name](0, 8)
+    arrays = {k: np.asarray(v).astype(np.complex64 if np.iscomplexobj(v) else np.float32)
+              for k, v in p.items() if k != "heads"}
+    x = np.random.default_rng(0).standard_normal((1, 16, 8)).astype(np.float32)
+    x = x * SATURATING.get(name, 300.0)
+
+    def loss(arrays):
+        y = F.run(name, x, {**arrays, **({"heads": p["heads"]} if "heads" in p else {})})
+        return jax.numpy.sum(jax.numpy.abs(y))
+
+    value, grads = jax.value_and_grad(loss)(arrays)
+    assert np.isfinite(value)
+    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
+    assert not bad, (name, bad)
+
+
 def test_mlstm_stabilizer_exact_relation():
     """xLSTM's stabilized equations give the unstabilized output (float64, 1e-12), and the
     mapping's stabilizer m_t equals the sequential max recurrence."""

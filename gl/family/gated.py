@@ -21,6 +21,13 @@ GLA_TAU = 16.0
 RGLRU_C = 8.0
 
 
+def _sqrt0(x):
+    """``sqrt(x)`` for ``x >= 0`` with gradient 0, not inf, at ``x = 0`` (where RG-LRU's
+    ``r_t`` underflows to 0, ``a_t = 1`` and ``k = sqrt(1 - a_t²) = 0``)."""
+    pos = x > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
+
+
 def _w(r, rows, cols):
     return r.standard_normal((rows, cols)) / np.sqrt(rows)
 
@@ -46,7 +53,9 @@ def gla(x, params):
     p = cast(check_params(m, params, want), x)
     check_div(m, "params['b_a']", HK, H, np.shape(params['b_a']))
     q, k = (split_heads(x @ p[w], H) for w in ("W_Q", "W_K"))
-    alpha = jax.nn.sigmoid(x @ p["W_a1"] @ p["W_a2"] + p["b_a"]) ** (1 / GLA_TAU)
+    # σ(z)^{1/τ} in log space, as GLA's own code does: the power's gradient at σ(z) = 0
+    # (z below about -104 in float32) is 0 · inf = NaN
+    alpha = jnp.exp(jax.nn.log_sigmoid(x @ p["W_a1"] @ p["W_a2"] + p["b_a"]) / GLA_TAU)
     return Mapped(q, k, split_heads(x @ p["W_V"], H), split_heads(alpha, H),
                   lambda y, _: merge_heads(y))
 
@@ -200,7 +209,7 @@ def rglru(x, params):
     i_t = jax.nn.sigmoid(x @ p["W_x"] + p["b_x"])
     log_a = -RGLRU_C * jax.nn.softplus(-p["Lambda"]) * r_t
     a = jnp.exp(log_a)
-    k = jnp.sqrt(-jnp.expm1(2 * log_a))  # sqrt(1 - a²) without cancellation near a = 1
+    k = _sqrt0(-jnp.expm1(2 * log_a))  # sqrt(1 - a²) without cancellation near a = 1
     return Mapped(jnp.ones_like(x)[..., None], k[..., None], (i_t * x)[..., None],
                   a[..., None], lambda y, _: y[..., 0])
 
