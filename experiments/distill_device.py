@@ -9,7 +9,9 @@ parameter count and steady-state characters per second) and
 ``gl/assets/checkpoints/study_gpu.json`` (Memory Horizon study runs: test accuracy against
 epochs, and the fresh-test-set accuracy and horizon of the last checkpoint). Runs stopped at
 the call's deadline are kept and marked ``"stopped"``: their curves are real, their schedules
-unfinished. With several calls (``--call`` in the order they ran), ``calls`` lists each
+unfinished. A char-lm run whose losses became NaN or infinite is ``"diverged"``, with
+``diverged_at`` (the step of that evaluation); its curve has ``None`` from there and its best
+is that of the evaluations before. With several calls (``--call`` in the order they ran), ``calls`` lists each
 call's provenance and every run names its call (``"call"``: index into ``calls``); a run
 name that several calls trained (a stopped run started again) keeps the run that got
 furthest.
@@ -21,6 +23,7 @@ import json
 import os
 import re
 
+from gl.tasks.char_lm.ship import diverged_at
 # the Memory Horizon study's epochs when a run's flags give none: the trainer's default
 from gl.tasks.memory_horizon.train import PAPER_EPOCHS
 
@@ -42,13 +45,18 @@ def distill_call(root, date, jax_version):
         kind, _, run = name.partition("-")
         if kind == "lm":
             ms = _jsonl(os.path.join(root, "lm", run, "metrics.jsonl"))
-            best = min(ms, key=lambda m: m["val_loss"])
+            bad = diverged_at(ms)  # NaN or inf losses from this evaluation on
+            before = [m for m in ms if bad is None or m["step"] < bad]
+            best = min(before, key=lambda m: m["val_loss"]) if before else None
             # a run stopped after its last evaluation (while saving) still finished its schedule
-            status = "done" if "val_loss_full" in ms[-1] else job["status"]
+            status = ("diverged" if bad is not None else
+                      "done" if "val_loss_full" in ms[-1] else job["status"])
             lm[run] = {"status": status, "wall_s": job.get("wall_s"),
                        "command": job["command"], "iters_reached": ms[-1]["step"],
-                       "best_val_loss": best["val_loss"], "best_step": best["step"],
-                       "curve": [[m["step"], round(m["val_loss"], 5), m["elapsed_s"]] for m in ms]}
+                       "best_val_loss": best and best["val_loss"],
+                       "best_step": best and best["step"], "diverged_at": bad,
+                       "curve": [[m["step"], round(m["val_loss"], 5) if m in before else None,
+                                  m["elapsed_s"]] for m in ms]}
             shipped = os.path.join(root, "ship", f"lm-{run}", "run.json")
             if os.path.exists(shipped):  # a finished run's record: parameters and throughput
                 rec = json.load(open(shipped))

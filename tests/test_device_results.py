@@ -18,7 +18,8 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-05_h200_chain4_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_warm3k_mh.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_long_mh.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-06_h100_chain_lr6_lm.tgz", "2026-12-06", "0.11.2")]
+         ("device_2026-12-06_h100_chain_lr6_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_lm.tgz", "2026-12-06", "0.11.2")]
 _spec = importlib.util.spec_from_file_location("distill_device",
                                                ROOT / "experiments" / "distill_device.py")
 distill_device = importlib.util.module_from_spec(_spec)
@@ -42,11 +43,16 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
-                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3)
+                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 4)
     for run in lm["runs"].values():
-        assert (run["status"] == "done") == (run["iters_reached"] == 5000)
+        diverged = run["status"] == "diverged"
+        assert diverged == (run["diverged_at"] is not None)
+        assert (run["status"] == "done") == (run["iters_reached"] == 5000 and not diverged)
         assert "--iters 5000" in run["command"] and "--dropout 0.2" in run["command"]
-        assert round(run["best_val_loss"], 5) == min(c[1] for c in run["curve"])
+        finite = [c[1] for c in run["curve"] if c[1] is not None]
+        assert (run["best_val_loss"] is None) == (not finite)
+        assert not finite or round(run["best_val_loss"], 5) == min(finite)
+        assert all(c[1] is None for c in run["curve"] if diverged and c[0] >= run["diverged_at"])
         assert run["curve"][-1][0] == run["iters_reached"]
         for old in run.get("superseded", []):  # kept only if it got less far
             assert old["iters_reached"] <= run["iters_reached"] and old["call"] != run["call"]
@@ -91,9 +97,11 @@ def test_each_run_trained_with_the_dropout_its_name_says():
 
 def test_shipped_runs_carry_parameters_and_throughput():
     """Where a batch shipped a finished run, its record gives the parameter count (the two
-    model sizes of chapter 10) and a throughput; the others say nothing rather than guess."""
+    model sizes of chapter 10, and the family members', matched to GateLoop's within 0.1 %)
+    and a throughput; the others say nothing rather than guess."""
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
-    sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088}
+    sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088,
+             "gla": 10_650_240, "mamba2": 10_646_892}
     with_record = 0
     for name, run in lm["runs"].items():
         if "n_params" in run:
@@ -102,4 +110,22 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 14
+    assert with_record == 20
+
+
+def test_gla_probe_reproduces_from_raw(tmp_path):
+    """``gl/assets/char_lm/gla_probe_gpu.json`` is ``experiments/distill_gla_probe.py`` of its
+    archive; neither run of the probe diverged, where every GLA run of the family batch did."""
+    spec = importlib.util.spec_from_file_location("distill_gla_probe",
+                                                  ROOT / "experiments" / "distill_gla_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    with tarfile.open(LOGS / "device_2026-12-06_h100_gla_probe.tgz") as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm/gla_probe_gpu.json").read_text())
+    assert probe.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    assert not any(r["diverged"] for r in shipped["runs"].values())
+    assert all(r["iters_reached"] >= 4000 for r in shipped["runs"].values())
+    batch = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())["runs"]
+    assert all(batch[f"gla-s{s}"]["status"] == "diverged" for s in range(3))
+    assert all(batch[f"gla-s{s}"]["diverged_at"] <= 500 for s in range(3))

@@ -59,6 +59,8 @@ def gpu_push_rows():
     state = [runs[f"gateloop-dqk384-s{s}"]["best_val_loss"] for s in range(3)]
     return (f"| {pm(state)} | – | – | nanoGPT: 1.4697 |",
             f"| {pm([runs[f'gateloop-lr6-s{s}']['best_val_loss'] for s in range(3)])} | – | – "
+            "| nanoGPT: 1.4697 |",
+            f"| Mamba-2: {pm([runs[f'mamba2-s{s}']['best_val_loss'] for s in range(3)])} | – | – "
             "| nanoGPT: 1.4697 |")
 
 

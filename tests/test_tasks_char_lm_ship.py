@@ -18,3 +18,19 @@ def test_metrics_only_matches_checkpoint_mode(tmp_path, capsys):
     assert slim["nanogpt_best_val_loss"] == 1.4697 and full["nanogpt_best_val_loss"] == 1.886
     run = json.loads((tmp_path / "slim" / "lm-gateloop-s0" / "run.json").read_text())
     assert run["config"]["mixer"] == "gateloop" and len(run["config"]["vocab"]) == 65
+
+
+def test_a_diverged_run_is_marked_and_left_out_of_the_means():
+    """A run whose losses became NaN (as every GLA run of the family batch on an H100) has
+    ``diverged_at``; its best is that of the evaluations before, and the per-model mean and
+    standard deviation leave it out (they once crashed on the NaN)."""
+    nan = float("nan")
+    metrics = [{"step": 250, "train_loss": 2.1, "val_loss": 1.7},
+               {"step": 500, "train_loss": nan, "val_loss": nan}]
+    assert ship.diverged_at(metrics) == 500 and ship.diverged_at(metrics[:1]) is None
+    runs = [{"model": "gla", "seed": s, "n_params": 10, "iters": 5000, "val_loss_full": v,
+             "best_val_loss": v, "wall_s": 1.0, "steady_chars_per_s": 5, "diverged_at": d}
+            for s, (v, d) in enumerate([(1.5, None), (1.6, None), (None, 250)])]
+    entry = ship.summarize(runs)["gla"]
+    assert entry["seeds"] == [0, 1] and entry["diverged_seeds"] == [2]
+    assert entry["best_val_loss_mean"] == 1.55

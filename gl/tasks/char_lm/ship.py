@@ -11,12 +11,16 @@ deviation (``ddof=1``) over seeds. Throughput: ``steady_chars_per_s`` counts the
 characters (``batch × context`` per iteration) between the first and the last periodic
 evaluation (compilation excluded, the small periodic evaluations included);
 ``end_to_end_chars_per_s`` divides all training characters by the whole wall time
-(compilation and every evaluation included).
+(compilation and every evaluation included). A run whose training or validation loss became
+NaN or infinite has ``diverged_at`` (the first such evaluation's step): its losses after that
+are ``None``, its best is that of the evaluations before, and the per-model statistics leave
+it out and list its seed under ``diverged_seeds``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -24,12 +28,23 @@ from importlib import resources
 
 from gl.tasks import checkpoint
 
-__all__ = ["run_summary", "summarize", "main"]
+__all__ = ["run_summary", "summarize", "diverged_at", "main"]
 
 #: nanoGPT's best validation loss at the same configuration (2,000 iterations), issue 31
 NANOGPT_SMALL = 1.886
 #: nanoGPT's shakespeare_char GPU baby GPT (6 x 6 heads x 384, context 256, 5,000 iterations)
 NANOGPT_GPU = 1.4697
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def diverged_at(metrics: list):
+    """The step of the first evaluation whose training or validation loss is not finite, or
+    ``None``."""
+    return next((m["step"] for m in metrics
+                 if not (_finite(m.get("train_loss", 0.0)) and _finite(m["val_loss"]))), None)
 
 
 def run_summary(run_dir: str) -> dict:
@@ -41,10 +56,13 @@ def run_summary(run_dir: str) -> dict:
     first, last = metrics[0], metrics[-2] if len(metrics) > 1 else metrics[0]
     steady = ((last["step"] - first["step"]) * chars / (last["elapsed_s"] - first["elapsed_s"])
               if last is not first else None)
+    bad = diverged_at(metrics)
+    before = [m["val_loss"] for m in metrics if bad is None or m["step"] < bad]
+    finite = lambda x: x if _finite(x) else None  # noqa: E731
     return {"model": config["mixer"], "seed": meta["seed"], "n_params": meta["n_params"],
-            "iters": meta["iters"], "val_loss_full": final["val_loss_full"],
-            "best_val_loss": min(m["val_loss"] for m in metrics),
-            "check_loss": final["check_loss"], "wall_s": final["wall_s"],
+            "iters": meta["iters"], "val_loss_full": finite(final["val_loss_full"]),
+            "best_val_loss": min(before) if before else None, "diverged_at": bad,
+            "check_loss": finite(final["check_loss"]), "wall_s": final["wall_s"],
             "steady_chars_per_s": None if steady is None else round(steady),
             "end_to_end_chars_per_s": round(meta["iters"] * chars / final["wall_s"]),
             "command": meta["command"], "hardware": meta["hardware"],
@@ -55,9 +73,11 @@ def summarize(runs: list) -> dict:
     """Mean and standard deviation per model of the runs' summaries."""
     out = {}
     for model in sorted({r["model"] for r in runs}):
-        rs = [r for r in runs if r["model"] == model]
-        entry = {"seeds": sorted(r["seed"] for r in rs), "n_params": rs[0]["n_params"],
-                 "iters": rs[0]["iters"]}
+        every = [r for r in runs if r["model"] == model]
+        rs = [r for r in every if r.get("diverged_at") is None]
+        entry = {"seeds": sorted(r["seed"] for r in rs), "n_params": every[0]["n_params"],
+                 "iters": every[0]["iters"],
+                 "diverged_seeds": sorted(r["seed"] for r in every if r not in rs)}
         for key in ("val_loss_full", "best_val_loss", "wall_s", "steady_chars_per_s"):
             xs = [r[key] for r in rs if r[key] is not None]
             entry[key + "_mean"] = statistics.fmean(xs) if xs else None
