@@ -22,9 +22,11 @@ export PYTHONPATH=$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 W=${WORK:-/tmp/work}; mkdir -p $W/lm $W/mh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 IMPL=xla  # the char-lm's scan: Pallas where it agrees with XLA on this device (checked only for lm jobs)
-case " $* " in *" lm:"*) IMPL=$(python3 experiments/device_check.py --shape 2,256,6,32,64); IMPL=${IMPL:-xla} ;; esac
-echo "char-lm scan impl: $IMPL; Memory Horizon (SISO, impl auto):" \
-  "$(python3 experiments/device_check.py --shape 2,1024,64,1,1 --mode parallel)"
+if [ -z "${DRY:-}" ]; then  # DRY=1 (the tests) lists the jobs without the device checks
+  case " $* " in *" lm:"*) IMPL=$(python3 experiments/device_check.py --shape 2,256,6,32,64); IMPL=${IMPL:-xla} ;; esac
+  echo "char-lm scan impl: $IMPL; Memory Horizon (SISO, impl auto):" \
+    "$(python3 experiments/device_check.py --shape 2,1024,64,1,1 --mode parallel)"
+fi
 for spec in "$@"; do
   case $spec in
     lm:*) IFS=: read -r _ m s c <<< "$spec"; n=$m${c:+-${c%%=*}}
