@@ -96,8 +96,8 @@ def test_gradient_of_a_is_the_broadcast_one_summed(rng, mode, dims):
     L = 70 if mode == "chunked" else 24  # chunked: several chunks; the others: any length
     q, k, v, a = head_inputs(rng, (1,), L, 2, *dims, complex_a=False, mag=(0.5, 1.0))
     w = rng.standard_normal(v.shape).astype(np.float32)
-    g_head = jax.grad(_loss(mode, w), argnums=(0, 1, 2, 3))(q, k, v, a)
-    g_full = jax.grad(_loss("recurrent", w), argnums=(0, 1, 2, 3))(
+    g_head = jax.jit(jax.grad(_loss(mode, w), argnums=(0, 1, 2, 3)))(q, k, v, a)
+    g_full = jax.jit(jax.grad(_loss("recurrent", w), argnums=(0, 1, 2, 3)))(
         q, k, v, np.broadcast_to(a, q.shape))
     for x, y in zip(g_head[:3], g_full[:3]):
         assert rel_err(x, y) < 1e-4

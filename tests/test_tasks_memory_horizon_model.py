@@ -23,7 +23,9 @@ def test_shapes_and_gates(transition):
     c = model.Config(transition=transition, **SMALL)
     params = model.init(jax.random.key(0), c)
     tokens = jax.random.randint(jax.random.key(1), (3, 20), 0, c.vocab_in)
-    logits, gates = model.apply(params, tokens, c, return_gates=True)
+    # jitted: one compile instead of op-by-op dispatch (the same function and numbers)
+    apply = jax.jit(lambda p, t: model.apply(p, t, c, return_gates=True))
+    logits, gates = apply(params, tokens)
     assert logits.shape == (3, 20, c.vocab_out) and logits.dtype == jnp.float32
     assert len(gates) == c.n_layer
     for a in gates:
