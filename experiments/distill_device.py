@@ -11,10 +11,10 @@ epochs, and the fresh-test-set accuracy and horizon of the last checkpoint). Run
 the call's deadline are kept and marked ``"stopped"``: their curves are real, their schedules
 unfinished. A char-lm run whose losses became NaN or infinite is ``"diverged"``, with
 ``diverged_at`` (the step of that evaluation); its curve has ``None`` from there and its best
-is that of the evaluations before. With several calls (``--call`` in the order they ran), ``calls`` lists each
-call's provenance and every run names its call (``"call"``: index into ``calls``); a run
-name that several calls trained (a stopped run started again) keeps the run that got
-furthest.
+is that of the evaluations before. With several calls (``--call`` in the order they ran),
+``calls`` lists each call's provenance and every run names its call (``"call"``: index into
+``calls``); a run name that several calls trained (a stopped run started again) keeps the
+run that got furthest.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def distill_call(root, date, jax_version):
         if kind == "lm":
             ms = _jsonl(os.path.join(root, "lm", run, "metrics.jsonl"))
             bad = diverged_at(ms)  # NaN or inf losses from this evaluation on
-            before = [m for m in ms if bad is None or m["step"] < bad]
+            ok = lambda m: bad is None or m["step"] < bad  # noqa: E731  (before the NaN)
+            before = [m for m in ms if ok(m)]
             best = min(before, key=lambda m: m["val_loss"]) if before else None
             # a run stopped after its last evaluation (while saving) still finished its schedule
             status = ("diverged" if bad is not None else
@@ -55,7 +56,7 @@ def distill_call(root, date, jax_version):
                        "command": job["command"], "iters_reached": ms[-1]["step"],
                        "best_val_loss": best and best["val_loss"],
                        "best_step": best and best["step"], "diverged_at": bad,
-                       "curve": [[m["step"], round(m["val_loss"], 5) if m in before else None,
+                       "curve": [[m["step"], round(m["val_loss"], 5) if ok(m) else None,
                                   m["elapsed_s"]] for m in ms]}
             shipped = os.path.join(root, "ship", f"lm-{run}", "run.json")
             if os.path.exists(shipped):  # a finished run's record: parameters and throughput

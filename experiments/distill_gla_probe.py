@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
+
+from gl.tasks.char_lm.ship import diverged_at
 
 #: the probe's runs: name in the JSON -> directory in the archive
 RUNS = {"log-space": "new", "power": "old"}
@@ -31,9 +32,9 @@ def distill(root: str) -> dict:
     for name, sub in RUNS.items():
         with open(os.path.join(root, sub, "metrics.jsonl")) as f:
             ms = [json.loads(line) for line in f if line.strip()]
-        finite = [m for m in ms if math.isfinite(m["train_loss"]) and math.isfinite(m["val_loss"])]
-        best = min(finite, key=lambda m: m["val_loss"])
-        runs[name] = {"iters_reached": ms[-1]["step"], "diverged": len(finite) < len(ms),
+        bad = diverged_at(ms)
+        best = min((m for m in ms if bad is None or m["step"] < bad), key=lambda m: m["val_loss"])
+        runs[name] = {"iters_reached": ms[-1]["step"], "diverged": bad is not None,
                       "best_val_loss": best["val_loss"], "best_step": best["step"],
                       "curve": [[m["step"], round(m["val_loss"], 5)] for m in ms]}
     # the device and JAX version were printed by the device call (nvidia-smi; the session's
