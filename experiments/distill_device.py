@@ -13,8 +13,10 @@ unfinished. A char-lm run whose losses became NaN or infinite is ``"diverged"``,
 ``diverged_at`` (the step of that evaluation); its curve has ``None`` from there and its best
 is that of the evaluations before. With several calls (``--call`` in the order they ran),
 ``calls`` lists each call's provenance and every run names its call (``"call"``: index into
-``calls``); a run name that several calls trained (a stopped run started again) keeps the
-run that got furthest.
+``calls``); a run name that several calls trained (a stopped run started again, or a run
+repeated after a fix) keeps the run that got furthest, at equal reach the later one; the
+other is listed under ``superseded``. A job that failed before its first evaluation has no
+run; its call's provenance names it under ``failed``.
 """
 from __future__ import annotations
 
@@ -40,9 +42,13 @@ def distill_call(root, date, jax_version):
             "script": "experiments/device_batch.sh", "distilled_by": "experiments/distill_device.py"}
     lm, mh = {}, {}
     for name, job in sorted(batch["jobs"].items()):
+        kind, _, run = name.partition("-")
+        if job["status"] == "failed" and not os.path.exists(os.path.join(root, kind, run, "metrics.jsonl")):
+            # failed before its first evaluation (e.g. a flag the model refused): named, no run
+            prov.setdefault("failed", []).append(name)
+            continue
         if job["status"] == "not started":
             continue
-        kind, _, run = name.partition("-")
         if kind == "lm":
             ms = _jsonl(os.path.join(root, "lm", run, "metrics.jsonl"))
             bad = diverged_at(ms)  # NaN or inf losses from this evaluation on

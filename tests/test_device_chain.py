@@ -38,3 +38,16 @@ def test_chain_starts_then_finds_the_batch(tmp_path):
 def test_a_later_call_without_a_batch_says_so(tmp_path):
     res = _call(tmp_path, tmp_path / "out", "5")
     assert res.returncode == 3 and "no batch on this machine" in res.stderr
+
+
+def test_siso_members_get_the_siso_scan(tmp_path):
+    """The chunked Pallas kernel takes a matrix state per head: HGRN's first GPU batch failed
+    on it in 6 s. Members with one number of state per channel now get ``--scan-mode parallel``."""
+    env = {**os.environ, "WORK": str(tmp_path), "DRY": "1"}
+    res = subprocess.run(["bash", "experiments/device_batch.sh", "2", "100", "10", "lm:hgrn:0",
+                          "lm:rglru:1", "lm:gla:2"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    jobs = dict(line.split("\t") for line in (tmp_path / "jobs.txt").read_text().splitlines())
+    modes = {name: cmd.split("--scan-mode ")[1].split()[0] for name, cmd in jobs.items()}
+    assert modes == {"lm-hgrn-s0": "parallel", "lm-rglru-s1": "parallel", "lm-gla-s2": "chunked"}

@@ -19,7 +19,10 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_warm3k_mh.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_long_mh.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_lr6_lm.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-06_h100_chain_family_lm.tgz", "2026-12-06", "0.11.2")]
+         ("device_2026-12-06_h100_chain_family_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_family_gla_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_siso_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_retnet_lm.tgz", "2026-12-06", "0.11.2")]
 _spec = importlib.util.spec_from_file_location("distill_device",
                                                ROOT / "experiments" / "distill_device.py")
 distill_device = importlib.util.module_from_spec(_spec)
@@ -43,7 +46,7 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
-                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 4)
+                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 7)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -101,7 +104,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
     and a throughput; the others say nothing rather than guess."""
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088,
-             "gla": 10_650_240, "mamba2": 10_646_892}
+             "gla": 10_650_240, "mamba2": 10_646_892, "hgrn": 10_649_088, "rglru": 10_649_088}
     with_record = 0
     for name, run in lm["runs"].items():
         if "n_params" in run:
@@ -110,12 +113,13 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 20
+    assert with_record == 26  # RetNet: no record (two runs stopped, one killed while saving)
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/gla_probe_gpu.json`` is ``experiments/distill_gla_probe.py`` of its
-    archive; neither run of the probe diverged, where every GLA run of the family batch did."""
+    archive; neither run of the probe diverged, where every GLA run of the first family batch
+    did (the batch's rerun with the log-space gate did not: chapter 10)."""
     spec = importlib.util.spec_from_file_location("distill_gla_probe",
                                                   ROOT / "experiments" / "distill_gla_probe.py")
     probe = importlib.util.module_from_spec(spec)
@@ -127,5 +131,7 @@ def test_gla_probe_reproduces_from_raw(tmp_path):
     assert not any(r["diverged"] for r in shipped["runs"].values())
     assert all(r["iters_reached"] >= 4000 for r in shipped["runs"].values())
     batch = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())["runs"]
-    assert all(batch[f"gla-s{s}"]["status"] == "diverged" for s in range(3))
-    assert all(batch[f"gla-s{s}"]["diverged_at"] <= 500 for s in range(3))
+    for s in range(3):  # the rerun with the log-space gate finished; the first batch went NaN
+        first, = batch[f"gla-s{s}"]["superseded"]
+        assert batch[f"gla-s{s}"]["status"] == "done" and first["status"] == "diverged"
+        assert first["best_step"] in (None, 250)  # NaN from the first or second evaluation

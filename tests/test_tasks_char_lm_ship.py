@@ -34,3 +34,16 @@ def test_a_diverged_run_is_marked_and_left_out_of_the_means():
     entry = ship.summarize(runs)["gla"]
     assert entry["seeds"] == [0, 1] and entry["diverged_seeds"] == [2]
     assert entry["best_val_loss_mean"] == 1.55
+
+
+def test_an_unfinished_checkpoint_is_named_and_skipped(tmp_path, monkeypatch, capsys):
+    """A run killed while saving its last checkpoint (RetNet seed 2 on an H100) has a
+    metrics.jsonl that finished and a checkpoint that did not: ship names it and goes on
+    with the other runs, where it once crashed on the missing final evaluation."""
+    info = {"meta": {"batch_size": 2, "seed": 2}, "metrics": [{"step": 4000, "val_loss": 1.7}]}
+    monkeypatch.setattr(ship.checkpoint, "load", lambda path: (None, {"context": 8}, info))
+    run = tmp_path / "retnet-s2"
+    run.mkdir()
+    out = ship.main([str(run), "--dest", str(tmp_path / "dest"), "--metrics-only"])
+    assert out["runs"] == [] and not (tmp_path / "dest" / "lm-retnet-s2").exists()
+    assert "ends at step 4000, before the final evaluation" in capsys.readouterr().err

@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import statistics
+import sys
 from importlib import resources
 
 from gl.tasks import checkpoint
@@ -52,6 +53,9 @@ def run_summary(run_dir: str) -> dict:
     _, config, info = checkpoint.load(os.path.join(run_dir, "checkpoint.npz"))
     meta, metrics = info["meta"], info["metrics"]
     final = metrics[-1]
+    if "val_loss_full" not in final:
+        raise ValueError(f"{run_dir}: its checkpoint ends at step {final['step']}, before the "
+                         "final evaluation (a run stopped while saving it?)")
     chars = meta["batch_size"] * config["context"]
     first, last = metrics[0], metrics[-2] if len(metrics) > 1 else metrics[0]
     steady = ((last["step"] - first["step"]) * chars / (last["elapsed_s"] - first["elapsed_s"])
@@ -101,19 +105,25 @@ def main(argv=None):
         name = os.path.basename(os.path.normpath(run))
         name = name if name.startswith("lm-") else "lm-" + name
         dest = os.path.join(args.dest, name)
+        try:
+            numbers = run_summary(run)
+        except ValueError as e:  # one unfinished checkpoint does not stop the others
+            print(f"not shipped: {e}", file=sys.stderr)
+            continue
         os.makedirs(dest, exist_ok=True)
         if args.metrics_only:
             shutil.copyfile(os.path.join(run, "metrics.jsonl"), os.path.join(dest, "metrics.jsonl"))
             _, config, _ = checkpoint.load(os.path.join(run, "checkpoint.npz"))
-            one = {"name": name, **run_summary(run), "config": config}
+            one = {"name": name, **numbers, "config": config}
             with open(os.path.join(dest, "run.json"), "w") as f:
                 json.dump(one, f, indent=1, sort_keys=True)
             runs.append({k: v for k, v in one.items() if k != "config"})
         else:
             for f in ("checkpoint.npz", "metrics.jsonl"):
                 shutil.copyfile(os.path.join(run, f), os.path.join(dest, f))
-            runs.append({"name": name, **run_summary(dest)})
+            runs.append({"name": name, **numbers})
     summary = {"nanogpt_best_val_loss": args.anchor, "runs": runs, "models": summarize(runs)}
+    os.makedirs(args.dest, exist_ok=True)
     with open(os.path.join(args.dest, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
         f.write("\n")
