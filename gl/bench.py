@@ -52,12 +52,14 @@ CPU_SISO = [(2, 1024, 32)]
 CPU_MH = [(1, 128, 2, 8)]
 
 
-RESULT_KINDS = ("gpu", "cpu", "peers_h100", "acc_scan_check_h100", "head_gates_h100")
+RESULT_KINDS = ("gpu", "cpu", "peers_h100", "acc_scan_check_h100", "head_gates_h100",
+                "mh_dtype_h100")
 
 
 def load_results(kind: str) -> dict:
     """A committed result, ``{"provenance": {...}, "rows": [...]}``: ``"gpu"``, ``"cpu"``, ``"peers_h100"``
-    (``benchmarks/peers.py``), ``"acc_scan_check_h100"``, ``"head_gates_h100"`` (their scripts)."""
+    (``benchmarks/peers.py``), ``"acc_scan_check_h100"``, ``"head_gates_h100"``, ``"mh_dtype_h100"``
+    (their scripts; the last is ``{"provenance": ..., "shapes": [...]}``)."""
     if kind not in RESULT_KINDS:
         raise ValueError(f"kind: expected one of {RESULT_KINDS}, got {kind!r}")
     path = importlib.resources.files("gl") / "assets" / "bench" / f"{kind}.json"
