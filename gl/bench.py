@@ -37,10 +37,9 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import gl
 from gl import kernels
@@ -50,16 +49,13 @@ GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]  # the shapes of 
 GPU_MH = [(16, 4096, 8, 64)]
 CPU_SISO = [(2, 1024, 32)]
 CPU_MH = [(1, 128, 2, 8)]
-
-
 RESULT_KINDS = ("gpu", "cpu", "peers_h100", "acc_scan_check_h100", "head_gates_h100",
                 "mh_dtype_h100")
 
 
 def load_results(kind: str) -> dict:
-    """A committed result, ``{"provenance": {...}, "rows": [...]}``: ``"gpu"``, ``"cpu"``, ``"peers_h100"``
-    (``benchmarks/peers.py``), ``"acc_scan_check_h100"``, ``"head_gates_h100"``, ``"mh_dtype_h100"``
-    (their scripts; the last is ``{"provenance": ..., "shapes": [...]}``)."""
+    """A committed result of :data:`RESULT_KINDS`, ``{"provenance": {...}, "rows": [...]}``
+    (``"mh_dtype_h100"``: ``"shapes"``), written by ``python -m gl.bench`` or its script."""
     if kind not in RESULT_KINDS:
         raise ValueError(f"kind: expected one of {RESULT_KINDS}, got {kind!r}")
     path = importlib.resources.files("gl") / "assets" / "bench" / f"{kind}.json"
