@@ -30,13 +30,16 @@ fi
 for spec in "$@"; do
   case $spec in
     lm:*) IFS=: read -r _ m s c <<< "$spec"; n=$m${c:+-${c%%=*}}
-      # the chunked Pallas kernel takes a matrix state per head; members with one number of
-      # state per channel (q and v of width 1) run the SISO scan (in 2026-12-06's runs: NAME-par)
-      case $m in hgrn|rglru|s5|lru) MODE=parallel ;; *) MODE=chunked ;; esac
+      # the chunked Pallas kernel takes a matrix state per head (d_k, d_v powers of two >= 16);
+      # members with one number of state per channel (q and v of width 1) run the SISO scan
+      # (in 2026-12-06's runs: NAME-par); members with a gate_loop of v width 1 beside d_k 32
+      # (S4D, Mamba, mLSTM's normalizer) take impl auto: Pallas where it fits, XLA elsewhere
+      MODE=chunked LMIMPL=$IMPL
+      case $m in hgrn|rglru|s5|lru) MODE=parallel ;; s4d|mamba|mlstm) LMIMPL=auto ;; esac
       printf "%s\t%s\n" "lm-$n-s$s" "python3 -m gl.train char-lm --model $m --seed $s \
 --n-layer 6 --n-head 6 --d-model 384 --d-qk 192 --context 256 --batch-size 64 --iters 5000 \
 --lr 1e-3 --warmup 100 --b2 0.99 --dropout 0.2 --eval-interval 250 --eval-windows 240 \
---checkpoint-every 4 --scan-mode $MODE --scan-impl $IMPL --no-progress ${c#*=} --out $W/lm/$n-s$s" ;;
+--checkpoint-every 4 --scan-mode $MODE --scan-impl $LMIMPL --no-progress ${c#*=} --out $W/lm/$n-s$s" ;;
     mh:*) rest=${spec#mh:}; s=${rest%%:*}; c=${rest#*:}
       printf "%s\t%s\n" "mh-${c%%=*}-s$s" "python3 experiments/memory_horizon_study.py \
 --out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200 --resume" ;;

@@ -44,10 +44,40 @@ def test_siso_members_get_the_siso_scan(tmp_path):
     """The chunked Pallas kernel takes a matrix state per head: HGRN's first GPU batch failed
     on it in 6 s. Members with one number of state per channel now get ``--scan-mode parallel``."""
     env = {**os.environ, "WORK": str(tmp_path), "DRY": "1"}
-    res = subprocess.run(["bash", "experiments/device_batch.sh", "2", "100", "10", "lm:hgrn:0",
-                          "lm:rglru:1", "lm:gla:2"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=60)
+    members = ["hgrn", "rglru", "gla", "mlstm", "s4d", "s5"]
+    res = subprocess.run(["bash", "experiments/device_batch.sh", "2", "100", "10",
+                          *(f"lm:{m}:0" for m in members)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     jobs = dict(line.split("\t") for line in (tmp_path / "jobs.txt").read_text().splitlines())
-    modes = {name: cmd.split("--scan-mode ")[1].split()[0] for name, cmd in jobs.items()}
-    assert modes == {"lm-hgrn-s0": "parallel", "lm-rglru-s1": "parallel", "lm-gla-s2": "chunked"}
+    flag = lambda cmd, f: cmd.split(f"--{f} ")[1].split()[0]  # noqa: E731
+    got = {name: (flag(cmd, "scan-mode"), flag(cmd, "scan-impl")) for name, cmd in jobs.items()}
+    # DRY=1 runs no device check, so IMPL stays its default, xla; on a GPU it is pallas
+    assert got == {"lm-hgrn-s0": ("parallel", "xla"), "lm-rglru-s0": ("parallel", "xla"),
+                   "lm-gla-s0": ("chunked", "xla"), "lm-mlstm-s0": ("chunked", "auto"),
+                   "lm-s4d-s0": ("chunked", "auto"), "lm-s5-s0": ("parallel", "xla")}
+
+
+def test_every_member_fits_the_kernel_its_batch_job_asks_for():
+    """What device_batch.sh's rule assumes, at the GPU size (6 heads, d_qk 192, width 384):
+    with ``impl="pallas"`` each of a member's gate_loop calls must fit the kernel of its mode,
+    except the members that the script gives ``impl="auto"``."""
+    import jax
+    import jax.numpy as jnp
+
+    from gl import kernels
+    from gl.family import mixer as fm
+
+    siso, auto = {"hgrn", "rglru", "s5", "lru"}, {"s4d", "mamba", "mlstm"}
+    for name in fm.NAMES:
+        mx = fm.Mixer(name, 384, 6, 192)
+
+        def q_and_v(p):  # of each gate_loop call of the member
+            m = mx.mapped(p, jnp.ones((1, 4, 384)))
+            return [(m.q, m.v)] + ([(m.second[0], m.second[2])] if m.second else [])
+
+        calls = jax.eval_shape(q_and_v, jax.eval_shape(mx.init, jax.random.key(0)))
+        fits = [kernels.shape_ok(q.shape[-1], v.shape[-1]) for q, v in calls]
+        is_siso = [q.shape[-1] == 1 and v.shape[-1] == 1 for q, v in calls]
+        assert (name in siso) == all(is_siso), name
+        assert (name in auto) == (not all(fits)), name
