@@ -53,6 +53,19 @@ def random_inputs(rng, batch=(2,), L=16, H=3, d_k=2, d_v=3, mag=(0.5, 1.0), comp
     return out
 
 
+def script_module(rel_path: str):
+    """A script outside the package (under ``experiments/`` or ``benchmarks/``), imported by
+    its path relative to the repository root: the tests may import it, ``gl`` may not."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / rel_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def rel_err(x, ref):
     """``‖x − ref‖ / ‖ref‖`` over all elements (the error measure the tolerances refer to)."""
     x, ref = np.asarray(x), np.asarray(ref)

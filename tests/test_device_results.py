@@ -2,11 +2,12 @@
 in experiments/bench_logs (experiments/distill_device.py), and say what was not finished."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import re
 import tarfile
+
+from conftest import script_module
 
 ROOT = pathlib.Path(__file__).parents[1]
 LOGS = ROOT / "experiments" / "bench_logs"
@@ -23,10 +24,7 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_family_gla_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_siso_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_retnet_lm.tgz", "2026-12-06", "0.11.2")]
-_spec = importlib.util.spec_from_file_location("distill_device",
-                                               ROOT / "experiments" / "distill_device.py")
-distill_device = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(distill_device)
+distill_device = script_module("experiments/distill_device.py")
 
 
 def test_distilled_json_reproduces_from_raw(tmp_path):
@@ -120,10 +118,7 @@ def test_gla_probe_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/gla_probe_gpu.json`` is ``experiments/distill_gla_probe.py`` of its
     archive; neither run of the probe diverged, where every GLA run of the first family batch
     did (the batch's rerun with the log-space gate did not: chapter 10)."""
-    spec = importlib.util.spec_from_file_location("distill_gla_probe",
-                                                  ROOT / "experiments" / "distill_gla_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = script_module("experiments/distill_gla_probe.py")
     with tarfile.open(LOGS / "device_2026-12-06_h100_gla_probe.tgz") as t:
         t.extractall(tmp_path, filter="data")
     shipped = json.loads((ROOT / "gl/assets/char_lm/gla_probe_gpu.json").read_text())

@@ -3,19 +3,17 @@ forward) is experiments/distill_mh_dtype.py of its raw device output, and says w
 chapter says: bfloat16 adds less than the cast alone, which runs near the copy's rate."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import tarfile
+
+from conftest import script_module
 
 ROOT = pathlib.Path(__file__).parents[1]
 
 
 def test_distilled_from_raw(tmp_path):
-    spec = importlib.util.spec_from_file_location("distill_mh_dtype",
-                                                  ROOT / "experiments" / "distill_mh_dtype.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = script_module("experiments/distill_mh_dtype.py")
     with tarfile.open(ROOT / "experiments/bench_logs/profile_mh_dtype_2026-12-06_h100.tgz") as t:
         t.extractall(tmp_path, filter="data")
     shipped = json.loads((ROOT / "gl/assets/bench/mh_dtype_h100.json").read_text())
