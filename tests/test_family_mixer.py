@@ -237,3 +237,24 @@ def test_stored_parameters_keep_their_ranges():
     with pytest.raises(ValueError, match=r"gla: params\['b_a'\]: expected shape \(4,\)"):
         fm.Mixer("gla", 8, 2, 4).family_params({**fm.Mixer("gla", 8, 2, 4).init(
             jax.random.key(0)), "b_a": jnp.zeros(3)})
+
+
+def test_mlstm_mixer_normalizes_each_head():
+    """As xLSTM's layer, the mLSTM mixer normalizes each head of the cell's output
+    ``C q / max(|nᵀq|, 1)``: values ten times larger give the same output (float32,
+    relative 1e-4). The mapping without ``head_norm`` stays eq. 19-27: its output grows
+    tenfold. (Without the norm the language model at nanoGPT's GPU size did not train.)"""
+    import gl.family as fam
+
+    mx = fm.Mixer("mlstm", 16, 2, 8)
+    params = mx.init(jax.random.key(0))
+    louder = {**params, "W_v": params["W_v"] * 10}
+    u = jax.random.normal(jax.random.key(1), (2, 12, 16))
+    y, _ = mx.apply(params, u, mode="recurrent")
+    y10, _ = mx.apply(louder, u, mode="recurrent")
+    np.testing.assert_allclose(y10, y, rtol=1e-4, atol=1e-5)
+    raw = {k: v for k, v in mx.family_params(params).items() if k != "head_norm"}
+    plain = fam.apply(fam.mlstm(u, raw), mode="recurrent")
+    plain10 = fam.apply(fam.mlstm(u, {**raw, "W_v": raw["W_v"] * 10}), mode="recurrent")
+    np.testing.assert_allclose(plain10, 10 * plain, rtol=1e-4, atol=1e-5)
+    assert float(jnp.abs(plain - y).max()) > 0.1  # the norm changes the output

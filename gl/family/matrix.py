@@ -36,6 +36,15 @@ def max_stabilizer(log_f, log_i):
     return m_prev, m
 
 
+def head_norm(h, eps=1e-5):
+    """xLSTM's per-head normalization of the cell's output (its layer's ``MultiHeadLayerNorm``
+    without the affine part): zero mean, unit variance over the last axis ``d_v``.
+
+    ``h``: ``(..., H, d_v)``. Returns the same shape."""
+    mu = jnp.mean(h, -1, keepdims=True)
+    return (h - mu) * lax.rsqrt(jnp.var(h, -1, keepdims=True) + eps)
+
+
 def mlstm(x, params):
     """mLSTM (Beck et al. 2024, "xLSTM: extended long short-term memory", eq. 19-27):
     ``C_t = f_t C_{t-1} + i_t v_t k_tᵀ``, ``n_t = f_t n_{t-1} + i_t k_t``,
@@ -44,7 +53,11 @@ def mlstm(x, params):
     (one scalar each per head), ``o_t = σ(x_t W_o + b_o)``.
 
     params: ``heads`` (int); ``W_q``, ``W_k`` ``(D, H·d_k)``; ``W_v``, ``W_o`` ``(D, D)``;
-    ``b_o`` ``(D,)``; ``w_i``, ``w_f`` ``(D, H)``; ``b_i``, ``b_f`` ``(H,)``.
+    ``b_o`` ``(D,)``; ``w_i``, ``w_f`` ``(D, H)``; ``b_i``, ``b_f`` ``(H,)``; optional
+    ``head_norm`` (bool, default False): normalize ``h̃_t = C_t q_t / max(·)`` per head
+    (:func:`head_norm`) before the output gate, as xLSTM's layer does after the cell. Off,
+    the output is eq. 19-27 exactly; :class:`gl.family.mixer.Mixer` turns it on (without
+    it the language model at nanoGPT's GPU size did not train: chapter 10).
 
     As GateLoop: the memory ``C_t`` is GateLoop's state (``h = k ⊗ v``, ``y = q h``) with
     ``a = f_t`` per head. The normalizer ``n_tᵀ q_t`` is a second GateLoop with the same
@@ -74,9 +87,11 @@ def mlstm(x, params):
     k = jnp.exp(jnp.minimum(log_i - m, 0))[..., None] * k
     o = jax.nn.sigmoid(x @ p["W_o"] + p["b_o"])
 
+    norm = head_norm if params.get("head_norm", False) else (lambda h: h)
+
     def out(y, y_n):  # y: C'q (..., L, H, d_v); y_n: n'ᵀq (..., L, H, 1)
         den = jnp.maximum(jnp.abs(y_n), jnp.exp(-m)[..., None])
-        return o * merge_heads(y / den)
+        return o * merge_heads(norm(y / den))
 
     second = (q, k, jnp.ones(v.shape[:-1] + (1,), v.dtype), a)
     return Mapped(q, k, v, a, out, second)

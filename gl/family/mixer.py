@@ -42,6 +42,10 @@ mapping on one token with the state carried, except two:
   the step carries ``m_{t−1}`` with the stabilized states ``C'``, ``n'``
   (:func:`gl.family.mlstm` gives the relation) and applies xLSTM's eq. 19-27 to one token.
 
+mLSTM as a mixer also normalizes each head of the cell's output (``head_norm=True``,
+:func:`gl.family.matrix.head_norm`), as xLSTM's layer does: the division by
+``max(|n_tᵀ q_t|, 1)`` leaves that output's scale to the data.
+
 ``tests/test_family_mixer.py`` checks ``step`` against ``apply`` for every member.
 """
 from __future__ import annotations
@@ -55,6 +59,7 @@ import numpy as np
 
 from ..operator import gate_loop
 from . import INITS, MODELS
+from .matrix import head_norm
 
 __all__ = ["NAMES", "Mixer", "check_name"]
 
@@ -166,6 +171,8 @@ class Mixer:
                 raise ValueError(f"{self.name}: params[{k!r}]: expected shape {s} (stored "
                                  f"form), got {tuple(np.shape(params[k]))}")
         fam = {"heads": self.heads}
+        if self.name == "mlstm":  # xLSTM's layer normalizes each head of the cell's output
+            fam["head_norm"] = True
         for k, (shape, cplx) in self.layout.items():
             to_use = STORED.get((self.name, k), (lambda z: z, None))[0]
             v = params[k]
@@ -256,5 +263,5 @@ class Mixer:
         yn, n = gate_loop(q, k, ones, a, mode="recurrent", h0=state["h2"], return_state=True)
         den = jnp.maximum(jnp.abs(yn), jnp.exp(-m)[..., None])
         o = jax.nn.sigmoid(x @ p["W_o"] + p["b_o"])
-        y = o * (y / den).reshape(x.shape)
+        y = o * head_norm(y / den).reshape(x.shape)  # as the mapping's, with head_norm
         return y[:, 0], {"h": C, "h2": n, "m": m[:, 0]}
