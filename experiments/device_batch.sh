@@ -6,6 +6,7 @@
 #   lm:MODEL:SEED       the char-lm at nanoGPT's shakespeare_char GPU scale (6 layers, 6 heads,
 #                       width 384, context 256, batch 64, dropout 0.2, 5,000 iterations)
 #   lm:MODEL:SEED:NAME=FLAGS  the same with FLAGS appended (they override), in lm/MODEL-NAME-sSEED
+#   lm:MODEL:SEED:NAME  the same without flags, in lm/MODEL-NAME-sSEED (a rerun after a change)
 #   mh:SEED:NAME=FLAGS  one Memory Horizon study run (experiments/memory_horizon_study.py:
 #                       train, then evaluate on the fresh test set of data seed 977)
 # Jobs share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false), JOBS at a time, inside
@@ -29,17 +30,20 @@ if [ -z "${DRY:-}" ]; then  # DRY=1 (the tests) lists the jobs without the devic
 fi
 for spec in "$@"; do
   case $spec in
-    lm:*) IFS=: read -r _ m s c <<< "$spec"; n=$m${c:+-${c%%=*}}
+    lm:*) IFS=: read -r _ m s c <<< "$spec"; n=$m${c:+-${c%%=*}}; f=
+      case $c in *=*) f=${c#*=} ;; esac
       # the chunked Pallas kernel takes a matrix state per head (d_k, d_v powers of two >= 16);
       # members with one number of state per channel (q and v of width 1) run the SISO scan
       # (in 2026-12-06's runs: NAME-par); members with a gate_loop of v width 1 beside d_k 32
-      # (S4D, Mamba, mLSTM's normalizer) take impl auto: Pallas where it fits, XLA elsewhere
+      # (S4D, Mamba, mLSTM's normalizer) take impl auto: Pallas where it fits, XLA elsewhere;
+      # so do S5 and the LRU: their SISO states are complex, the SISO Pallas kernel real only
       MODE=chunked LMIMPL=$IMPL
-      case $m in hgrn|rglru|s5|lru) MODE=parallel ;; s4d|mamba|mlstm) LMIMPL=auto ;; esac
+      case $m in hgrn|rglru) MODE=parallel ;; s5|lru) MODE=parallel LMIMPL=auto ;;
+        s4d|mamba|mlstm) LMIMPL=auto ;; esac
       printf "%s\t%s\n" "lm-$n-s$s" "python3 -m gl.train char-lm --model $m --seed $s \
 --n-layer 6 --n-head 6 --d-model 384 --d-qk 192 --context 256 --batch-size 64 --iters 5000 \
 --lr 1e-3 --warmup 100 --b2 0.99 --dropout 0.2 --eval-interval 250 --eval-windows 240 \
---checkpoint-every 4 --scan-mode $MODE --scan-impl $LMIMPL --no-progress ${c#*=} --out $W/lm/$n-s$s" ;;
+--checkpoint-every 4 --scan-mode $MODE --scan-impl $LMIMPL --no-progress $f --out $W/lm/$n-s$s" ;;
     mh:*) rest=${spec#mh:}; s=${rest%%:*}; c=${rest#*:}
       printf "%s\t%s\n" "mh-${c%%=*}-s$s" "python3 experiments/memory_horizon_study.py \
 --out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200 --resume" ;;

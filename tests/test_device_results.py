@@ -23,7 +23,11 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_family_gla_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_siso_lm.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-06_h100_chain_family_retnet_lm.tgz", "2026-12-06", "0.11.2")]
+         ("device_2026-12-06_h100_chain_family_retnet_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_mlstm_rwkv6_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_family_complex_siso_failed_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_lru_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h100_chain_family_s5_lm.tgz", "2026-12-06", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -44,7 +48,7 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
-                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 7)
+                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 11)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -102,7 +106,8 @@ def test_shipped_runs_carry_parameters_and_throughput():
     and a throughput; the others say nothing rather than guess."""
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088,
-             "gla": 10_650_240, "mamba2": 10_646_892, "hgrn": 10_649_088, "rglru": 10_649_088}
+             "gla": 10_650_240, "mamba2": 10_646_892, "hgrn": 10_649_088, "rglru": 10_649_088,
+             "mlstm": 10_649_160, "rwkv6": 10_646_784, "lru": 10_651_392, "s5": 10_647_936}
     with_record = 0
     for name, run in lm["runs"].items():
         if "n_params" in run:
@@ -111,7 +116,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 26  # RetNet: no record (two runs stopped, one killed while saving)
+    assert with_record == 38  # RetNet: no record (two runs stopped, one killed while saving)
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
@@ -130,3 +135,17 @@ def test_gla_probe_reproduces_from_raw(tmp_path):
         first, = batch[f"gla-s{s}"]["superseded"]
         assert batch[f"gla-s{s}"]["status"] == "done" and first["status"] == "diverged"
         assert first["best_step"] in (None, 250)  # NaN from the first or second evaluation
+
+
+def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
+    """``gl/assets/char_lm/mlstm_norm_cpu.json`` is ``experiments/distill_mlstm_norm.py`` of
+    its archive: at the small CPU size, mLSTM without the per-head norm (the code of the GPU
+    batch, whose three runs did not train) ends last, with it first (chapter 10)."""
+    distill = script_module("experiments/distill_mlstm_norm.py")
+    with tarfile.open(LOGS / "mlstm_norm_cpu_2026-12-06.tgz") as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm/mlstm_norm_cpu.json").read_text())
+    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    end = {n: r["final_val_loss"] for n, r in shipped["runs"].items()}
+    assert end["mlstm-norm"] < end["gla"] < end["mlstm"]
+    assert all(r["curve"][-1][0] == 300 for r in shipped["runs"].values())
