@@ -175,6 +175,11 @@ def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
     if q.shape[-3] == 0:
         return empty_sequence(q, v, h0, dtype)
     check_attention_memory(q.shape, dtype, max_bytes)
+    return _attention(q, k, v, a, h0, dtype)
+
+
+@partial(jax.jit, static_argnames=("dtype",))  # after the memory check, which reads MAX_BYTES
+def _attention(q, k, v, a, h0, dtype):
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     D = relative_decay(a)  # (..., H, d_k, L, L)
     qt = jnp.moveaxis(q, -3, -1)  # (..., H, d_k, L)

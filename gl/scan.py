@@ -6,6 +6,8 @@ These functions assume checked inputs; :func:`gl.gate_loop` checks them.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -48,6 +50,7 @@ def empty_sequence(q, v, h0, dtype):
     return jnp.zeros(batch + (0, H, d_v), dtype), h
 
 
+@partial(jax.jit, static_argnames=("dtype",))  # one program, also called eagerly
 def gate_loop_recurrent(q, k, v, a, h0=None, dtype=None):
     """Eq. 7-8 step by step with ``jax.lax.scan``: O(L) work, O(L) depth.
 
@@ -67,6 +70,7 @@ def gate_loop_recurrent(q, k, v, a, h0=None, dtype=None):
     return jnp.moveaxis(ys, 0, -3), h
 
 
+@partial(jax.jit, static_argnames=("dtype",))  # one program, also called eagerly
 def gate_loop_parallel(q, k, v, a, h0=None, dtype=None):
     """Eq. 12-13: an associative scan over leaves ``(a_n, k_nᵀ v_n)``.
 

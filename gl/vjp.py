@@ -32,6 +32,7 @@ from jax import lax
 from .scan import binary_operator, empty_sequence, outer_kv, read_out
 
 
+@jax.jit  # one program per shape, also when called eagerly (not one per scan operation)
 def _forward(q, k, v, a, h0):
     """Return ``(y, h)`` with ``h`` the states of every step ``(..., L, H, d_k, d_v)``."""
     kv = outer_kv(k, v)
@@ -57,6 +58,7 @@ def _fwd(q, k, v, a, h0):
     return (y, h[..., -1, :, :, :]), (q, k, v, a, h0, h)
 
 
+@jax.jit
 def _bwd(res, cts):
     q, k, v, a, h0, h = res
     y_bar, hL_bar = cts

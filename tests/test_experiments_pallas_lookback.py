@@ -13,6 +13,9 @@ import gl
 from experiments import pallas_lookback
 from conftest import sweep
 
+# kernel research in experiments/, not gl: `make test-all` runs it, `make test` does not
+pytestmark = pytest.mark.slow
+
 
 def siso(rng, B, L, D, mag=(0.7, 1.0)):
     q, k, v = (rng.standard_normal((B, L, D)).astype(np.float32) for _ in range(3))

@@ -20,6 +20,9 @@ from conftest import rel_err, sweep
 from experiments import pallas_mh_bwd as mb
 from experiments import pallas_mh_states as ms
 
+# kernel research in experiments/, not gl: `make test-all` runs it, `make test` does not
+pytestmark = pytest.mark.slow
+
 NAMES = ("dq", "dk", "dv", "da", "dh0")
 
 
