@@ -13,12 +13,15 @@ best loss at the recipe's 240-window evaluation.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
+import sys
 
 from gl.tasks.char_lm.ship import diverged_at
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from experiments.distill_cli import main as cli  # noqa: E402
 
 #: the probe's runs: name in the JSON -> directory in the archive
 RUNS = {"log-space": "new", "power": "old"}
@@ -50,14 +53,7 @@ def distill(root: str) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("raw")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "gl", "assets",
-                                                 "char_lm", "gla_probe_gpu.json"))
-    args = p.parse_args(argv)
-    with open(args.out, "w") as f:
-        json.dump(distill(args.raw), f, indent=1, sort_keys=True)
-        f.write("\n")
+    cli(distill, __doc__, "gla_probe_gpu.json", argv)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ the difference shows, not a measurement of mLSTM's loss at nanoGPT's scale.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from experiments.distill_cli import main as cli  # noqa: E402
 
 #: name -> the gl it ran
 RUNS = {"mlstm": "8ef8943, no head norm", "mlstm-norm": "with head_norm",
@@ -43,14 +46,7 @@ def distill(root: str) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("raw")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "gl", "assets",
-                                                 "char_lm", "mlstm_norm_cpu.json"))
-    args = p.parse_args(argv)
-    with open(args.out, "w") as f:
-        json.dump(distill(args.raw), f, indent=1, sort_keys=True)
-        f.write("\n")
+    cli(distill, __doc__, "mlstm_norm_cpu.json", argv)
 
 
 if __name__ == "__main__":
