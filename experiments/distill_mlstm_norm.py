@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from experiments.distill_cli import main as cli  # noqa: E402
 
 #: name -> the gl it ran
-RUNS = {"mlstm": "8ef8943, no head norm", "mlstm-norm": "with head_norm",
+RUNS = {"mlstm": "8ef8943, no head norm", "mlstm-norm": "f0c606d, with head_norm",
         "gla": "8ef8943"}
 
 

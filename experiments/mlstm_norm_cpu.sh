@@ -3,8 +3,9 @@
 # difference shows (chapter 10, "mLSTM"): 4 layers, width 128, context 256, 300 iterations,
 # seed 0, one process at a time on 2 cores (about 4 minutes each).
 #   bash experiments/mlstm_norm_cpu.sh OUT_DIR MODEL NAME
-# The runs of 2026-12-06: "mlstm" without the norm (gl at 8ef8943), "gla", and "mlstm-norm"
-# (gl with gl.family.mixer's head_norm); raw: experiments/bench_logs/mlstm_norm_cpu_2026-12-06.tgz,
+# The runs of 2026-12-06 (the same command, the first two from a scratch copy of it):
+# "mlstm" without the norm and "gla" (gl at 8ef8943), "mlstm-norm" (gl at f0c606d, with
+# gl.family.mixer's head_norm); raw: experiments/bench_logs/mlstm_norm_cpu_2026-12-06.tgz,
 # distilled by experiments/distill_mlstm_norm.py.
 set -eu
 OUT=$1 MODEL=$2 NAME=$3
