@@ -37,13 +37,17 @@ for spec in "$@"; do
       # (in 2026-12-06's runs: NAME-par); members with a gate_loop of v width 1 beside d_k 32
       # (S4D, Mamba, mLSTM's normalizer) take impl auto: Pallas where it fits, XLA elsewhere;
       # so do S5 and the LRU: their SISO states are complex, the SISO Pallas kernel real only
-      MODE=chunked LMIMPL=$IMPL
+      # S4D and Mamba expand each of the 384 channels into N = 32 states, (B, L, D, N) tensors:
+      # a training step at batch 64 needs 55 GB (parallel) to 113 GB (chunked) of XLA's temp
+      # memory (experiments/lm_memory.py); in micro-batches of 8 (--accum 8) about 7 GB
+      MODE=chunked LMIMPL=$IMPL EXTRA=
       case $m in hgrn|rglru) MODE=parallel ;; s5|lru) MODE=parallel LMIMPL=auto ;;
-        s4d|mamba|mlstm) LMIMPL=auto ;; esac
+        mlstm) LMIMPL=auto ;;
+        s4d|mamba) MODE=parallel LMIMPL=auto EXTRA="--accum 8 --eval-batch 8 " ;; esac
       printf "%s\t%s\n" "lm-$n-s$s" "python3 -m gl.train char-lm --model $m --seed $s \
 --n-layer 6 --n-head 6 --d-model 384 --d-qk 192 --context 256 --batch-size 64 --iters 5000 \
 --lr 1e-3 --warmup 100 --b2 0.99 --dropout 0.2 --eval-interval 250 --eval-windows 240 \
---checkpoint-every 4 --scan-mode $MODE --scan-impl $LMIMPL --no-progress $f --out $W/lm/$n-s$s" ;;
+--checkpoint-every 4 --scan-mode $MODE --scan-impl $LMIMPL $EXTRA--no-progress $f --out $W/lm/$n-s$s" ;;
     mh:*) rest=${spec#mh:}; s=${rest%%:*}; c=${rest#*:}
       printf "%s\t%s\n" "mh-${c%%=*}-s$s" "python3 experiments/memory_horizon_study.py \
 --out $W/mh --seeds $s --config '$c' --jobs 1 --eval-seed 977 --eval-samples 200 --resume" ;;

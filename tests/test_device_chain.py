@@ -55,11 +55,14 @@ def test_siso_members_get_the_siso_scan(tmp_path):
     # DRY=1 runs no device check, so IMPL stays its default, xla; on a GPU it is pallas
     assert got == {"lm-hgrn-s0": ("parallel", "xla"), "lm-rglru-s0": ("parallel", "xla"),
                    "lm-gla-s0": ("chunked", "xla"), "lm-mlstm-s0": ("chunked", "auto"),
-                   "lm-s4d-s0": ("chunked", "auto"), "lm-s5-s0": ("parallel", "auto"),
+                   "lm-s4d-s0": ("parallel", "auto"), "lm-s5-s0": ("parallel", "auto"),
                    "lm-mlstm-norm-s1": ("chunked", "auto")}
     # a spec NAME without "=FLAGS" names the run and adds no flag
     assert jobs["lm-mlstm-norm-s1"].split("--no-progress")[1].split() == [
         "--out", str(tmp_path / "lm" / "mlstm-norm-s1")]
+    # S4D's (B, L, D, N) expansion: 55 GB per step at batch 64 (lm_memory.json), 8 at a time
+    assert "--accum 8 --eval-batch 8 --no-progress" in jobs["lm-s4d-s0"]
+    assert all("--accum" not in cmd for name, cmd in jobs.items() if name != "lm-s4d-s0")
 
 
 def test_every_member_fits_the_kernel_its_batch_job_asks_for():

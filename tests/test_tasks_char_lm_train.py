@@ -7,6 +7,7 @@ import pytest
 
 import gl.evaluate
 import gl.train
+from gl.tasks import checkpoint
 from gl.tasks.char_lm import evaluate, ship
 
 TINY = ["--n-layer", "1", "--n-head", "2", "--d-model", "16", "--d-qk", "8", "--context", "8",
@@ -113,3 +114,21 @@ def test_iters_note_compares_with_nanogpt_of_the_same_size():
     assert iters_note(cfg(6, 384, 256), 5000) == ""  # and so were the GPU runs
     assert iters_note(cfg(4, 128, 64), 500) == "trained 500 iterations, not nanoGPT's 2000"
     assert "no nanoGPT run" in iters_note(cfg(2, 32, 16), 100)
+
+
+def test_accum_takes_the_same_steps_in_micro_batches(tmp_path):
+    """``--accum N``: a batch of 8 in 2 or 4 micro-batches gives the same updates as one batch
+    of 8 (no dropout: the same windows; float32 sums in another order: 1e-5), and an evaluation
+    batch of 3 the same validation loss as 128; a non-divisor is refused."""
+    args = ["char-lm", "--model", "gateloop", "--iters", "4", "--eval-interval", "2", *TINY,
+            "--batch-size", "8"]
+    one = gl.train.main(args + ["--out", str(tmp_path / "a1")])
+    for n in (2, 4):
+        got = gl.train.main(args + ["--accum", str(n), "--eval-batch", "3",
+                                    "--out", str(tmp_path / f"a{n}")])
+        assert got["val_loss_full"] == pytest.approx(one["val_loss_full"], abs=1e-5)
+        meta = checkpoint.load(tmp_path / f"a{n}" / "checkpoint.npz")[2]["meta"]
+        assert meta["accum"] == n and meta["eval_batch"] == 3  # recorded with the run
+        assert got["train_loss"] == pytest.approx(one["train_loss"], abs=1e-5)
+    with pytest.raises(SystemExit):
+        gl.train.main(args + ["--accum", "3", "--out", str(tmp_path / "a3")])

@@ -42,18 +42,37 @@ CHECK_WINDOWS = ceval.CHECK_WINDOWS
 
 
 def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
-               impl: str = "auto", dropout: float = 0.0):
+               impl: str = "auto", dropout: float = 0.0, accum: int = 1):
     """A jitted ``epoch(params, opt_state, key, ids, _) -> (params, opt_state, mean_loss)``:
     ``iters`` AdamW steps on random windows of the training ids, in one ``lax.scan``.
     ``mode``: the algorithm of :func:`gl.gate_loop` in training (the same function;
     ``"recurrent"`` was the fastest on 2 CPU cores at context 64: 0.40 s per iteration
     against 0.42 for ``"chunked"`` and 0.54 for ``"parallel"``, on a loaded machine).
     ``impl``: its implementation; ``dropout``: the training dropout rate
-    (:func:`gl.tasks.char_lm.model.apply`)."""
+    (:func:`gl.tasks.char_lm.model.apply`). ``accum``: gradient accumulation, each batch
+    split into ``accum`` equal micro-batches whose mean gradients are averaged: the same
+    update (without dropout; with it, other masks) with ``1/accum`` of the activation memory
+    (S4D and Mamba at nanoGPT's GPU scale: about 55 GB per step at batch 64, parallel mode)."""
+    if batch_size % accum:
+        raise ValueError(f"accum: expected a divisor of batch_size {batch_size}, got {accum}")
 
     def loss(p, x, y, key):
         logits = cmodel.apply(p, x, config, mode=mode, impl=impl, dropout=dropout, key=key)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    grad = jax.value_and_grad(loss)
+
+    def accumulated(params, x, y, key):
+        if accum == 1:
+            return grad(params, x, y, key)
+
+        def micro(total, xyk):
+            return jax.tree_util.tree_map(jnp.add, total, grad(params, *xyk)), None
+
+        split = [a.reshape(accum, batch_size // accum, *a.shape[1:]) for a in (x, y)]
+        zero = (jnp.zeros(()), jax.tree_util.tree_map(jnp.zeros_like, params))
+        total, _ = jax.lax.scan(micro, zero, (*split, jax.random.split(key, accum)))
+        return jax.tree_util.tree_map(lambda t: t / accum, total)
 
     @jax.jit
     def epoch(params, opt_state, key, ids, _):
@@ -61,7 +80,7 @@ def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
             params, opt_state = carry
             # the windows use k itself, so runs without dropout see the batches they saw before
             x, y = cdata.random_windows(k, ids, batch_size, config.context)
-            value, grads = jax.value_and_grad(loss)(params, x, y, jax.random.fold_in(k, 1))
+            value, grads = accumulated(params, x, y, jax.random.fold_in(k, 1))
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), value
 
@@ -115,6 +134,7 @@ def train(args) -> dict:
         "weight_decay": args.weight_decay, "betas": [args.b1, args.b2], "grad_clip": args.grad_clip,
         "scan_mode": args.scan_mode, "scan_impl": args.scan_impl, "dropout": args.dropout,
         "eval_interval": args.eval_interval, "eval_windows": args.eval_windows,
+        "accum": args.accum, "eval_batch": args.eval_batch,
         "check_windows": CHECK_WINDOWS, "n_params": n, "data_md5": cdata.MD5,
         "note": iters_note(config, total),
     }
@@ -124,7 +144,8 @@ def train(args) -> dict:
     t0 = time.time()
 
     def evaluate(params, final):
-        loss = functools.partial(ceval.mean_loss, params, config, impl=args.scan_impl)
+        loss = functools.partial(ceval.mean_loss, params, config, impl=args.scan_impl,
+                                 batch_size=args.eval_batch)
         out = {"val_loss": loss(*sub)}
         if final:
             out["val_loss_full"] = loss(vx, vy)
@@ -141,7 +162,8 @@ def train(args) -> dict:
         bar = None
     ck = loop.Checkpoints(args.out, config)
     final = loop.fit(ck, params, tx, make_epoch(config, tx, args.batch_size, args.eval_interval,
-                                           args.scan_mode, args.scan_impl, args.dropout),
+                                           args.scan_mode, args.scan_impl, args.dropout,
+                                           args.accum),
                      jnp.asarray(corpus.train), jnp.zeros(()), epochs=epochs, key=key,
                      evaluate=evaluate, meta=meta, steps_per_epoch=args.eval_interval,
                      eval_every=1, checkpoint_every=args.checkpoint_every, resume=args.resume,
@@ -181,6 +203,9 @@ def build_parser():
     p.add_argument("--eval-interval", type=count, default=250, help="iterations between evaluations")
     p.add_argument("--eval-windows", type=count, default=240,
                    help="validation windows per evaluation (the final one uses them all)")
+    p.add_argument("--accum", type=count, default=1,
+                   help="gradient accumulation: micro-batches per batch (a divisor of --batch-size)")
+    p.add_argument("--eval-batch", type=count, default=128, help="windows per evaluation call")
     p.add_argument("--checkpoint-every", type=count, default=1, help="evaluations between checkpoints")
     loop.add_run_flags(p)
     return p
@@ -194,6 +219,8 @@ def main(argv=None):
         _config(args, "ab")
     except ValueError as e:
         p.error(str(e))
+    if args.batch_size % args.accum:
+        p.error(f"--accum: expected a divisor of --batch-size {args.batch_size}, got {args.accum}")
     if args.iters % args.eval_interval:
         p.error(f"--iters: expected a multiple of --eval-interval {args.eval_interval}, "
                 f"got {args.iters}")
