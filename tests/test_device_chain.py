@@ -94,3 +94,34 @@ def test_every_member_fits_the_kernel_its_batch_job_asks_for():
                 for (q, v, _), siso_, r in zip(calls, is_siso, real)]
         assert (name in siso) == all(is_siso), name
         assert (name in auto) == (not all(fits)), name
+
+
+def test_every_batch_job_fits_six_to_a_gpu(tmp_path):
+    """lm_memory.json (XLA's memory analysis of one training step at the GPU scale) lists each
+    mixer in the mode and micro-batch that device_batch.sh trains it in, and none needs more
+    than 12 GB: six processes share an 80 GB H100. S4D and Mamba at batch 64 need 54-113 GB;
+    the last session's commands would have sent them so. One entry is recomputed here."""
+    import json
+
+    from experiments import lm_memory
+    from gl.tasks.char_lm import model as cmodel
+
+    data = json.loads((ROOT / "gl/assets/char_lm/lm_memory.json").read_text())
+    env = {**os.environ, "WORK": str(tmp_path), "DRY": "1"}
+    res = subprocess.run(["bash", "experiments/device_batch.sh", "2", "100", "10",
+                          *(f"lm:{m}:0" for m in cmodel.CHOICES)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    jobs = dict(line.split("\t") for line in (tmp_path / "jobs.txt").read_text().splitlines())
+    flag = lambda cmd, f, d: cmd.split(f"--{f} ")[1].split()[0] if f"--{f} " in cmd else d  # noqa: E731
+    script = {r["model"]: r for r in data["rows"] if r["script"]}
+    assert set(script) == set(cmodel.CHOICES)
+    for m, r in script.items():
+        cmd = jobs[f"lm-{m}-s0"]
+        mode = "parallel" if m == "transformer" else flag(cmd, "scan-mode", None)
+        assert (r["mode"], r["batch"]) == (mode, 64 // int(flag(cmd, "accum", 1))), m
+        assert r["temp_gb"] <= 12, m
+    big = {(r["model"], r["mode"]): r["temp_gb"] for r in data["rows"] if not r["script"]}
+    assert min(big.values()) > 50 and set(big) >= {("s4d", "parallel"), ("mamba", "chunked")}
+    got = lm_memory.step_temp_bytes("s4d", "parallel", 8) / 1e9
+    assert abs(got - script["s4d"]["temp_gb"]) < 0.05 * script["s4d"]["temp_gb"]
