@@ -9,7 +9,8 @@ dropout 0.2; ``mode`` per member, as that script picks it): the gradient of the 
 64, and at the micro-batch the script gives S4D and Mamba (``--accum 8``); Mamba also in the
 other two modes. It compiles for this machine's backend (CPU here): XLA's GPU buffer assignment
 fuses differently, so read the numbers as sizes, not as a GPU's exact peak. The ``temp`` bytes
-are what the step needs beyond its arguments and outputs (parameters, gradients: 43 MB).
+are what the step needs beyond its arguments and outputs (the parameters and the
+gradients, 43 MB each).
 """
 from __future__ import annotations
 
