@@ -134,7 +134,9 @@ def train(args) -> dict:
         "weight_decay": args.weight_decay, "betas": [args.b1, args.b2], "grad_clip": args.grad_clip,
         "scan_mode": args.scan_mode, "scan_impl": args.scan_impl, "dropout": args.dropout,
         "eval_interval": args.eval_interval, "eval_windows": args.eval_windows,
-        "accum": args.accum, "eval_batch": args.eval_batch,
+        # recorded where not the default, so that runs from before these flags resume
+        **({"accum": args.accum} if args.accum != 1 else {}),
+        **({"eval_batch": args.eval_batch} if args.eval_batch != 128 else {}),
         "check_windows": CHECK_WINDOWS, "n_params": n, "data_md5": cdata.MD5,
         "note": iters_note(config, total),
     }
