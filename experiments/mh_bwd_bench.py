@@ -9,6 +9,9 @@ normal / sqrt(d), a real gate per key in (0.9, 1), no ``h0``) and a loss ``sum(y
 * with ``--fused-bwd``: ``fwd+bwd gate_loop_mh_fused`` (the same forward, the backward of
   ``experiments/pallas_mh_bwd.py``) and ``bwd pallas`` (its kernels alone; also with the
   states of every 4th chunk saved, ``state_stride=4``);
+* with ``--mm-bwd``: ``fwd+bwd gate_loop_mh_mm`` and ``bwd pallas mm`` (the matmul-form backward of
+  ``experiments/pallas_mh_bwd_mm.py``, 4 and 2 sub-blocks per chunk, ``num_warps=8``, IEEE float32
+  matmuls; and 4 sub-blocks with TF32x3 matmuls) next to the per-step ``bwd pallas`` at ``num_warps=8``;
 * with ``--fla``: fla's ``chunk_gla`` forward+backward (``peer_maps``'s map, torch on CUDA),
   when installed.
 
@@ -43,14 +46,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
-from experiments import pallas_mh_bwd  # noqa: E402
+from experiments import pallas_mh_bwd, pallas_mh_bwd_mm  # noqa: E402
 from peer_cases import TorchRuntime, import_peer, max_rel  # noqa: E402
 from peer_precision import TOL  # noqa: E402
 
 TOL_GL = 1e-4  #: gl rows against gate_loop_mh's gradients (both float32)
 
 
-def gl_methods(q, k, v, a, w, interpret, fused):
+def gl_methods(q, k, v, a, w, interpret, fused, mm=False):
     """name -> (f, args): jitted functions returning gradients ``(dq, dk, dv, da)``."""
     mh = lambda *x: gl.kernels.chunked.gate_loop_mh(*x, interpret=interpret)[0]
     fz = lambda *x: pallas_mh_bwd.gate_loop_mh_fused(*x, interpret=interpret)[0]
@@ -69,6 +72,15 @@ def gl_methods(q, k, v, a, w, interpret, fused):
     if fused:
         m.update({"fwd+bwd gate_loop_mh_fused": grad(fz), "bwd pallas": jax.jit(pallas_bwd),
                   "bwd pallas, state_stride 4": jax.jit(lambda *x: pallas_bwd(*x, stride=4))})
+    if mm:
+        mmz = lambda *x: pallas_mh_bwd_mm.gate_loop_mh_mm(*x, interpret=interpret)[0]
+        mm_bwd = lambda q, k, v, a, w, blocks=4, precision="fp32": pallas_mh_bwd_mm.gate_loop_mh_bwd_mm(
+            q, k, v, a, h0, w, interpret=interpret, num_warps=8, blocks=blocks, precision=precision)[:4]
+        m.update({"fwd+bwd gate_loop_mh_mm": grad(mmz), "bwd pallas mm": jax.jit(mm_bwd),
+                  "bwd pallas mm, blocks 2": jax.jit(lambda *x: mm_bwd(*x, blocks=2)),
+                  "bwd pallas mm, tf32x3": jax.jit(lambda *x: mm_bwd(*x, precision="tf32x3")),
+                  "bwd pallas per-step, num_warps 8": jax.jit(lambda q, k, v, a, w: pallas_mh_bwd.gate_loop_mh_bwd_pallas(
+                      q, k, v, a, h0, w, interpret=interpret, num_warps=8)[:4])})
     return {name: (f, (q, k, v, a, w)) for name, f in m.items()}
 
 
@@ -90,13 +102,13 @@ def fla_method(host, w_host):
     return (f, args, rt.sync, to_gl), None
 
 
-def run(shape, repeats=5, seed=0, fused=True, fla=False, log=print):
+def run(shape, repeats=5, seed=0, fused=True, fla=False, log=print, mm=False):
     interpret = jax.default_backend() == "cpu"
     host = peer_maps.gl_inputs(seed, "multihead", "key", shape)
     w_host = np.random.default_rng(seed + 1).standard_normal(host[2].shape, np.float32)
     x = tuple(jnp.asarray(h) for h in host) + (jnp.asarray(w_host),)
     ready, grads, rows = {}, {}, []
-    for name, (f, args) in gl_methods(*x, interpret, fused).items():
+    for name, (f, args) in gl_methods(*x, interpret, fused, mm).items():
         f, out, first_s, n = bench.prepare(f, args, jit=False)
         ready[name], grads[name] = (f, args, n), [np.asarray(g) for g in out]
         log(f"  {name}: first call {first_s:.1f} s")
@@ -138,11 +150,12 @@ def main(argv=None):
     p.add_argument("--shape", default=None, help="B,L,H,d (default 16,4096,8,64; 1,64,2,16 on a CPU)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--fused-bwd", action="store_true", help="add the Pallas backward's rows")
+    p.add_argument("--mm-bwd", action="store_true", help="add the matmul-form Pallas backward's rows")
     p.add_argument("--fla", action="store_true", help="add fla chunk_gla forward+backward")
     p.add_argument("--json")
     args = p.parse_args(argv)
     shape = parse_shape(p, args.shape, "16,4096,8,64")
-    rows = run(shape, args.repeats, fused=args.fused_bwd, fla=args.fla)
+    rows = run(shape, args.repeats, fused=args.fused_bwd, fla=args.fla, mm=args.mm_bwd)
     print(f"(B, L, H, d) = {shape}, {jax.devices()[0].device_kind}")
     for r in rows:
         if "ms" not in r:

@@ -68,7 +68,7 @@ program writes its block's part and the wrapper sums the ``d_v / block_v`` parts
 **Segments.** ``B H`` programs are too few to fill a GPU (the forward's reason, eq. 13): time
 is cut into ``G`` segments, one program each. (B1) summed over a chunk is
 ``Γ ← T ⊙ Γ + (q ⊙ P)ᵀ dY`` (``P_n = prod_{j<=n} a_j``), eq. 7 in reverse time with ``q, dy`` for
-``k, v``; so :func:`_summary_kernel` gives each later segment's total decay ``A_s`` and the
+``k, v``; so :func:`cotangent_summary_kernel` gives each later segment's total decay ``A_s`` and the
 cotangent ``U_s`` it sends back from ``Γ = 0``, and segment ``g`` starts from ``dh_L`` folded as
 ``Γ ← A_s ⊙ Γ + U_s`` for ``s = G-1 .. g+1`` (eq. 13). Kernel 1 uses the same ``G`` forwards.
 
@@ -109,7 +109,7 @@ from .pallas_mh_states import CHUNK, advance, chunk_states, decayed_keys, dot, f
 __all__ = ["gate_loop_mh_bwd_pallas", "gate_loop_mh_fused"]
 
 
-def _summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v, n_vblocks):
+def cotangent_summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v, n_vblocks):
     """Segment ``s >= 1``'s two leaves of eq. 13 in reverse time: its total decay ``A_s`` and
     the cotangent ``U_s`` it sends into segment ``s - 1`` from ``Γ = 0``. Per chunk, (B1) summed
     over the chunk: ``Γ ← T ⊙ Γ + (q ⊙ P)ᵀ dY``, ``P_n = prod_{j<=n} a_j`` from the chunk's start."""
@@ -199,7 +199,7 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
         plgpu.store(dh0_ref.at[b, hd, full(d_k), vs], gam)  # (B6): a_0 ⊙ g_0 of the first chunk
 
 
-def _check(q, k, v, a, h0, block_v, name):
+def check_inputs(q, k, v, a, h0, block_v, name):
     """Validated ``(a per key, block_v, per_head)``; clear errors naming the argument."""
     if q.ndim != 4 or k.shape != q.shape or v.shape[:3] != q.shape[:3] or v.ndim != 4:
         raise ValueError(f"{name}: q, k: expected (B, L, H, d_k) and v (B, L, H, d_v) with the same "
@@ -237,7 +237,7 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, st
     q, k, v, dy, a = pad(q, Lp), pad(k, Lp), pad(v, Lp), pad(dy, Lp), pad(a, Lp, 1.0)
     summ = []
     if G > 1:  # segments 1 .. G-1 (segment 0 sends its cotangent into h0: that is dh0)
-        kern = functools.partial(_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
+        kern = functools.partial(cotangent_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
         out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
         summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_summary",
                               **params(interpret, num_warps))(q, a, dy)
@@ -274,7 +274,7 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
       ValueError: shapes that do not match, ``d_k``, ``d_v`` or ``block_v`` not powers of two >= 16.
     """
     name = "gate_loop_mh_bwd_pallas"
-    a_full, block_v, per_head = _check(q, k, v, a, h0, block_v, name)
+    a_full, block_v, per_head = check_inputs(q, k, v, a, h0, block_v, name)
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
     if dy.shape != v.shape:
@@ -323,7 +323,7 @@ def gate_loop_mh_fused(q, k, v, a, h0=None, *, interpret=False, block_v=None):
     """``(y, h_L)`` by :func:`gl.kernels.chunked.gate_loop_mh` (float32; float64 inputs, for
     tests, by :func:`gl.chunked.gate_loop_chunked`), its gradient by
     :func:`gate_loop_mh_bwd_pallas`. Real ``a`` only (``NotImplementedError`` otherwise)."""
-    _, block_v, _ = _check(q, k, v, a, h0, block_v, "gate_loop_mh_fused")
+    _, block_v, _ = check_inputs(q, k, v, a, h0, block_v, "gate_loop_mh_fused")
     dt = jnp.result_type(q, k, v, a, *(() if h0 is None else (h0,)))
     if h0 is None:
         h0 = jnp.zeros(q.shape[:1] + q.shape[2:] + v.shape[-1:], dt)

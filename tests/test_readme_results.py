@@ -60,6 +60,8 @@ def gpu_push_rows():
     return (f"| {pm(state)} | – | – | nanoGPT: 1.4697 |",
             f"| {pm([runs[f'gateloop-lr6-s{s}']['best_val_loss'] for s in range(3)])} | – | – "
             "| nanoGPT: 1.4697 |",
+            f"| {pm([runs[f'gateloop-wd1-s{s}']['best_val_loss'] for s in range(3)])} | – | – "
+            "| nanoGPT: 1.4697 |",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"
                              f"{note}" for label, run, note in FAMILY)
             + " | – | – | nanoGPT: 1.4697 |")
@@ -70,7 +72,8 @@ FAMILY = [("mLSTM", "mlstm-norm", " (with xLSTM's head norm; stopped at 4,500)")
           ("HGRN", "hgrn-par", ""), ("GLA", "gla", ""),
           ("Mamba", "mamba", " (stopped at 3,000)"), ("RWKV-6", "rwkv6", ""),
           ("LRU", "lru-auto", ""), ("Mamba-2", "mamba2", ""), ("RG-LRU", "rglru-par", ""),
-          ("S5", "s5-auto", ""), ("RetNet", "retnet", ""),
+          ("S5", "s5-auto", ""), ("S4D", "s4d", " (stopped at 2,000-2,250)"),
+          ("RetNet", "retnet", ""),
           ("mLSTM without the norm", "mlstm", " (did not train)")]
 
 
