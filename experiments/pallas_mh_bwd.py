@@ -230,17 +230,9 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, st
     B, L, H, d_k = q.shape
     d_v, dt = v.shape[-1], h0.dtype
     nJ, G = d_v // block_v, segments
-    Ns = -(-L // (G * CHUNK))  # chunks per segment
-    Lp = G * Ns * CHUNK
-    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
-                         n_chunks=G * Ns, stride=stride, segments=G)
-    q, k, v, dy, a = pad(q, Lp), pad(k, Lp), pad(v, Lp), pad(dy, Lp), pad(a, Lp, 1.0)
-    summ = []
-    if G > 1:  # segments 1 .. G-1 (segment 0 sends its cotangent into h0: that is dh0)
-        kern = functools.partial(cotangent_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
-        out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
-        summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_summary",
-                              **params(interpret, num_warps))(q, a, dy)
+    (q, k, v, dy, a), hs, summ, Ns, Lp = states_and_summaries(
+        q, k, v, a, h0, dy, block_v=block_v, interpret=interpret, num_warps=num_warps,
+        segments=segments, stride=stride, name="gl_mh_bwd_summary")
     kern = functools.partial(_bwd_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ,
                              n_segments=G, stride=stride)
     part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
@@ -250,6 +242,29 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, st
                                          **params(interpret, num_warps))(q, k, v, a, dy, hs, dhL, *summ)
     cut = lambda x: x[:, :L]
     return cut(dq.sum(0)), cut(dk.sum(0)), cut(dv), cut(da.sum(0)), dh0
+
+
+def states_and_summaries(q, k, v, a, h0, dy, *, block_v, interpret, num_warps, segments, stride,
+                         name):
+    """What every backward kernel reads besides the inputs: kernel 1's saved chunk states and,
+    with ``segments > 1``, the cotangent summaries of segments 1 .. G-1 (segment 0 sends its
+    cotangent into ``h0``: that is ``dh0``). Returns ``((q, k, v, dy, a) padded to Lp steps,
+    states, summaries (a list), chunks per segment Ns, Lp)``."""
+    B, L, H, d_k = q.shape
+    d_v, dt = v.shape[-1], h0.dtype
+    nJ, G = d_v // block_v, segments
+    Ns = -(-L // (G * CHUNK))  # chunks per segment
+    Lp = G * Ns * CHUNK
+    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
+                         n_chunks=G * Ns, stride=stride, segments=G)
+    q, k, v, dy, a = pad(q, Lp), pad(k, Lp), pad(v, Lp), pad(dy, Lp), pad(a, Lp, 1.0)
+    summ = []
+    if G > 1:
+        kern = functools.partial(cotangent_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
+        out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
+        summ = [*pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name=name,
+                                **params(interpret, num_warps))(q, a, dy)]
+    return (q, k, v, dy, a), hs, summ, Ns, Lp
 
 
 def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret=False,
@@ -274,6 +289,17 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
       ValueError: shapes that do not match, ``d_k``, ``d_v`` or ``block_v`` not powers of two >= 16.
     """
     name = "gate_loop_mh_bwd_pallas"
+    args, per_head, kw = check_bwd_inputs(q, k, v, a, h0, dy, dhL, block_v, segments, interpret, name)
+    if int(state_stride) != state_stride or state_stride < 1:
+        raise ValueError(f"{name}: state_stride: expected a positive integer, got {state_stride}")
+    dq, dk, dv, da, dh0 = _bwd(*args, stride=int(state_stride), num_warps=int(num_warps), **kw)
+    return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
+
+
+def check_bwd_inputs(q, k, v, a, h0, dy, dhL, block_v, segments, interpret, name):
+    """The checks and defaults of a backward's arguments (:func:`gate_loop_mh_bwd_pallas`):
+    ``((q, k, v, a, h0, dy, dhL) in one dtype, a broadcast to q's shape; per_head; the keyword
+    arguments block_v, segments, interpret)``."""
     a_full, block_v, per_head = check_inputs(q, k, v, a, h0, block_v, name)
     B, L, H, d_k = q.shape
     d_v = v.shape[-1]
@@ -292,12 +318,8 @@ def gate_loop_mh_bwd_pallas(q, k, v, a, h0, dy, dhL=None, *, block_v=None, inter
     if int(segments) != segments or not 1 <= segments <= max(1, -(-L // CHUNK)):
         raise ValueError(f"{name}: segments: expected an integer from 1 to the {-(-L // CHUNK)} "
                          f"chunks, got {segments}")
-    if int(state_stride) != state_stride or state_stride < 1:
-        raise ValueError(f"{name}: state_stride: expected a positive integer, got {state_stride}")
-    args = (x.astype(dt) for x in (q, k, v, a_full))
-    dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v, segments=int(segments),
-                               stride=int(state_stride), interpret=bool(interpret), num_warps=int(num_warps))
-    return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
+    args = tuple(x.astype(dt) for x in (q, k, v, a_full)) + (h0, dy.astype(dt), dhL)
+    return args, per_head, dict(block_v=block_v, segments=int(segments), interpret=bool(interpret))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))

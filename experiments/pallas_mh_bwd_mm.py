@@ -107,8 +107,8 @@ from jax.experimental.pallas import triton as plgpu
 import gl.chunked
 import gl.kernels.chunked
 
-from .pallas_mh_bwd import check_inputs, cotangent_summary_kernel
-from .pallas_mh_states import CHUNK, chunk_states, full, pad, params, row
+from .pallas_mh_bwd import check_bwd_inputs, check_inputs, states_and_summaries
+from .pallas_mh_states import CHUNK, full, params, row
 
 __all__ = ["gate_loop_mh_bwd_mm", "gate_loop_mh_mm"]
 
@@ -260,17 +260,9 @@ def _bwd(q, k, v, a, h0, dy, dhL, *, block_v, interpret, num_warps, segments, bl
     B, L, H, d_k = q.shape
     d_v, dt = v.shape[-1], h0.dtype
     nJ, G = d_v // block_v, segments
-    Ns = -(-L // (G * CHUNK))
-    Lp = G * Ns * CHUNK
-    hs, _ = chunk_states(k, v, a, h0, block_v=block_v, interpret=interpret, num_warps=num_warps,
-                         n_chunks=G * Ns, segments=G)
-    q, k, v, dy, a = pad(q, Lp), pad(k, Lp), pad(v, Lp), pad(dy, Lp), pad(a, Lp, 1.0)
-    summ = []
-    if G > 1:
-        kern = functools.partial(cotangent_summary_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ)
-        out = (jax.ShapeDtypeStruct((B, H, G, d_k), dt), jax.ShapeDtypeStruct((B, H, G, d_k, d_v), dt))
-        summ = pl.pallas_call(kern, out_shape=out, grid=(B, H, nJ * (G - 1)), name="gl_mh_bwd_mm_summary",
-                              **params(interpret, num_warps))(q, a, dy)
+    (q, k, v, dy, a), hs, summ, Ns, Lp = states_and_summaries(
+        q, k, v, a, h0, dy, block_v=block_v, interpret=interpret, num_warps=num_warps,
+        segments=segments, stride=1, name="gl_mh_bwd_mm_summary")
     kern = functools.partial(_mm_kernel, n_chunks=Ns, C=CHUNK, block_v=block_v, n_vblocks=nJ,
                              n_segments=G, blocks=blocks, precision=precision)
     part = jax.ShapeDtypeStruct((nJ, B, Lp, H, d_k), dt)
@@ -292,33 +284,13 @@ def gate_loop_mh_bwd_mm(q, k, v, a, h0, dy, dhL=None, *, block_v=None, interpret
     (tensor cores; untested on a GPU); the interpreter always runs IEEE float32/float64.
     """
     name = "gate_loop_mh_bwd_mm"
-    a_full, block_v, per_head = check_inputs(q, k, v, a, h0, block_v, name)
-    B, L, H, d_k = q.shape
-    d_v = v.shape[-1]
-    if dy.shape != v.shape:
-        raise ValueError(f"{name}: dy: expected the shape of y, {v.shape}, got {dy.shape}")
+    args, per_head, kw = check_bwd_inputs(q, k, v, a, h0, dy, dhL, block_v, segments, interpret, name)
     if blocks not in (1, 2, 4, 8):
         raise ValueError(f"{name}: blocks: expected 1, 2, 4 or 8 sub-blocks per chunk, got {blocks}")
     if precision not in ("fp32", "tf32x3", "bf16x3"):
         raise ValueError(f"{name}: precision: expected 'fp32', 'tf32x3' or 'bf16x3', got {precision!r}")
     prec = gl.kernels.chunked.PRECISIONS["fp32" if interpret else precision]
-    dt = jnp.result_type(q, k, v, a, dy, *(x for x in (h0, dhL) if x is not None))
-    if dt not in (jnp.float32, jnp.float64) or (dt == jnp.float64 and not interpret):
-        raise ValueError(f"{name}: expected float32 inputs (float64 only with interpret=True), got {dt}")
-    zero = jnp.zeros((B, H, d_k, d_v), dt)
-    h0 = zero if h0 is None else h0.astype(dt)
-    dhL = zero if dhL is None else dhL.astype(dt)
-    if dhL.shape != zero.shape:
-        raise ValueError(f"{name}: dhL: expected {zero.shape}, got {dhL.shape}")
-    if segments is None:
-        segments = gl.kernels.chunked.plan(B, H, d_v // block_v, L)[0]
-    if int(segments) != segments or not 1 <= segments <= max(1, -(-L // CHUNK)):
-        raise ValueError(f"{name}: segments: expected an integer from 1 to the {-(-L // CHUNK)} chunks, "
-                         f"got {segments}")
-    args = (x.astype(dt) for x in (q, k, v, a_full))
-    dq, dk, dv, da, dh0 = _bwd(*args, h0, dy.astype(dt), dhL, block_v=block_v, segments=int(segments),
-                               interpret=bool(interpret), num_warps=int(num_warps), blocks=int(blocks),
-                               precision=prec)
+    dq, dk, dv, da, dh0 = _bwd(*args, num_warps=int(num_warps), blocks=int(blocks), precision=prec, **kw)
     return dq, dk, dv, (da.sum(-1, keepdims=True) if per_head else da), dh0
 
 

@@ -36,3 +36,19 @@ def test_chapter_9_quotes_the_file():
     # slower than autodiff everywhere: the reason gl keeps it
     for rows in (a, b):
         assert min(rows["bwd pallas"]["ms"], rows["bwd pallas, state_stride 4"]["ms"]) > rows["bwd xla"]["ms"]
+
+
+def test_chapter_9_quotes_the_matmul_form_run():
+    """The matmul-form backward's one H100 run: it agreed, and beat autodiff only with TF32x3."""
+    doc = json.loads((LOGS / "mh_bwd_mm_h100_16x4096.json").read_text())
+    assert doc["provenance"]["device_kind"] == "NVIDIA H100 80GB HBM3"
+    assert doc["provenance"]["command"].startswith("experiments/mh_bwd_bench.py --mm-bwd")
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert all(r["agrees"] and r["max_rel_err"] < 1e-6 for r in rows.values())
+    xla, tf32, ieee = (rows[k]["ms"] for k in ("bwd xla", "bwd pallas mm, tf32x3", "bwd pallas mm"))
+    assert ieee > xla > tf32 and round(1 - tf32 / xla, 2) == 0.05
+    cells = json.loads((ROOT / "notebooks" / "09_making_it_fast.ipynb").read_text())["cells"]
+    text = " ".join(" ".join("".join(c["source"]) for c in cells).split())
+    for q in (f"it took {tf32:.2f} ms with TF32x3 products against autodiff's {xla:.2f} ms",
+              f"and {ieee:.1f} ms with IEEE float32 ones"):
+        assert q in text, q
