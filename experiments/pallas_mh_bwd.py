@@ -109,6 +109,22 @@ from .pallas_mh_states import CHUNK, advance, chunk_states, decayed_keys, dot, f
 __all__ = ["gate_loop_mh_bwd_pallas", "gate_loop_mh_fused"]
 
 
+def cotangent_entering(dhL_ref, A_ref, U_ref, b, hd, seg, vs, *, n_segments, dt):
+    """Inside a backward kernel: the cotangent ``Γ`` entering segment ``seg`` from the right,
+    ``dh_L`` folded through the later segments' summaries, ``Γ ← A_s ⊙ Γ + U_s`` for
+    ``s = G-1 .. seg+1`` (eq. 13 reversed); ``(d_k, block_v)``."""
+    d_k = dhL_ref.shape[-2]
+    gam = plgpu.load(dhL_ref.at[b, hd, full(d_k), vs]).astype(dt)
+    if n_segments == 1:
+        return gam
+
+    def fold(i, gam):
+        s = n_segments - 1 - i
+        A = plgpu.load(A_ref.at[b, hd, s, full(d_k)]).astype(dt)
+        return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s, full(d_k), vs]).astype(dt)
+    return lax.fori_loop(jnp.int32(0), n_segments - 1 - seg, fold, gam)
+
+
 def cotangent_summary_kernel(q_ref, a_ref, dy_ref, A_ref, U_ref, *, n_chunks, C, block_v, n_vblocks):
     """Segment ``s >= 1``'s two leaves of eq. 13 in reverse time: its total decay ``A_s`` and
     the cotangent ``U_s`` it sends into segment ``s - 1`` from ``Γ = 0``. Per chunk, (B1) summed
@@ -185,13 +201,7 @@ def _bwd_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_ch
         plgpu.store(dv_ref.at[b, ts, hd, vs], dV.astype(dv_ref.dtype))
         return gam
 
-    gam = plgpu.load(dhL_ref.at[b, hd, full(d_k), vs]).astype(dt)
-    if n_segments > 1:  # Γ entering segment seg from the right: Γ ← A_s ⊙ Γ + U_s, s = G-1 .. seg+1
-        def fold(i, gam):
-            s = n_segments - 1 - i
-            A = plgpu.load(A_ref.at[b, hd, s, full(d_k)]).astype(dt)
-            return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s, full(d_k), vs]).astype(dt)
-        gam = lax.fori_loop(jnp.int32(0), n_segments - 1 - seg, fold, gam)
+    gam = cotangent_entering(dhL_ref, A_ref, U_ref, b, hd, seg, vs, n_segments=n_segments, dt=dt)
     gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, gam)
 
     @pl.when(seg == 0)

@@ -107,7 +107,7 @@ from jax.experimental.pallas import triton as plgpu
 import gl.chunked
 import gl.kernels.chunked
 
-from .pallas_mh_bwd import check_bwd_inputs, check_inputs, states_and_summaries
+from .pallas_mh_bwd import check_bwd_inputs, check_inputs, cotangent_entering, states_and_summaries
 from .pallas_mh_states import CHUNK, full, params, row
 
 __all__ = ["gate_loop_mh_bwd_mm", "gate_loop_mh_mm"]
@@ -240,13 +240,7 @@ def _mm_kernel(q_ref, k_ref, v_ref, a_ref, dy_ref, hs_ref, dhL_ref, *refs, n_chu
         plgpu.store(dv_ref.at[b, ts, hd, vs], dV.astype(dv_ref.dtype))
         return gam_new
 
-    gam = plgpu.load(dhL_ref.at[b, hd, full(d_k), vs]).astype(dt)
-    if n_segments > 1:  # Γ entering segment seg from the right (eq. 13 reversed)
-        def fold(i, gam):
-            s_ = n_segments - 1 - i
-            A = plgpu.load(A_ref.at[b, hd, s_, full(d_k)]).astype(dt)
-            return A.reshape(d_k, 1) * gam + plgpu.load(U_ref.at[b, hd, s_, full(d_k), vs]).astype(dt)
-        gam = lax.fori_loop(jnp.int32(0), n_segments - 1 - seg, fold, gam)
+    gam = cotangent_entering(dhL_ref, A_ref, U_ref, b, hd, seg, vs, n_segments=n_segments, dt=dt)
     gam = lax.fori_loop(jnp.int32(0), jnp.int32(n_chunks), chunk, gam)
 
     @pl.when(seg == 0)
