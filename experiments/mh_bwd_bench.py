@@ -11,7 +11,7 @@ normal / sqrt(d), a real gate per key in (0.9, 1), no ``h0``) and a loss ``sum(y
   states of every 4th chunk saved, ``state_stride=4``);
 * with ``--mm-bwd``: ``fwd+bwd gate_loop_mh_mm`` and ``bwd pallas mm`` (the matmul-form backward of
   ``experiments/pallas_mh_bwd_mm.py``, 4 and 2 sub-blocks per chunk, ``num_warps=8``, IEEE float32
-  matmuls; and 4 sub-blocks with TF32x3 matmuls) next to the per-step ``bwd pallas`` at ``num_warps=8``;
+  matmuls; and 4 and 2 sub-blocks with TF32x3 matmuls) next to the per-step ``bwd pallas`` at ``num_warps=8``;
 * with ``--fla``: fla's ``chunk_gla`` forward+backward (``peer_maps``'s map, torch on CUDA),
   when installed.
 
@@ -79,6 +79,7 @@ def gl_methods(q, k, v, a, w, interpret, fused, mm=False):
         m.update({"fwd+bwd gate_loop_mh_mm": grad(mmz), "bwd pallas mm": jax.jit(mm_bwd),
                   "bwd pallas mm, blocks 2": jax.jit(lambda *x: mm_bwd(*x, blocks=2)),
                   "bwd pallas mm, tf32x3": jax.jit(lambda *x: mm_bwd(*x, precision="tf32x3")),
+                  "bwd pallas mm, blocks 2, tf32x3": jax.jit(lambda *x: mm_bwd(*x, blocks=2, precision="tf32x3")),
                   "bwd pallas per-step, num_warps 8": jax.jit(lambda q, k, v, a, w: pallas_mh_bwd.gate_loop_mh_bwd_pallas(
                       q, k, v, a, h0, w, interpret=interpret, num_warps=8)[:4])})
     return {name: (f, (q, k, v, a, w)) for name, f in m.items()}

@@ -158,6 +158,7 @@ def test_bench_flag_rows_agree(tmp_path, capsys):
     rows = json.loads(out.read_text())["rows"]
     names = {r["method"] for r in rows}
     assert {"bwd xla", "fwd+bwd gate_loop_mh_mm", "bwd pallas mm", "bwd pallas mm, tf32x3",
+            "bwd pallas mm, blocks 2, tf32x3",
             "bwd pallas per-step, num_warps 8"} <= names, names
     assert all(r["agrees"] for r in rows), rows
     assert "DISAGREES" not in capsys.readouterr().out
