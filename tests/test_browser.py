@@ -148,6 +148,16 @@ clone.querySelectorAll('pre, code, script, style, mjx-container, .cell_output, .
 return clone.innerText;
 """
 
+#: a Markdown table that a cell printed and nobody parsed (a display(Markdown(...)) cell
+#: without ``mystnb: {markdown_format: gfm}``): its separator row left as text
+RAW_TABLE = re.compile(r"\|\s*:?(?:-{3,}|—|–):?\s*\|")
+OUTPUT_TEXT_JS = """
+return [...document.querySelectorAll('.cell_output')].map(o => {
+  const c = o.cloneNode(true);
+  c.querySelectorAll('pre, code, script, style, table').forEach(e => e.remove());
+  return c.innerText; }).join('\\n');
+"""
+
 WAIT_MATHJAX_JS = """
 const done = arguments[arguments.length - 1];
 if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) { done('no MathJax'); return; }
@@ -354,6 +364,10 @@ def test_page(edition, page, site, server, browser):
     if hit := RAW_MARKUP.search(prose):
         raise AssertionError(f"{where}: unparsed markup {hit[0]!r} in the text: "
                              f"...{prose[max(0, hit.start() - 60):hit.end() + 60]}...")
+    outputs = browser.execute_script(OUTPUT_TEXT_JS)
+    if hit := RAW_TABLE.search(outputs):
+        raise AssertionError(f"{where}: a cell output shows a Markdown table as text: "
+                             f"...{outputs[max(0, hit.start() - 80):hit.end() + 40]}...")
     numbers = browser.execute_script(TABLE_NUMBERS_JS)  # cell outputs labelled tbl-*
     wrong = [n for n in numbers if not n["text"].startswith("Table")]
     assert not wrong, f"{where}: tables numbered as something else: {wrong}"
@@ -405,6 +419,7 @@ def test_checker_catches(site, server, browser):
         '<div style="width: 600px">a wide block</div>',
         '<div style="overflow-x: auto"><pre style="width: 2000px">scrolls in its own box</pre></div>',
         '<p>the right one is $\\prod_{j=p+1}^n a_j</p><ul><li>\\sum_{i=p+1}^{n} \\dots</li></ul>',
+        '<div class="cell_output"><p>| model | loss | | &mdash; | &mdash;: | | a | 1.5 |</p></div>',
     ]) + "</main></body></html>"
     (site / "selfcheck" / "index.html").write_text(html)
     nb = {"cells": [
@@ -434,6 +449,8 @@ def test_checker_catches(site, server, browser):
     assert "a wide block" in culprits and "own box" not in culprits, o
     hit = RAW_MARKUP.search(browser.execute_script(PROSE_JS))  # the formula cut by a list item
     assert hit and hit[0] == "$\\", hit
+    hit = RAW_TABLE.search(browser.execute_script(OUTPUT_TEXT_JS))  # the unparsed table
+    assert hit and "—" in hit[0], hit
 
 
 TINY_NOTEBOOK = {
