@@ -1,6 +1,8 @@
 """gl.tasks.char_lm.model and .generate: matched sizes, causality, parallel = recurrent."""
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,9 +14,10 @@ from gl.tasks.char_lm import data, generate, model
 VOCAB = data.corpus().vocab
 
 
-def _small(mixer):
+def _small(mixer, readout="plain"):
     return model.Config(VOCAB, mixer=mixer, n_layer=2, n_head=2, d_model=16, d_qk=8,
-                        d_ff=model.default_d_ff(mixer, 16, 8), context=16)
+                        d_ff=model.default_d_ff(mixer, 16, 8, readout=readout), context=16,
+                        readout=readout)
 
 
 def test_parameter_counts_matched_within_5_percent():
@@ -33,11 +36,18 @@ def test_parameter_counts_matched_within_5_percent():
         assert abs(n / counts["transformer"] - 1) < 0.05, (m, n)
         if m in model.FAMILY:
             assert abs(n - counts["gateloop"]) <= 4 * 128, (m, n)
+    for m in ("gateloop", "fixed"):  # RetNet's read-out: W_g paid by a narrower d_ff
+        for readout in ("norm", "norm-gate"):
+            c = model.Config(VOCAB, mixer=m, readout=readout,
+                             d_ff=model.default_d_ff(m, readout=readout))
+            n = model.n_params(jax.eval_shape(lambda: model.init(jax.random.key(0), c)))
+            assert n == counts[m], (m, readout, n)
 
 
-@pytest.mark.parametrize("mixer", ["gateloop", "fixed"])
-def test_recurrent_step_equals_parallel_logits(mixer):
-    c = _small(mixer)
+@pytest.mark.parametrize("mixer,readout", [("gateloop", "plain"), ("fixed", "plain"),
+                                            ("gateloop", "norm"), ("fixed", "norm-gate")])
+def test_recurrent_step_equals_parallel_logits(mixer, readout):
+    c = _small(mixer, readout)
     params = model.init(jax.random.key(1), c)
     # larger random weights than the init so the test is not dominated by the embedding
     params = jax.tree_util.tree_map(lambda x: x * 5 if x.ndim == 2 else x, params)
@@ -53,6 +63,9 @@ def test_recurrent_step_equals_parallel_logits(mixer):
     np.testing.assert_allclose(got, ref, atol=2e-4 * float(jnp.abs(ref).max()))
     for mode in ("recurrent", "chunked"):
         np.testing.assert_allclose(model.apply(params, ids, c, mode=mode), ref, atol=1e-3)
+    if readout == "norm":  # the read-out is applied: the same weights read plainly differ
+        plain = dataclasses.replace(c, readout="plain")
+        assert not np.allclose(model.apply(params, ids, plain, mode="parallel"), ref, atol=1e-2)
 
 
 def test_kv_cache_step_equals_parallel_logits():
@@ -82,9 +95,9 @@ def test_kv_cache_step_equals_parallel_logits():
         model.step_kv(params, cache[:1], ids[:, 0], 0, c)
 
 
-@pytest.mark.parametrize("mixer", model.MIXERS)
+@pytest.mark.parametrize("mixer", model.MIXERS + ("gateloop-norm-gate",))
 def test_causal(mixer):
-    c = _small(mixer)
+    c = _small(*mixer.split("-", 1)) if "-" in mixer else _small(mixer)
     params = model.init(jax.random.key(2), c)
     ids = jnp.asarray(data.corpus().train[:16])[None]
     changed = ids.at[0, 10].set((ids[0, 10] + 1) % len(VOCAB))
@@ -120,6 +133,10 @@ def test_config_errors():
         model.Config(VOCAB, mixer="lstm")
     with pytest.raises(ValueError, match="d_qk"):
         model.Config(VOCAB, d_qk=6, n_head=4)
+    with pytest.raises(ValueError, match="readout: expected one of"):
+        model.Config(VOCAB, readout="gate")
+    with pytest.raises(ValueError, match="readout: 'norm' exists for the gateloop and fixed"):
+        model.Config(VOCAB, mixer="transformer", readout="norm")
     with pytest.raises(ValueError, match="step exists"):
         model.step({}, [], jnp.zeros((1,), int), _small("transformer"))
     c = _small("transformer")

@@ -11,6 +11,11 @@ Token mixers (:data:`MIXERS`):
   ``q, k = u W_q, u W_k`` ``(B, L, H, d_qk/H)``, ``v = u W_v`` ``(B, L, H, D/H)``,
   ``a = σ(u W_α + b_α) exp(i (u W_β + b_β))``; ``y = Re gate_loop(q, k, v, a)``, then ``W_o``.
   With ``d_qk = D/2`` its mixer has the attention's ``4 D²`` weights (plus ``2 d_qk`` biases).
+  ``Config.readout`` (:data:`READOUTS`) chooses what happens to ``y`` before ``W_o``: nothing
+  (``"plain"``, the paper's appendix C), a per-head normalization (``"norm"``,
+  :func:`gl.family.matrix.head_norm`, as RetNet's GroupNorm and xLSTM's head norm, without
+  their affine part) or RetNet's block (``"norm-gate"``: ``silu(u W_g) ⊙ norm(y)``, Sun et al.
+  2023 eq. 8; ``W_g`` ``(D, D)`` is paid for by a narrower channel mixing).
 * ``"fixed"``: the same with a data-independent transition ``a = σ(b_α) exp(i b_β)`` (learned
   vectors; the paper's ablation). It lacks ``W_α, W_β``; a wider channel mixing (``d_ff``)
   makes up the parameters (:func:`default_d_ff`).
@@ -41,10 +46,11 @@ import numpy as np
 
 from gl import gates
 from gl.family import mixer as family_mixer
+from gl.family.matrix import head_norm
 from gl.operator import gate_loop
 from gl.tasks import checkpoint
 
-__all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "default_d_ff", "init", "apply", "n_params",
+__all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "READOUTS", "default_d_ff", "init", "apply", "n_params",
            "init_state", "step", "step_kv", "load_checkpoint"]
 
 #: the mixers implemented here (the shipped checkpoints are of these)
@@ -54,6 +60,8 @@ FAMILY = family_mixer.NAMES
 #: every valid ``Config.mixer``
 CHOICES = MIXERS + FAMILY
 RECURRENT = ("gateloop", "fixed") + FAMILY
+#: what GateLoop's mixer does to its output before ``W_o`` (``Config.readout``)
+READOUTS = ("plain", "norm", "norm-gate")
 
 
 @dataclass(frozen=True)
@@ -68,14 +76,20 @@ class Config:
     d_qk: int = 64  #: GateLoop's q, k, α, β width (unused by the transformer)
     d_ff: int = 512
     context: int = 64  #: training window; the transformer's position table
+    readout: str = "plain"  #: GateLoop's and the ablation's read-out (:data:`READOUTS`)
 
     def __post_init__(self):
         if not isinstance(self.vocab, str) or len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):
             raise ValueError(f"vocab: expected a string of >= 2 distinct characters, got {self.vocab!r:.40}")
         if self.mixer not in CHOICES:
             raise ValueError(f"mixer: expected one of {list(CHOICES)}, got {self.mixer!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout: expected one of {list(READOUTS)}, got {self.readout!r}")
+        if self.readout != "plain" and self.mixer not in ("gateloop", "fixed"):
+            raise ValueError(f"readout: {self.readout!r} exists for the gateloop and fixed "
+                             f"mixers; {self.mixer!r} takes 'plain'")
         for f in dataclasses.fields(self):
-            if f.name in ("vocab", "mixer"):
+            if f.name in ("vocab", "mixer", "readout"):
                 continue
             val = getattr(self, f.name)
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -97,10 +111,12 @@ class Config:
         return cls(**d)
 
 
-def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4) -> int:
+def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4,
+                 readout: str = "plain") -> int:
     """The channel-mixing width that matches the parameter counts: ``4 D``, and for
     ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
-    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``). For a family member, ``4 D`` plus
+    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``); ``readout="norm-gate"`` takes ``D/2``
+    off either (the gate's ``D²`` weights). For a family member, ``4 D`` plus
     its deficit against GateLoop's mixer (``4 D d_qk + D² + 2 d_qk`` before ``W_o``) over
     ``2 D``, rounded: the counts then differ by at most ``D`` per layer."""
     if mixer in FAMILY:
@@ -111,7 +127,8 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
             raise ValueError(f"d_ff: the {mixer} mixer has {n} parameters, more than a "
                              f"GateLoop mixer and a channel mixing of width 4 D together")
         return d_ff
-    return 4 * d_model + (d_qk if mixer == "fixed" else 0)
+    gate = round(d_model / 2) if readout == "norm-gate" else 0
+    return 4 * d_model + (d_qk if mixer == "fixed" else 0) - gate
 
 
 def _normal(key, shape, std):
@@ -153,6 +170,8 @@ def init(key, config: Config):
             if c.mixer == "gateloop":
                 layer["alpha_w"] = _normal(k[7], (D, c.d_qk), 0.02)
                 layer["beta_w"] = _normal(k[8], (D, c.d_qk), 0.02)
+            if c.readout == "norm-gate":
+                layer["g"] = _normal(jax.random.fold_in(lk, 9), (D, D), 0.02)
         layers.append(layer)
     params["layers"] = layers
     return params
@@ -185,6 +204,18 @@ def _gates(layer, u, c: Config):
     a = gates.transition(alpha, beta, magnitude="sigmoid", phase="identity")
     split = lambda t: t.reshape(B, L, H, t.shape[-1] // H)  # noqa: E731
     return split(u @ layer["q"]), split(u @ layer["k"]), split(u @ layer["v"]), split(a)
+
+
+def _readout(layer, u, y, c: Config):
+    """GateLoop's output ``y`` ``(B, L, H, D/H)`` → ``(B, L, D)`` before ``W_o``, by
+    ``c.readout``: as it is, normalized per head, or normalized and gated by
+    ``silu(u W_g)`` (RetNet's block)."""
+    if c.readout != "plain":
+        y = head_norm(y)
+    y = y.reshape(u.shape)
+    if c.readout == "norm-gate":
+        y = jax.nn.silu(u @ layer["g"]) * y
+    return y
 
 
 def _dropout(x, rate, key):
@@ -256,7 +287,7 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
             all_a.append(a)
         else:
             q, k, v, a = _gates(layer, u, c)
-            y = gate_loop(q, k, v, a, mode=mode, impl=impl, real=True).reshape(x.shape)
+            y = _readout(layer, u, gate_loop(q, k, v, a, mode=mode, impl=impl, real=True), c)
             all_a.append(a)
         x = x + _dropout(y @ layer["o"], dropout, k_mix)
         ff = jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
@@ -294,6 +325,7 @@ def step(params, state, token, config: Config):
         else:
             q, k, v, a = _gates(layer, u, c)
             y, h = gate_loop(q, k, v, a, mode="recurrent", h0=h, return_state=True, real=True)
+            y = _readout(layer, u, y, c)
         new.append(h)
         x = x + y.reshape(x.shape) @ layer["o"]
         x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]
