@@ -29,7 +29,8 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_lru_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_s5_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_mlstm_norm_mamba_lm.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-06_h100_chain_family_s4d_wd1_lm.tgz", "2026-12-06", "0.11.2")]
+         ("device_2026-12-06_h100_chain_family_s4d_wd1_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-06_h200_chain_readout_lm.tgz", "2026-12-06", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -50,7 +51,8 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
-                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 13)
+                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 13
+                                                                      + ["NVIDIA H200"])
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -118,7 +120,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 38  # RetNet: no record (two runs stopped, one killed while saving)
+    assert with_record == 44  # RetNet: no record (two runs stopped, one killed while saving)
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
