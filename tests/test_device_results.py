@@ -153,3 +153,18 @@ def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
     end = {n: r["final_val_loss"] for n, r in shipped["runs"].items()}
     assert end["mlstm-norm"] < end["gla"] < end["mlstm"]
     assert all(r["curve"][-1][0] == 300 for r in shipped["runs"].values())
+
+
+def test_readout_check_reproduces_from_raw(tmp_path):
+    """``gl/assets/char_lm/readout_cpu.json`` is ``experiments/distill_readout_cpu.py`` of its
+    archive: six runs at nanoGPT's CPU configuration, each to 2,000 iterations, with
+    GateLoop's parameter count (chapter 10, "The read-out")."""
+    distill = script_module("experiments/distill_readout_cpu.py")
+    with tarfile.open(LOGS / "readout_cpu_2026-12-06.tgz") as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm/readout_cpu.json").read_text())
+    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    assert len(shipped["runs"]) == 6
+    for r in shipped["runs"].values():
+        assert r["curve"][-1][0] == 2000 and r["n_params"] == 796_416
+        assert r["best_val_loss"] == min(v for _, v in r["curve"])
