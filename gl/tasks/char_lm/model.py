@@ -15,7 +15,7 @@ Token mixers (:data:`MIXERS`):
   (``"plain"``, the paper's appendix C), a per-head normalization (``"norm"``,
   :func:`gl.family.matrix.head_norm`, as RetNet's GroupNorm and xLSTM's head norm, without
   their affine part) or RetNet's block (``"norm-gate"``: ``silu(u W_g) ⊙ norm(y)``, Sun et al.
-  2023, section 2.3; ``W_g`` ``(D, D)`` is paid for by a narrower channel mixing).
+  2023, section 2.2; ``W_g`` ``(D, D)`` is paid for by a narrower channel mixing).
 * ``"fixed"``: the same with a data-independent transition ``a = σ(b_α) exp(i b_β)`` (learned
   vectors; the paper's ablation). It lacks ``W_α, W_β``; a wider channel mixing (``d_ff``)
   makes up the parameters (:func:`default_d_ff`).
