@@ -6,8 +6,9 @@
 ``RAW_DIR`` is ``experiments/bench_logs/readout_cpu_2026-12-06.tgz`` unpacked: per run
 ``gateloop-READOUT-sSEED/metrics.jsonl`` and ``READOUT-sSEED.log``, from
 ``experiments/readout_cpu.sh`` (GateLoop at nanoGPT's CPU configuration with
-``--readout norm`` or ``norm-gate``; the ``plain`` runs are the shipped ones,
-``gl/assets/char_lm/summary.json``, the same command without the flag).
+``--readout norm`` or ``norm-gate``, seeds 0-2; the ``plain`` runs are the shipped ones,
+``gl/assets/char_lm/summary.json``, the same command without the flag, and
+``gateloop-plain-s0`` reruns the shipped seed 0 with this code: how far a rerun moves).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from experiments.distill_cli import main as cli  # noqa: E402
 
-READOUTS, SEEDS = ("norm", "norm-gate"), (0, 1, 2)
+#: (read-out, seed) of each run
+RUNS = [(r, s) for r in ("norm", "norm-gate") for s in (0, 1, 2)] + [("plain", 0)]
 
 
 def distill(root: str) -> dict:
@@ -27,23 +29,22 @@ def distill(root: str) -> dict:
     args = re.search(r"python (-m gl\.train char-lm .*?--out)", script.replace("\\\n", ""),
                      re.S)[1]
     runs = {}
-    for readout in READOUTS:
-        for seed in SEEDS:
-            name = f"gateloop-{readout}-s{seed}"
-            with open(os.path.join(root, name, "metrics.jsonl")) as f:
-                ms = [json.loads(line) for line in f if line.strip()]
-            first = open(os.path.join(root, f"{readout}-s{seed}.log")).readline()
-            curve = [[m["step"], round(m["val_loss"], 5)] for m in ms]
-            runs[name] = {"readout": readout, "seed": seed,
-                          "n_params": int(first.split()[1].replace(",", "")),  # "gateloop: N parameters"
-                          "curve": curve, "best_val_loss": min(v for _, v in curve),
-                          "val_loss_full": round(ms[-1]["val_loss_full"], 5),
-                          "wall_s": ms[-1]["wall_s"]}
+    for readout, seed in RUNS:
+        name = f"gateloop-{readout}-s{seed}"
+        with open(os.path.join(root, name, "metrics.jsonl")) as f:
+            ms = [json.loads(line) for line in f if line.strip()]
+        first = open(os.path.join(root, f"{readout}-s{seed}.log")).readline()
+        curve = [[m["step"], round(m["val_loss"], 5)] for m in ms]
+        runs[name] = {"readout": readout, "seed": seed,
+                      "n_params": int(first.split()[1].replace(",", "")),  # "gateloop: N parameters"
+                      "curve": curve, "best_val_loss": min(v for _, v in curve),
+                      "val_loss_full": round(ms[-1]["val_loss_full"], 5),
+                      "wall_s": ms[-1]["wall_s"]}
     command = " ".join(args.split()).replace("$SEED", "SEED").replace("$READOUT", "READOUT")
     return {"provenance": {
         "device": "2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, two runs at a time",
         "date": "2026-12-06", "command": "python " + command + " OUT/NAME", "gl": "4f424fb",
-        "seeds": list(SEEDS), "jax_version": "0.10.2",
+        "seeds": [0, 1, 2], "jax_version": "0.10.2",
         "raw": "experiments/bench_logs/readout_cpu_2026-12-06.tgz",
         "script": "experiments/readout_cpu.sh",
         "distilled_by": "experiments/distill_readout_cpu.py"}, "runs": runs}

@@ -4,7 +4,8 @@
 # context 64, batch 12, 2,000 iterations, no dropout) with --readout, on 2 CPU cores, two
 # processes at a time (about 10 minutes each).
 #   bash experiments/readout_cpu.sh OUT_DIR READOUT SEED
-# The runs of 2026-12-06 (gl at 4f424fb): norm-gate seeds 0-2, norm seeds 0-2; raw:
+# The runs of 2026-12-06 (gl at 4f424fb): norm-gate seeds 0-2, norm seeds 0-2, and plain
+# seed 0 again (gl at b14b392; the shipped runs are the plain ones, 2026-12-05); raw:
 # experiments/bench_logs/readout_cpu_2026-12-06.tgz, distilled by
 # experiments/distill_readout_cpu.py into gl/assets/char_lm/readout_cpu.json.
 set -eu
