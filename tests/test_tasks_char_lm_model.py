@@ -37,7 +37,7 @@ def test_parameter_counts_matched_within_5_percent():
         if m in model.FAMILY:
             assert abs(n - counts["gateloop"]) <= 4 * 128, (m, n)
     for m in ("gateloop", "fixed"):  # RetNet's read-out: W_g paid by a narrower d_ff
-        for readout in ("norm", "norm-gate"):
+        for readout in ("norm", "gate", "norm-gate"):
             c = model.Config(VOCAB, mixer=m, readout=readout,
                              d_ff=model.default_d_ff(m, readout=readout))
             n = model.n_params(jax.eval_shape(lambda: model.init(jax.random.key(0), c)))
@@ -45,7 +45,8 @@ def test_parameter_counts_matched_within_5_percent():
 
 
 @pytest.mark.parametrize("mixer,readout", [("gateloop", "plain"), ("fixed", "plain"),
-                                            ("gateloop", "norm"), ("fixed", "norm-gate")])
+                                            ("gateloop", "norm"), ("gateloop", "gate"),
+                                            ("fixed", "norm-gate")])
 def test_recurrent_step_equals_parallel_logits(mixer, readout):
     c = _small(mixer, readout)
     params = model.init(jax.random.key(1), c)
@@ -63,7 +64,7 @@ def test_recurrent_step_equals_parallel_logits(mixer, readout):
     np.testing.assert_allclose(got, ref, atol=2e-4 * float(jnp.abs(ref).max()))
     for mode in ("recurrent", "chunked"):
         np.testing.assert_allclose(model.apply(params, ids, c, mode=mode), ref, atol=1e-3)
-    if readout == "norm":  # the read-out is applied: the same weights read plainly differ
+    if readout in ("norm", "gate"):  # the read-out is applied: read plainly, they differ
         plain = dataclasses.replace(c, readout="plain")
         assert not np.allclose(model.apply(params, ids, plain, mode="parallel"), ref, atol=1e-2)
 
@@ -134,7 +135,7 @@ def test_config_errors():
     with pytest.raises(ValueError, match="d_qk"):
         model.Config(VOCAB, d_qk=6, n_head=4)
     with pytest.raises(ValueError, match="readout: expected one of"):
-        model.Config(VOCAB, readout="gate")
+        model.Config(VOCAB, readout="swish")
     with pytest.raises(ValueError, match="readout: 'norm' exists for the gateloop and fixed"):
         model.Config(VOCAB, mixer="transformer", readout="norm")
     with pytest.raises(ValueError, match="step exists"):

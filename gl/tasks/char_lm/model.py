@@ -14,8 +14,9 @@ Token mixers (:data:`MIXERS`):
   ``Config.readout`` (:data:`READOUTS`) chooses what happens to ``y`` before ``W_o``: nothing
   (``"plain"``, the paper's appendix C), a per-head normalization (``"norm"``,
   :func:`gl.family.matrix.head_norm`, as RetNet's GroupNorm and xLSTM's head norm, without
-  their affine part) or RetNet's block (``"norm-gate"``: ``silu(u W_g) ⊙ norm(y)``, Sun et al.
-  2023, section 2.2; ``W_g`` ``(D, D)`` is paid for by a narrower channel mixing).
+  their affine part), a gate (``"gate"``: ``silu(u W_g) ⊙ y``) or both, RetNet's block
+  (``"norm-gate"``: ``silu(u W_g) ⊙ norm(y)``, Sun et al. 2023, section 2.2); ``W_g``
+  ``(D, D)`` is paid for by a narrower channel mixing.
 * ``"fixed"``: the same with a data-independent transition ``a = σ(b_α) exp(i b_β)`` (learned
   vectors; the paper's ablation). It lacks ``W_α, W_β``; a wider channel mixing (``d_ff``)
   makes up the parameters (:func:`default_d_ff`).
@@ -61,7 +62,7 @@ FAMILY = family_mixer.NAMES
 CHOICES = MIXERS + FAMILY
 RECURRENT = ("gateloop", "fixed") + FAMILY
 #: what GateLoop's mixer does to its output before ``W_o`` (``Config.readout``)
-READOUTS = ("plain", "norm", "norm-gate")
+READOUTS = ("plain", "norm", "gate", "norm-gate")
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
                  readout: str = "plain") -> int:
     """The channel-mixing width that matches the parameter counts: ``4 D``, and for
     ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
-    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``); ``readout="norm-gate"`` takes ``D/2``
-    off either (the gate's ``D²`` weights). For a family member, ``4 D`` plus
+    ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``); a read-out with a gate (``"gate"``,
+    ``"norm-gate"``) takes ``D/2`` off either (the gate's ``D²`` weights). For a family member, ``4 D`` plus
     its deficit against GateLoop's mixer (``4 D d_qk + D² + 2 d_qk`` before ``W_o``) over
     ``2 D``, rounded: the counts then differ by at most ``D`` per layer."""
     if mixer in FAMILY:
@@ -127,7 +128,7 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
             raise ValueError(f"d_ff: the {mixer} mixer has {n} parameters, more than a "
                              f"GateLoop mixer and a channel mixing of width 4 D together")
         return d_ff
-    gate = round(d_model / 2) if readout == "norm-gate" else 0
+    gate = round(d_model / 2) if readout in ("gate", "norm-gate") else 0
     return 4 * d_model + (d_qk if mixer == "fixed" else 0) - gate
 
 
@@ -170,7 +171,7 @@ def init(key, config: Config):
             if c.mixer == "gateloop":
                 layer["alpha_w"] = _normal(k[7], (D, c.d_qk), 0.02)
                 layer["beta_w"] = _normal(k[8], (D, c.d_qk), 0.02)
-            if c.readout == "norm-gate":
+            if c.readout in ("gate", "norm-gate"):
                 layer["g"] = _normal(jax.random.fold_in(lk, 9), (D, D), 0.02)
         layers.append(layer)
     params["layers"] = layers
@@ -208,12 +209,12 @@ def _gates(layer, u, c: Config):
 
 def _readout(layer, u, y, c: Config):
     """GateLoop's output ``y`` ``(B, L, H, D/H)`` → ``(B, L, D)`` before ``W_o``, by
-    ``c.readout``: as it is, normalized per head, or normalized and gated by
-    ``silu(u W_g)`` (RetNet's block)."""
-    if c.readout != "plain":
+    ``c.readout``: as it is, normalized per head, gated by ``silu(u W_g)``, or both
+    (RetNet's block)."""
+    if c.readout in ("norm", "norm-gate"):
         y = head_norm(y)
     y = y.reshape(u.shape)
-    if c.readout == "norm-gate":
+    if c.readout in ("gate", "norm-gate"):
         y = jax.nn.silu(u @ layer["g"]) * y
     return y
 

@@ -200,7 +200,7 @@ def build_parser():
                    help="channel-mixing width (default: matched parameters, model.default_d_ff)")
     p.add_argument("--readout", default="plain", choices=list(cmodel.READOUTS),
                    help="GateLoop's read-out before W_o: plain (the paper's), norm (per head), "
-                        "norm-gate (RetNet's: silu gate times the per-head norm)")
+                        "gate (silu gate), norm-gate (RetNet's: the gate times the norm)")
     p.add_argument("--scan-mode", default="recurrent", choices=["recurrent", "parallel", "chunked"],
                    help="gl.gate_loop's algorithm in training (GateLoop models)")
     p.add_argument("--scan-impl", default="auto", choices=["auto", "xla", "pallas"],
