@@ -6,9 +6,12 @@
 ``RAW_DIR`` is ``experiments/bench_logs/readout_cpu_2026-12-06.tgz`` unpacked: per run
 ``gateloop-READOUT-sSEED/metrics.jsonl`` and ``READOUT-sSEED.log``, from
 ``experiments/readout_cpu.sh`` (GateLoop at nanoGPT's CPU configuration with
-``--readout norm`` or ``norm-gate``, seeds 0-2; the ``plain`` runs are the shipped ones,
+``--readout norm``, ``gate`` or ``norm-gate``, seeds 0-2; the ``plain`` runs are the shipped ones,
 ``gl/assets/char_lm/summary.json``, the same command without the flag, and
 ``gateloop-plain-s0`` reruns the shipped seed 0 with this code: how far a rerun moves).
+The ``gate`` runs' logs lost their first line, the parameter count (the script was edited
+while they ran, and bash, reading on from its old offset, re-ran the redirection): their
+``n_params.json``, counted from each run's ``checkpoint.npz`` afterwards, holds it.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from experiments.distill_cli import main as cli  # noqa: E402
 
 #: (read-out, seed) of each run
-RUNS = [(r, s) for r in ("norm", "norm-gate") for s in (0, 1, 2)] + [("plain", 0)]
+RUNS = [(r, s) for r in ("norm", "gate", "norm-gate") for s in (0, 1, 2)] + [("plain", 0)]
 
 
 def distill(root: str) -> dict:
@@ -34,6 +37,9 @@ def distill(root: str) -> dict:
         with open(os.path.join(root, name, "metrics.jsonl")) as f:
             ms = [json.loads(line) for line in f if line.strip()]
         first = open(os.path.join(root, f"{readout}-s{seed}.log")).readline()
+        counted = os.path.join(root, name, "n_params.json")  # where the log lost its count
+        if os.path.exists(counted):
+            first = f"gateloop: {json.load(open(counted))['n_params']:,} parameters"
         curve = [[m["step"], round(m["val_loss"], 5)] for m in ms]
         runs[name] = {"readout": readout, "seed": seed,
                       "n_params": int(first.split()[1].replace(",", "")),  # "gateloop: N parameters"
@@ -42,8 +48,8 @@ def distill(root: str) -> dict:
                       "wall_s": ms[-1]["wall_s"]}
     command = " ".join(args.split()).replace("$SEED", "SEED").replace("$READOUT", "READOUT")
     return {"provenance": {
-        "device": "2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, two runs at a time",
-        "date": "2026-12-06", "command": "python " + command + " OUT/NAME", "gl": "4f424fb",
+        "device": "2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, two or three runs at a time",
+        "date": "2026-12-06", "command": "python " + command + " OUT/NAME", "gl": "4f424fb (gate: 1fa998f)",
         "seeds": [0, 1, 2], "jax_version": "0.10.2",
         "raw": "experiments/bench_logs/readout_cpu_2026-12-06.tgz",
         "script": "experiments/readout_cpu.sh",
