@@ -6,7 +6,7 @@ XLA's autodiff backward (``experiments/NOTES.md``). Here the ``d_v`` contraction
 matrix products done once per chunk, and the sequential work inside a chunk touches only
 ``(C, d_k)`` and ``(C, C)`` tiles; the one ``(d_k, block_v)`` tile carried from chunk to chunk is
 the cotangent ``Γ``. Tested in the Pallas interpreter (``tests/test_experiments_pallas_mh_bwd_mm.py``);
-timed on an H100 at (16, 4096, 8, 64) only (``experiments/NOTES.md``, last section).
+timed on an H100 at (16, 4096, 8, 64) and an H200 at (8, 16384, 8, 128) (``experiments/NOTES.md``).
 
 **Notation** (one head, one chunk of ``C = 16`` steps ``n = 0 .. C-1``; numbers (B1)-(B7) as in
 :mod:`experiments.pallas_mh_bwd`). Forward: ``h_n = a_n ⊙ h_{n-1} + k_n v_nᵀ`` (eq. 7),
@@ -84,7 +84,8 @@ the step walks load again (``a, q, k``) are counted once: L1/L2 hits on a GPU, a
 **Measured** (one H100, two runs, ``experiments/NOTES.md``): Triton compiles it; at
 (16, 4096, 8, 64) it takes 26.7 ms with ``"fp32"``, 9.3 with ``"tf32x3"`` and 8.9 with
 ``"tf32x3"`` and ``blocks=2``, against 9.9 ms for autodiff through :mod:`gl.chunked`.
-**Not known**: its time at (8, 16384, 8, 128) and with ``"bf16x3"``; a profile; register use (the step loop holds about
+At (8, 16384, 8, 128) on an H200 it loses: 101 ms at best (``"tf32x3"``, ``blocks=2``)
+against 34.6 ms. **Not known**: its time with ``"bf16x3"``; a profile; register use (the step loop holds about
 ten ``(16, d_k)`` tiles, three ``(16, 16)``, and ``Γ``'s update, ``dY``; nothing of
 ``(d_k, block_v)`` but that, which is the point, unmeasured); the cost of the dynamic-length ``Qd``
 rebuild loop and of the per-row ``a, q, k`` reloads; whether :func:`gl.kernels.chunked.plan`'s

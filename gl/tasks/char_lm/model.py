@@ -51,8 +51,8 @@ from gl.family.matrix import head_norm
 from gl.operator import gate_loop
 from gl.tasks import checkpoint
 
-__all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "READOUTS", "default_d_ff", "init", "apply", "n_params",
-           "init_state", "step", "step_kv", "load_checkpoint"]
+__all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "READOUTS", "default_d_ff", "init", "apply",
+           "n_params", "init_state", "step", "step_kv", "load_checkpoint"]
 
 #: the mixers implemented here (the shipped checkpoints are of these)
 MIXERS = ("gateloop", "fixed", "transformer")
@@ -63,6 +63,7 @@ CHOICES = MIXERS + FAMILY
 RECURRENT = ("gateloop", "fixed") + FAMILY
 #: what GateLoop's mixer does to its output before ``W_o`` (``Config.readout``)
 READOUTS = ("plain", "norm", "gate", "norm-gate")
+_NORMED, _GATED = ("norm", "norm-gate"), ("gate", "norm-gate")  # the read-outs' two parts
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
     """The channel-mixing width that matches the parameter counts: ``4 D``, and for
     ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
     ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``); a read-out with a gate (``"gate"``,
-    ``"norm-gate"``) takes ``D/2`` off either (the gate's ``D²`` weights). For a family member, ``4 D`` plus
+    ``"norm-gate"``) takes ``D/2`` off either (the gate's ``D²`` weights). For a family
+    member, ``4 D`` plus
     its deficit against GateLoop's mixer (``4 D d_qk + D² + 2 d_qk`` before ``W_o``) over
     ``2 D``, rounded: the counts then differ by at most ``D`` per layer."""
     if mixer in FAMILY:
@@ -128,7 +130,7 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
             raise ValueError(f"d_ff: the {mixer} mixer has {n} parameters, more than a "
                              f"GateLoop mixer and a channel mixing of width 4 D together")
         return d_ff
-    gate = round(d_model / 2) if readout in ("gate", "norm-gate") else 0
+    gate = round(d_model / 2) if readout in _GATED else 0
     return 4 * d_model + (d_qk if mixer == "fixed" else 0) - gate
 
 
@@ -171,7 +173,7 @@ def init(key, config: Config):
             if c.mixer == "gateloop":
                 layer["alpha_w"] = _normal(k[7], (D, c.d_qk), 0.02)
                 layer["beta_w"] = _normal(k[8], (D, c.d_qk), 0.02)
-            if c.readout in ("gate", "norm-gate"):
+            if c.readout in _GATED:
                 layer["g"] = _normal(jax.random.fold_in(lk, 9), (D, D), 0.02)
         layers.append(layer)
     params["layers"] = layers
@@ -211,10 +213,10 @@ def _readout(layer, u, y, c: Config):
     """GateLoop's output ``y`` ``(B, L, H, D/H)`` → ``(B, L, D)`` before ``W_o``, by
     ``c.readout``: as it is, normalized per head, gated by ``silu(u W_g)``, or both
     (RetNet's block)."""
-    if c.readout in ("norm", "norm-gate"):
+    if c.readout in _NORMED:
         y = head_norm(y)
     y = y.reshape(u.shape)
-    if c.readout in ("gate", "norm-gate"):
+    if c.readout in _GATED:
         y = jax.nn.silu(u @ layer["g"]) * y
     return y
 
