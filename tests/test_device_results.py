@@ -30,7 +30,8 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_s5_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_mlstm_norm_mamba_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_s4d_wd1_lm.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-06_h200_chain_readout_lm.tgz", "2026-12-06", "0.11.2")]
+         ("device_2026-12-06_h200_chain_readout_lm.tgz", "2026-12-06", "0.11.2"),
+         ("device_2026-12-07_h100_chain_gate_lm.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -52,7 +53,7 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
                                                                       + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 13
-                                                                      + ["NVIDIA H200"])
+                                                                      + ["NVIDIA H200", "NVIDIA H100 80GB HBM3"])
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
