@@ -62,6 +62,10 @@ def gpu_push_rows():
             "| nanoGPT: 1.4697 |",
             f"| {pm([runs[f'gateloop-wd1-s{s}']['best_val_loss'] for s in range(3)])} | – | – "
             "| nanoGPT: 1.4697 |",
+            *(f"| {pm([runs[f'gateloop-{ro}-s{s}']['best_val_loss'] for s in range(3)])} | – | "
+              "– | nanoGPT: 1.4697 |" for ro in ("ng", "norm", "gate")),
+            # the gate's batch ran the recipe again beside it
+            f"which gave {pm([runs[f'gateloop-h2-s{s}']['best_val_loss'] for s in range(3)])};",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"
                              f"{note}" for label, run, note in FAMILY)
             + " | – | – | nanoGPT: 1.4697 |")
