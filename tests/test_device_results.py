@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import statistics
 import tarfile
 
 from conftest import script_module
@@ -51,9 +52,9 @@ def test_distilled_json_reproduces_from_raw(tmp_path):
 
 def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
-    assert [c["device"].split(",")[0] for c in lm["calls"]] == (["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 3
-                                                                      + ["NVIDIA H200"] + ["NVIDIA H100 80GB HBM3"] * 13
-                                                                      + ["NVIDIA H200", "NVIDIA H100 80GB HBM3"])
+    h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
+    assert [c["device"].split(",")[0] for c in lm["calls"]] == (
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200, h100])
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -173,3 +174,42 @@ def test_readout_check_reproduces_from_raw(tmp_path):
     for r in shipped["runs"].values():
         assert r["curve"][-1][0] == 2000 and r["n_params"] == 796_416
         assert r["best_val_loss"] == min(v for _, v in r["curve"])
+
+
+#: the rows of gl/assets/char_lm/README.md's GPU table: its label, the runs' name prefix
+ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "transformer"),
+                ("gateloop, dropout 0.3", "gateloop-drop3"),
+                ("gateloop, dropout 0.4", "gateloop-drop4"),
+                ("transformer, dropout 0.3", "transformer-drop3"),
+                ("gateloop, `--d-qk 384 --d-ff 1152` (10,651,392 parameters)",
+                 "gateloop-dqk384"),
+                ("gateloop, `--lr 6e-4`", "gateloop-lr6"),
+                ("gateloop, `--weight-decay 1.0`", "gateloop-wd1"),
+                ("gateloop, `--readout norm`", "gateloop-norm"),
+                ("gateloop, `--readout norm-gate`", "gateloop-ng"),
+                ("gateloop, `--readout gate`", "gateloop-gate"),
+                ("gateloop again (`gateloop-h2`, in the same batch as the gate)",
+                 "gateloop-h2")]
+
+
+def test_assets_readme_table_is_the_file():
+    """The hand-written table of ``gl/assets/char_lm/README.md`` says what ``gpu_runs.json``
+    holds: GPU, seeds finished, best loss per seed, mean ± std, iteration of each best."""
+    runs = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
+    text = (ROOT / "gl/assets/char_lm/README.md").read_text()
+    for label, prefix in ASSETS_TABLE:
+        of = [r for name, r in sorted(runs["runs"].items()) if name.rsplit("-s", 1)[0] == prefix]
+        gpus = {runs["calls"][r["call"]]["device"].split(",")[0] for r in of}
+        gpu = ", ".join(sorted((g.split()[1] for g in gpus), reverse=True))  # H200 first
+        done = sum(r["status"] == "done" for r in of)
+        best = [r["best_val_loss"] for r in of]
+        stat = "–" if len(best) == 1 else \
+            f"{sum(best) / len(best):.3f} ± {statistics.stdev(best):.3f}"
+        row = (f"| {label} | {gpu} | {len(of)} ({done}"
+               f"{'' if done or len(of) < 2 else ': stopped at '}")
+        assert row in text, row
+        per_seed = ", ".join(f"{b:.3f}" for b in best)
+        steps = ", ".join(f"{r['best_step']:,}" for r in of)
+        rest = f"| {per_seed} | {stat} | {steps} |"
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} | {gpu} |"))
+        assert line.endswith(rest), (line, rest)
