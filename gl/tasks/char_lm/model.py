@@ -16,7 +16,9 @@ Token mixers (:data:`MIXERS`):
   :func:`gl.family.matrix.head_norm`, as RetNet's GroupNorm and xLSTM's head norm, without
   their affine part), a gate (``"gate"``: ``silu(u W_g) ⊙ y``) or both, RetNet's block
   (``"norm-gate"``: ``silu(u W_g) ⊙ norm(y)``, Sun et al. 2023, section 2.2); ``W_g``
-  ``(D, D)`` is paid for by a narrower channel mixing.
+  ``(D, D)`` is paid for by a narrower channel mixing. ``Config.conv > 1`` filters ``u`` by
+  a short causal convolution before ``W_q, W_k, W_v, W_α, W_β`` (:mod:`.conv`; the gate
+  reads ``u``), its ``conv · D`` weights paid for likewise.
 * ``"fixed"``: the same with a data-independent transition ``a = σ(b_α) exp(i b_β)`` (learned
   vectors; the paper's ablation). It lacks ``W_α, W_β``; a wider channel mixing (``d_ff``)
   makes up the parameters (:func:`default_d_ff`).
@@ -50,6 +52,7 @@ from gl.family import mixer as family_mixer
 from gl.family.matrix import head_norm
 from gl.operator import gate_loop
 from gl.tasks import checkpoint
+from gl.tasks.char_lm import conv as short_conv
 
 __all__ = ["Config", "MIXERS", "FAMILY", "CHOICES", "READOUTS", "default_d_ff", "init", "apply",
            "n_params", "init_state", "step", "step_kv", "load_checkpoint"]
@@ -79,6 +82,7 @@ class Config:
     d_ff: int = 512
     context: int = 64  #: training window; the transformer's position table
     readout: str = "plain"  #: GateLoop's and the ablation's read-out (:data:`READOUTS`)
+    conv: int = 1  #: width of the short convolution before their gates (:mod:`.conv`); 1: none
 
     def __post_init__(self):
         if not isinstance(self.vocab, str) or len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):
@@ -90,6 +94,9 @@ class Config:
         if self.readout != "plain" and self.mixer not in ("gateloop", "fixed"):
             raise ValueError(f"readout: {self.readout!r} exists for the gateloop and fixed "
                              f"mixers; {self.mixer!r} takes 'plain'")
+        if self.conv != 1 and self.mixer not in ("gateloop", "fixed"):
+            raise ValueError(f"conv: a short convolution exists for the gateloop and fixed "
+                             f"mixers; {self.mixer!r} takes 1, got {self.conv!r}")
         for f in dataclasses.fields(self):
             if f.name in ("vocab", "mixer", "readout"):
                 continue
@@ -114,11 +121,12 @@ class Config:
 
 
 def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4,
-                 readout: str = "plain") -> int:
+                 readout: str = "plain", conv: int = 1) -> int:
     """The channel-mixing width that matches the parameter counts: ``4 D``, and for
     ``"fixed"`` ``4 D + d_qk`` (its missing ``2 D d_qk`` weights of ``W_α, W_β`` moved into
     ``W₁, W₂``: ``2 D`` weights per unit of ``d_ff``); a read-out with a gate (``"gate"``,
-    ``"norm-gate"``) takes ``D/2`` off either (the gate's ``D²`` weights). For a family
+    ``"norm-gate"``) takes ``D/2`` off either (the gate's ``D²`` weights), a short convolution
+    of width ``K > 1`` takes ``K/2`` (rounded; its ``K D`` weights). For a family
     member, ``4 D`` plus
     its deficit against GateLoop's mixer (``4 D d_qk + D² + 2 d_qk`` before ``W_o``) over
     ``2 D``, rounded: the counts then differ by at most ``D`` per layer."""
@@ -131,7 +139,8 @@ def default_d_ff(mixer: str, d_model: int = 128, d_qk: int = 64, n_head: int = 4
                              f"GateLoop mixer and a channel mixing of width 4 D together")
         return d_ff
     gate = round(d_model / 2) if readout in _GATED else 0
-    return 4 * d_model + (d_qk if mixer == "fixed" else 0) - gate
+    filt = round(conv / 2) if conv > 1 else 0
+    return 4 * d_model + (d_qk if mixer == "fixed" else 0) - gate - filt
 
 
 def _normal(key, shape, std):
@@ -175,6 +184,8 @@ def init(key, config: Config):
                 layer["beta_w"] = _normal(k[8], (D, c.d_qk), 0.02)
             if c.readout in _GATED:
                 layer["g"] = _normal(jax.random.fold_in(lk, 9), (D, D), 0.02)
+            if c.conv > 1:
+                layer["conv"] = short_conv.init(c.conv, D)
         layers.append(layer)
     params["layers"] = layers
     return params
@@ -289,7 +300,8 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
             y, a = _family(c).apply(layer["mix"], u, mode=mode, impl=impl)
             all_a.append(a)
         else:
-            q, k, v, a = _gates(layer, u, c)
+            uc = short_conv.apply(layer["conv"], u) if c.conv > 1 else u
+            q, k, v, a = _gates(layer, uc, c)
             y = _readout(layer, u, gate_loop(q, k, v, a, mode=mode, impl=impl, real=True), c)
             all_a.append(a)
         x = x + _dropout(y @ layer["o"], dropout, k_mix)
@@ -301,15 +313,18 @@ def apply(params, tokens, config: Config, return_gates=False, mode="parallel", i
 
 def init_state(config: Config, batch: int = 1):
     """The zero recurrent state: one ``(batch, H, d_qk/H, D/H)`` complex64 array per layer
-    (a family member: one :meth:`gl.family.mixer.Mixer.init_state` dict per layer)."""
+    (with ``c.conv > 1`` a pair: it and :func:`.conv.init_buffer`; a family member: one
+    :meth:`gl.family.mixer.Mixer.init_state` dict per layer)."""
     c = config
     if c.mixer not in RECURRENT:
         raise ValueError(f"mixer: a recurrent state exists for {list(RECURRENT)}, got {c.mixer!r}")
     if c.mixer in FAMILY:
         return [_family(c).init_state(batch) for _ in range(c.n_layer)]
     H = c.n_head
-    return [jnp.zeros((batch, H, c.d_qk // H, c.d_model // H), jnp.complex64)
-            for _ in range(c.n_layer)]
+    h = jnp.zeros((batch, H, c.d_qk // H, c.d_model // H), jnp.complex64)
+    if c.conv > 1:
+        h = (h, short_conv.init_buffer(c.conv, batch, c.d_model))
+    return [h for _ in range(c.n_layer)]
 
 
 def step(params, state, token, config: Config):
@@ -326,9 +341,16 @@ def step(params, state, token, config: Config):
         if c.mixer in FAMILY:
             y, h = _family(c).step(layer["mix"], h, u[:, 0])
         else:
-            q, k, v, a = _gates(layer, u, c)
+            uc = u
+            if c.conv > 1:
+                (h, buf) = h
+                uc, buf = short_conv.step(layer["conv"], buf, u[:, 0])
+                uc = uc[:, None]
+            q, k, v, a = _gates(layer, uc, c)
             y, h = gate_loop(q, k, v, a, mode="recurrent", h0=h, return_state=True, real=True)
             y = _readout(layer, u, y, c)
+            if c.conv > 1:
+                h = (h, buf)
         new.append(h)
         x = x + y.reshape(x.shape) @ layer["o"]
         x = x + jax.nn.gelu(_ln(layer["ln2"], x) @ layer["ff1"]) @ layer["ff2"]

@@ -93,10 +93,10 @@ def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
 
 def _config(args, vocab) -> cmodel.Config:
     d_ff = args.d_ff or cmodel.default_d_ff(args.model, args.d_model, args.d_qk, args.n_head,
-                                            args.readout)
+                                            args.readout, args.conv)
     return cmodel.Config(vocab=vocab, mixer=args.model, n_layer=args.n_layer, n_head=args.n_head,
                          d_model=args.d_model, d_qk=args.d_qk, d_ff=d_ff, context=args.context,
-                         readout=args.readout)
+                         readout=args.readout, conv=args.conv)
 
 
 #: nanoGPT's runs this book compares with, by ``(n_layer, d_model, context)``: their iterations
@@ -201,6 +201,9 @@ def build_parser():
     p.add_argument("--readout", default="plain", choices=list(cmodel.READOUTS),
                    help="GateLoop's read-out before W_o: plain (the paper's), norm (per head), "
                         "gate (silu gate), norm-gate (RetNet's: the gate times the norm)")
+    p.add_argument("--conv", type=count, default=1,
+                   help="width of a short causal convolution before GateLoop's gates "
+                        "(1: none, the paper's; Mamba, Griffin and xLSTM use 4)")
     p.add_argument("--scan-mode", default="recurrent", choices=["recurrent", "parallel", "chunked"],
                    help="gl.gate_loop's algorithm in training (GateLoop models)")
     p.add_argument("--scan-impl", default="auto", choices=["auto", "xla", "pallas"],
