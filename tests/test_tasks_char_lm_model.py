@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 
 from gl.tasks import checkpoint
+from gl.tasks.char_lm import conv as conv_mod
 from gl.tasks.char_lm import data, generate, model
 
 VOCAB = data.corpus().vocab
 
 
-def _small(mixer, readout="plain"):
+def _small(mixer, readout="plain", conv=1):
     return model.Config(VOCAB, mixer=mixer, n_layer=2, n_head=2, d_model=16, d_qk=8,
-                        d_ff=model.default_d_ff(mixer, 16, 8, readout=readout), context=16,
-                        readout=readout)
+                        d_ff=model.default_d_ff(mixer, 16, 8, readout=readout, conv=conv),
+                        context=16, readout=readout, conv=conv)
 
 
 def test_parameter_counts_matched_within_5_percent():
@@ -42,16 +43,26 @@ def test_parameter_counts_matched_within_5_percent():
                              d_ff=model.default_d_ff(m, readout=readout))
             n = model.n_params(jax.eval_shape(lambda: model.init(jax.random.key(0), c)))
             assert n == counts[m], (m, readout, n)
+        # the short convolution's 4 D weights paid by a narrower d_ff (conv.py)
+        c = model.Config(VOCAB, mixer=m, readout="norm-gate", conv=4,
+                         d_ff=model.default_d_ff(m, readout="norm-gate", conv=4))
+        shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), c))
+        assert shapes["layers"][0]["conv"].shape == (4, 128)
+        assert model.n_params(shapes) == counts[m]
 
 
-@pytest.mark.parametrize("mixer,readout", [("gateloop", "plain"), ("fixed", "plain"),
-                                            ("gateloop", "norm"), ("gateloop", "gate"),
-                                            ("fixed", "norm-gate")])
-def test_recurrent_step_equals_parallel_logits(mixer, readout):
-    c = _small(mixer, readout)
+@pytest.mark.parametrize("mixer,readout,conv", [
+    ("gateloop", "plain", 1), ("fixed", "plain", 1), ("gateloop", "norm", 1),
+    ("gateloop", "gate", 1), ("fixed", "norm-gate", 1), ("gateloop", "norm-gate", 4),
+    ("fixed", "plain", 2)])
+def test_recurrent_step_equals_parallel_logits(mixer, readout, conv):
+    c = _small(mixer, readout, conv)
     params = model.init(jax.random.key(1), c)
     # larger random weights than the init so the test is not dominated by the embedding
     params = jax.tree_util.tree_map(lambda x: x * 5 if x.ndim == 2 else x, params)
+    for i, layer in enumerate(params["layers"]):  # a filter other than the identity
+        if conv > 1:
+            layer["conv"] = jax.random.normal(jax.random.key(10 + i), layer["conv"].shape)
     ids = jnp.asarray(data.corpus().val[:20])[None]
     ref = model.apply(params, ids, c, mode="parallel")
     state, got = model.init_state(c), []
@@ -67,6 +78,31 @@ def test_recurrent_step_equals_parallel_logits(mixer, readout):
     if readout in ("norm", "gate"):  # the read-out is applied: read plainly, they differ
         plain = dataclasses.replace(c, readout="plain")
         assert not np.allclose(model.apply(params, ids, plain, mode="parallel"), ref, atol=1e-2)
+    if conv > 1:  # the filter is applied: with the identity filter the logits differ
+        ident = dict(params, layers=[dict(l, conv=conv_mod.init(conv, c.d_model))
+                                     for l in params["layers"]])
+        assert not np.allclose(model.apply(ident, ids, c, mode="parallel"), ref, atol=1e-2)
+
+
+def test_short_conv_identity_causal_and_step():
+    """The filter starts as the identity, is causal (a change at step 5 leaves steps 0-4
+    exactly), and its step, fed one input at a time, equals its parallel form (float32,
+    1e-6)."""
+    u = jax.random.normal(jax.random.key(0), (2, 9, 3))
+    np.testing.assert_array_equal(conv_mod.apply(conv_mod.init(4, 3), u), u)
+    w = jax.random.normal(jax.random.key(1), (4, 3))
+    ref = conv_mod.apply(w, u)
+    # by hand at t = 5: w_0 u_2 + w_1 u_3 + w_2 u_4 + w_3 u_5
+    np.testing.assert_allclose(ref[:, 5], sum(w[j] * u[:, 2 + j] for j in range(4)), atol=1e-6)
+    np.testing.assert_allclose(ref[:, 1], w[2] * u[:, 0] + w[3] * u[:, 1], atol=1e-6)
+    changed = conv_mod.apply(w, u.at[:, 5].add(1.0))
+    np.testing.assert_array_equal(changed[:, :5], ref[:, :5])
+    assert not np.allclose(changed[:, 5:], ref[:, 5:])
+    buf, got = conv_mod.init_buffer(4, 2, 3), []
+    for t in range(9):
+        y, buf = conv_mod.step(w, buf, u[:, t])
+        got.append(y)
+    np.testing.assert_allclose(jnp.stack(got, 1), ref, atol=1e-6)
 
 
 def test_kv_cache_step_equals_parallel_logits():
@@ -96,10 +132,15 @@ def test_kv_cache_step_equals_parallel_logits():
         model.step_kv(params, cache[:1], ids[:, 0], 0, c)
 
 
-@pytest.mark.parametrize("mixer", model.MIXERS + ("gateloop-norm-gate",))
+@pytest.mark.parametrize("mixer", model.MIXERS + ("gateloop-norm-gate", "gateloop-conv"))
 def test_causal(mixer):
-    c = _small(*mixer.split("-", 1)) if "-" in mixer else _small(mixer)
+    if mixer == "gateloop-conv":
+        c = _small("gateloop", conv=3)
+    else:
+        c = _small(*mixer.split("-", 1)) if "-" in mixer else _small(mixer)
     params = model.init(jax.random.key(2), c)
+    if c.conv > 1:
+        params["layers"][0]["conv"] = jnp.ones_like(params["layers"][0]["conv"])
     ids = jnp.asarray(data.corpus().train[:16])[None]
     changed = ids.at[0, 10].set((ids[0, 10] + 1) % len(VOCAB))
     a, b = model.apply(params, ids, c), model.apply(params, changed, c)
@@ -138,6 +179,10 @@ def test_config_errors():
         model.Config(VOCAB, readout="swish")
     with pytest.raises(ValueError, match="readout: 'norm' exists for the gateloop and fixed"):
         model.Config(VOCAB, mixer="transformer", readout="norm")
+    with pytest.raises(ValueError, match="conv: a short convolution exists for the gateloop"):
+        model.Config(VOCAB, mixer="gla", conv=4)
+    with pytest.raises(ValueError, match="conv: expected a positive int, got 0"):
+        model.Config(VOCAB, conv=0)
     with pytest.raises(ValueError, match="step exists"):
         model.step({}, [], jnp.zeros((1,), int), _small("transformer"))
     c = _small("transformer")
