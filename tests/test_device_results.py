@@ -176,6 +176,22 @@ def test_readout_check_reproduces_from_raw(tmp_path):
         assert r["best_val_loss"] == min(v for _, v in r["curve"])
 
 
+def test_conv_check_reproduces_from_raw(tmp_path):
+    """``gl/assets/char_lm/conv_cpu.json`` is ``experiments/distill_conv_cpu.py`` of its
+    archive: six runs with a short convolution of width 4 at nanoGPT's CPU configuration,
+    each to 2,000 iterations, with GateLoop's parameter count (chapter 10, "Around the
+    recurrence"); the trained filters' taps are the checkpoints' (mean |w| per tap)."""
+    distill = script_module("experiments/distill_conv_cpu.py")
+    with tarfile.open(LOGS / "conv_cpu_2026-12-07.tgz") as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm/conv_cpu.json").read_text())
+    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    assert len(shipped["runs"]) == 6
+    for r in shipped["runs"].values():
+        assert r["curve"][-1][0] == 2000 and r["n_params"] == 796_416 and r["conv"] == 4
+        assert [len(taps) for taps in r["filter_abs_mean"]] == [4] * 4  # 4 layers, 4 taps
+
+
 #: the rows of gl/assets/char_lm/README.md's GPU table: its label, the runs' name prefix
 ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "transformer"),
                 ("gateloop, dropout 0.3", "gateloop-drop3"),
