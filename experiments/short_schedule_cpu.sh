@@ -3,7 +3,8 @@
 # configuration for 500 iterations instead of 2,000 (warm-up 100, the cosine decay ending
 # at 500), on 2 CPU cores, three processes at a time (about 3 minutes each).
 #   bash experiments/short_schedule_cpu.sh OUT_DIR MODEL SEED
-# Distilled by experiments/distill_conv_cpu.py into gl/assets/char_lm/short_schedule_cpu.json.
+# Distilled by experiments/distill_short_schedule_cpu.py into
+# gl/assets/char_lm/short_schedule_cpu.json.
 set -eu
 OUT=$1 MODEL=$2 SEED=$3
 mkdir -p $OUT

@@ -192,6 +192,22 @@ def test_conv_check_reproduces_from_raw(tmp_path):
         assert [len(taps) for taps in r["filter_abs_mean"]] == [4] * 4  # 4 layers, 4 taps
 
 
+def test_short_schedule_reproduces_from_raw(tmp_path):
+    """``gl/assets/char_lm/short_schedule_cpu.json`` (chapter 10's exercise ex-ch10-full) is
+    ``experiments/distill_short_schedule_cpu.py`` of its archive: nine runs of 500
+    iterations, the shipped models' parameter counts."""
+    distill = script_module("experiments/distill_short_schedule_cpu.py")
+    with tarfile.open(LOGS / "short_schedule_cpu_2026-12-07.tgz") as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm/short_schedule_cpu.json").read_text())
+    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    summary = json.loads((ROOT / "gl/assets/char_lm/summary.json").read_text())
+    assert len(shipped["runs"]) == 9
+    for r in shipped["runs"].values():
+        assert r["curve"][-1][0] == 500
+        assert r["n_params"] == summary["models"][r["model"]]["n_params"]
+
+
 #: the rows of gl/assets/char_lm/README.md's GPU table: its label, the runs' name prefix
 ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "transformer"),
                 ("gateloop, dropout 0.3", "gateloop-drop3"),
