@@ -81,6 +81,21 @@ FAMILY = [("mLSTM", "mlstm-norm", " (with xLSTM's head norm; stopped at 4,500)")
           ("mLSTM without the norm", "mlstm", " (did not train)")]
 
 
+def cpu_readout_rows():
+    """The read-out and short-convolution rows at nanoGPT's CPU size (whole-split loss; the
+    plain read-out without the filter is the shipped runs')."""
+    summary = json.loads((ASSETS / "char_lm" / "summary.json").read_text())
+    plain = [r["val_loss_full"] for r in summary["runs"] if "--model gateloop " in r["command"]]
+    ro = json.loads((ASSETS / "char_lm" / "readout_cpu.json").read_text())["runs"]
+    conv = json.loads((ASSETS / "char_lm" / "conv_cpu.json").read_text())["runs"]
+    full = lambda runs, name: [runs[name.format(s=s)]["val_loss_full"] for s in range(3)]  # noqa: E731
+    return (f"| plain {pm(plain)}; gate {pm(full(ro, 'gateloop-gate-s{s}'))}; "
+            f"norm {pm(full(ro, 'gateloop-norm-s{s}'))}; norm and gate (RetNet's) "
+            f"{pm(full(ro, 'gateloop-norm-gate-s{s}'))} | – | – | – |",
+            f"| plain {pm(full(conv, 'gateloop-plain-c4-s{s}'))}; "
+            f"gate {pm(full(conv, 'gateloop-gate-c4-s{s}'))} | – | – | – |")
+
+
 def memory_horizon_long_row():
     runs = json.loads((ASSETS / "checkpoints" / "study_gpu.json").read_text())["runs"]
     cells = []
@@ -96,7 +111,8 @@ def memory_horizon_long_row():
 def test_readme_results_table_is_the_files():
     text = (ROOT / "README.md").read_text()
     for row in (memory_horizon_row(), small_lm_row(), medium_lm_row(), gpu_lm_row(),
-                gpu_dropout_row(), *gpu_push_rows(), memory_horizon_long_row()):
+                gpu_dropout_row(), *gpu_push_rows(), *cpu_readout_rows(),
+                memory_horizon_long_row()):
         assert row in text, f"README.md lacks the row ending {row!r}"
 
 
