@@ -143,15 +143,22 @@ def test_gla_probe_reproduces_from_raw(tmp_path):
         assert first["best_step"] in (None, 250)  # NaN from the first or second evaluation
 
 
+def redistilled(script: str, archive: str, asset: str, tmp_path) -> dict:
+    """``gl/assets/char_lm/ASSET``, after checking that ``experiments/SCRIPT.py``'s
+    ``distill`` of ``bench_logs/ARCHIVE`` (unpacked into ``tmp_path``) gives it exactly."""
+    distill = script_module(f"experiments/{script}.py")
+    with tarfile.open(LOGS / archive) as t:
+        t.extractall(tmp_path, filter="data")
+    shipped = json.loads((ROOT / "gl/assets/char_lm" / asset).read_text())
+    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    return shipped
+
+
 def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/mlstm_norm_cpu.json`` is ``experiments/distill_mlstm_norm.py`` of
     its archive: at the small CPU size, mLSTM without the per-head norm (the code of the GPU
     batch, whose three runs did not train) ends last, with it first (chapter 10)."""
-    distill = script_module("experiments/distill_mlstm_norm.py")
-    with tarfile.open(LOGS / "mlstm_norm_cpu_2026-12-06.tgz") as t:
-        t.extractall(tmp_path, filter="data")
-    shipped = json.loads((ROOT / "gl/assets/char_lm/mlstm_norm_cpu.json").read_text())
-    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    shipped = redistilled("distill_mlstm_norm", "mlstm_norm_cpu_2026-12-06.tgz", "mlstm_norm_cpu.json", tmp_path)
     end = {n: r["final_val_loss"] for n, r in shipped["runs"].items()}
     assert end["mlstm-norm"] < end["gla"] < end["mlstm"]
     assert all(r["curve"][-1][0] == 300 for r in shipped["runs"].values())
@@ -162,11 +169,7 @@ def test_readout_check_reproduces_from_raw(tmp_path):
     archive: ten runs at nanoGPT's CPU configuration, each to 2,000 iterations, with
     GateLoop's parameter count (chapter 10, "The read-out"); the rerun of the shipped plain
     seed 0 ends within 0.001 of it."""
-    distill = script_module("experiments/distill_readout_cpu.py")
-    with tarfile.open(LOGS / "readout_cpu_2026-12-06.tgz") as t:
-        t.extractall(tmp_path, filter="data")
-    shipped = json.loads((ROOT / "gl/assets/char_lm/readout_cpu.json").read_text())
-    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    shipped = redistilled("distill_readout_cpu", "readout_cpu_2026-12-06.tgz", "readout_cpu.json", tmp_path)
     assert len(shipped["runs"]) == 10
     summary = json.loads((ROOT / "gl/assets/char_lm/summary.json").read_text())
     plain0 = [r for r in summary["runs"] if "--model gateloop --seed 0 " in r["command"]]
@@ -181,11 +184,7 @@ def test_conv_check_reproduces_from_raw(tmp_path):
     archive: six runs with a short convolution of width 4 at nanoGPT's CPU configuration,
     each to 2,000 iterations, with GateLoop's parameter count (chapter 10, "Around the
     recurrence"); the trained filters' taps are the checkpoints' (mean |w| per tap)."""
-    distill = script_module("experiments/distill_conv_cpu.py")
-    with tarfile.open(LOGS / "conv_cpu_2026-12-07.tgz") as t:
-        t.extractall(tmp_path, filter="data")
-    shipped = json.loads((ROOT / "gl/assets/char_lm/conv_cpu.json").read_text())
-    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    shipped = redistilled("distill_conv_cpu", "conv_cpu_2026-12-07.tgz", "conv_cpu.json", tmp_path)
     assert len(shipped["runs"]) == 6
     for r in shipped["runs"].values():
         assert r["curve"][-1][0] == 2000 and r["n_params"] == 796_416 and r["conv"] == 4
@@ -196,11 +195,7 @@ def test_short_schedule_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/short_schedule_cpu.json`` (chapter 10's exercise ex-ch10-full) is
     ``experiments/distill_short_schedule_cpu.py`` of its archive: nine runs of 500
     iterations, the shipped models' parameter counts."""
-    distill = script_module("experiments/distill_short_schedule_cpu.py")
-    with tarfile.open(LOGS / "short_schedule_cpu_2026-12-07.tgz") as t:
-        t.extractall(tmp_path, filter="data")
-    shipped = json.loads((ROOT / "gl/assets/char_lm/short_schedule_cpu.json").read_text())
-    assert distill.distill(str(tmp_path)) == json.loads(json.dumps(shipped))
+    shipped = redistilled("distill_short_schedule_cpu", "short_schedule_cpu_2026-12-07.tgz", "short_schedule_cpu.json", tmp_path)
     summary = json.loads((ROOT / "gl/assets/char_lm/summary.json").read_text())
     assert len(shipped["runs"]) == 9
     for r in shipped["runs"].values():
