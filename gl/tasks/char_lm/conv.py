@@ -1,9 +1,10 @@
 """The short causal convolution that GateLoop's successors put before their recurrence.
 
-Mamba (Gu & Dao 2023, its Fig. 3: ``conv1d`` of width 4), Griffin (De et al. 2024, its
-temporal ``Conv1D`` of width 4), xLSTM's mLSTM block (Beck et al. 2024, a causal conv of
-width 4) and the GLA models of flash-linear-attention all filter the recurrence's input
-with a depthwise causal convolution of a few steps; RWKV's token shift is the width-2 case.
+Mamba (Gu & Dao 2023, the ``Conv`` of its Fig. 3; width 4, its code's ``d_conv``), Griffin
+(De et al. 2024, the temporal ``Conv1D`` of its recurrent block, width 4), xLSTM's mLSTM
+block (Beck et al. 2024, a causal convolution of width 4) and flash-linear-attention's
+layers (``use_short_conv``, ``conv_size=4``) filter the recurrence's input with a depthwise
+causal convolution of a few steps; RWKV's token shift is the width-2 case.
 GateLoop's paper has none. :mod:`gl.family` maps each member's recurrence and leaves this
 filter out; here it is, as an option of the language model (``Config.conv``), so a reader
 can measure what it adds around GateLoop.
