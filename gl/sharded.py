@@ -173,7 +173,12 @@ def local_mesh(n: int, axis: str = "seq") -> Mesh:
 
 
 def rounds(n: int, how: str) -> int:
-    """Collective rounds of the exclusive scan over ``n`` devices (0 for one device)."""
+    """Collective calls of the exclusive scan over ``n`` devices (0 for one device).
+
+    One ``all_gather`` for ``"allgather"``; ``⌈log2 n⌉ + 1`` ``ppermute`` for the tree. A call
+    is not one latency: an all-gather takes ``(n - 1)·α`` on a ring, ``⌈log2 n⌉·α`` with
+    recursive doubling (Thakur, Rabenseifner & Gropp 2005), ``α`` one message's latency.
+    """
     if n <= 1:
         return 0
     return 1 if how == "allgather" else math.ceil(math.log2(n)) + 1
