@@ -11,12 +11,13 @@ block's ``a``, ``h`` its final state from zero. Device ``i`` of ``n``:
    ``h0`` folded in), through one of two collectives (:data:`COMBINES`):
 
    * ``"allgather"``: every device gathers all ``n`` aggregates and folds the ones before it;
-     one collective round, ``(n - 1)·S`` bytes received per device (``S`` = one aggregate);
+     one collective call, ``(n - 1)·S`` bytes received per device (``S`` = one aggregate;
+     inside the call, ``n - 1`` latency steps on a ring, ``⌈log2 n⌉`` by recursive doubling);
    * ``"ppermute"``: a Hillis-Steele scan over devices, ``⌈log2 n⌉`` rounds of ``ppermute``
      plus one shift, ``(⌈log2 n⌉ + 1)·S`` bytes received per device;
 
    ``"auto"`` takes ``"allgather"`` up to :data:`ALLGATHER_MAX_DEVICES` = 4 devices (no
-   more bytes than the tree up to 5 devices, in one round instead of up to four) and
+   more bytes than the tree up to 5 devices, in one call instead of up to four) and
    ``"ppermute"`` above it;
 3. corrects its block: ``y_t += q_t (P_t ⊙ h_in)``, ``h_out = A ⊙ h_in + h_loc``.
 
@@ -41,7 +42,7 @@ __all__ = ["gate_loop_sharded", "COMBINES", "ALLGATHER_MAX_DEVICES", "aggregate_
 #: the ways to combine the blocks' aggregates across devices
 COMBINES = ("auto", "allgather", "ppermute")
 #: ``combine="auto"`` gathers up to this many devices and uses the ``ppermute`` tree above it
-#: (the all-gather receives no more bytes than the tree up to 5 devices, in one round)
+#: (the all-gather receives no more bytes than the tree up to 5 devices, in one call)
 ALLGATHER_MAX_DEVICES = 4
 
 
