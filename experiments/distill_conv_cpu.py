@@ -18,8 +18,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from experiments.distill_cli import cpu_provenance, run_record  # noqa: E402
 from experiments.distill_cli import main as cli  # noqa: E402
-from experiments.distill_readout_cpu import run_record, script_command  # noqa: E402
 
 #: (read-out, seed) of each run, all with a filter of width 4
 RUNS = [(r, s) for r in ("plain", "gate") for s in (0, 1, 2)]
@@ -39,13 +39,7 @@ def distill(root: str) -> dict:
         name = f"gateloop-{r}-c4-s{s}"
         runs[name] = run_record(root, name, f"{r}-c4-s{s}.log", readout=r, conv=4, seed=s)
         runs[name]["filter_abs_mean"] = filter_taps(os.path.join(root, name, "conv.npz"))
-    return {"provenance": {
-        "device": "2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, three runs at a time",
-        "date": "2026-12-07", "command": script_command("conv_cpu.sh"), "gl": "ff8f292",
-        "seeds": [0, 1, 2], "jax_version": "0.10.2",
-        "raw": "experiments/bench_logs/conv_cpu_2026-12-07.tgz",
-        "script": "experiments/conv_cpu.sh", "distilled_by": "experiments/distill_conv_cpu.py"},
-        "runs": runs}
+    return {"provenance": cpu_provenance("conv_cpu", "2026-12-07", "ff8f292"), "runs": runs}
 
 
 def main(argv=None):

@@ -14,8 +14,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from experiments.distill_cli import cpu_provenance, run_record  # noqa: E402
 from experiments.distill_cli import main as cli  # noqa: E402
-from experiments.distill_readout_cpu import run_record, script_command  # noqa: E402
 
 MODELS = ("gateloop", "fixed", "transformer")
 
@@ -23,13 +23,7 @@ MODELS = ("gateloop", "fixed", "transformer")
 def distill(root: str) -> dict:
     runs = {f"{m}-s{s}": run_record(root, f"{m}-s{s}", f"{m}-s{s}.log", model=m, seed=s)
             for m in MODELS for s in (0, 1, 2)}
-    return {"provenance": {
-        "device": "2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, three runs at a time",
-        "date": "2026-12-07", "command": script_command("short_schedule_cpu.sh"),
-        "gl": "3071fd4", "seeds": [0, 1, 2], "jax_version": "0.10.2",
-        "raw": "experiments/bench_logs/short_schedule_cpu_2026-12-07.tgz",
-        "script": "experiments/short_schedule_cpu.sh",
-        "distilled_by": "experiments/distill_short_schedule_cpu.py"}, "runs": runs}
+    return {"provenance": cpu_provenance("short_schedule_cpu", "2026-12-07", "3071fd4"), "runs": runs}
 
 
 def main(argv=None):
