@@ -22,6 +22,8 @@ never a timed test. On a CPU the kernels run in the Pallas interpreter (small sh
 
     XLA_PYTHON_CLIENT_PREALLOCATE=false python experiments/mh_bwd_bench.py --fused-bwd --fla \\
         --shape 16,4096,8,64 --json $OUT/mh_bwd.json
+
+``--once 2,tf32x3`` makes one untimed call of one matmul-form backward, for a profiler.
 """
 from __future__ import annotations
 
@@ -133,6 +135,20 @@ def run(shape, repeats=5, seed=0, fused=True, fla=False, log=print, mm=False):
     return rows
 
 
+def run_once(shape, spec, seed=0):
+    """One call of one matmul-form backward, for a profiler (``ncu -k regex:gl_mh_bwd_mm``):
+    ``spec`` is ``"BLOCKS,PRECISION"`` (e.g. ``"2,tf32x3"``); returns ``max|dq|`` (the result
+    is waited for)."""
+    blocks, precision = spec.split(",")
+    interpret = jax.default_backend() == "cpu"
+    q, k, v, a = (jnp.asarray(h) for h in peer_maps.gl_inputs(seed, "multihead", "key", shape))
+    w = jnp.asarray(np.random.default_rng(seed + 1).standard_normal(v.shape, np.float32))
+    h0 = jnp.zeros(q.shape[:1] + q.shape[2:] + v.shape[-1:], jnp.float32)
+    f = jax.jit(lambda *x: pallas_mh_bwd_mm.gate_loop_mh_bwd_mm(
+        *x, h0, w, interpret=interpret, num_warps=8, blocks=int(blocks), precision=precision)[0])
+    return float(jnp.abs(f(q, k, v, a)).max())
+
+
 def parse_shape(parser, text, gpu_default, cpu_default="1,64,2,16"):
     """``--shape B,L,H,d`` as a tuple; without one, ``gpu_default`` (``cpu_default`` on a CPU,
     where the kernels run in the Pallas interpreter). A bad value is a usage error."""
@@ -154,8 +170,13 @@ def main(argv=None):
     p.add_argument("--mm-bwd", action="store_true", help="add the matmul-form Pallas backward's rows")
     p.add_argument("--fla", action="store_true", help="add fla chunk_gla forward+backward")
     p.add_argument("--json")
+    p.add_argument("--once", metavar="BLOCKS,PRECISION", help="only one call of the matmul-form "
+                   "backward (e.g. 2,tf32x3), untimed: for Nsight Compute")
     args = p.parse_args(argv)
     shape = parse_shape(p, args.shape, "16,4096,8,64")
+    if args.once:
+        print(f"once {args.once} at {shape}: max|dq| = {run_once(shape, args.once):.4g}")
+        return []
     rows = run(shape, args.repeats, fused=args.fused_bwd, fla=args.fla, mm=args.mm_bwd)
     print(f"(B, L, H, d) = {shape}, {jax.devices()[0].device_kind}")
     for r in rows:
