@@ -32,7 +32,8 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_mlstm_norm_mamba_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_s4d_wd1_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h200_chain_readout_lm.tgz", "2026-12-06", "0.11.2"),
-         ("device_2026-12-07_h100_chain_gate_lm.tgz", "2026-12-07", "0.11.2")]
+         ("device_2026-12-07_h100_chain_gate_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_readout_transformer_lm.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -54,7 +55,7 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (
-        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200, h100])
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200, h100, h100])
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -216,7 +217,10 @@ ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "t
                 ("gateloop, `--readout norm-gate`", "gateloop-ng"),
                 ("gateloop, `--readout gate`", "gateloop-gate"),
                 ("gateloop again (`gateloop-h2`, in the same batch as the gate)",
-                 "gateloop-h2")]
+                 "gateloop-h2"),
+                ("gateloop, `--readout norm-gate` again (`gateloop-ng2`, in the same batch as "
+                 "`transformer-t2`)", "gateloop-ng2"),
+                ("transformer again (`transformer-t2`)", "transformer-t2")]
 
 
 def test_assets_readme_table_is_the_file():

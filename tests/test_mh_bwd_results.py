@@ -76,3 +76,38 @@ def test_chapter_9_quotes_the_matmul_form_at_width_128():
     text = " ".join(" ".join("".join(c["source"]) for c in cells).split())
     assert (f"{pallas[best]:.1f} ms at best (TF32x3, two sub-blocks) against autodiff's "
             f"{xla:.1f} ms") in text
+
+
+def test_chapter_9_quotes_the_profiles():
+    """The Nsight Compute reports of 2026-12-07 (one H100; ``experiments/ncu_mh_bwd_mm.sh``
+    and ``experiments/profile_mh_dtype.py --profile`` under ncu) as chapter 9 quotes them."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from experiments.ncu import read_ncu
+
+    def kernel(name, which):
+        (k,) = [m for n, m in read_ncu((LOGS / f"ncu_mh_{name}_h100.txt").read_text()) if n == which]
+        return k
+
+    fwd = kernel("fwd_16x4096x8x64", "gl_mh_outputs")
+    sol = kernel("fwd_sol_16x4096x8x64", "gl_mh_outputs")
+    big = kernel("bwd_mm_8x16384x8x128_2_tf32x3", "gl_mh_bwd_mm")
+    small = kernel("bwd_mm_16x4096x8x64_2_tf32x3", "gl_mh_bwd_mm")
+    local = lambda k: (k["l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum"] / 1e3,  # noqa: E731
+                       k["l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum"] / 1e3)  # GB
+    dram = lambda k: (k["dram__bytes_read.sum"] + k["dram__bytes_write.sum"]) / 1e3  # noqa: E731
+    assert (round(sol["DRAM Throughput"]), round(sol["Compute (SM) Throughput"])) == (18, 23)
+    assert fwd["launch__registers_per_thread"] == 168 and fwd["Waves Per SM"] == 0.65
+    assert local(fwd) == (0, 0) and fwd["Grid Size"] == 256
+    assert big["launch__registers_per_thread"] == small["launch__registers_per_thread"] == 255
+    assert [round(x) for x in local(big)] == [221, 126] and round(dram(big)) == 94
+    assert round(sum(local(big)) / dram(big), 1) == 3.7 and big["Achieved Occupancy"] == 12.5
+    assert [round(x, 1) for x in local(small)] == [4.3, 3.2] and round(dram(small), 2) == 2.25
+    cells = json.loads((ROOT / "notebooks" / "09_making_it_fast.ipynb").read_text())["cells"]
+    text = " ".join(" ".join("".join(c["source"]) for c in cells).split())
+    for quote in ("uses 18 % of the DRAM bandwidth and 23 % of the compute, at 168 registers",
+                  "256 programs, 0.65 of one wave", "holds 255 registers a thread",
+                  "it loads 221 GB and stores 126 GB", "3.7 times its 94 GB of DRAM traffic",
+                  "occupancy of 12.5 %", "it spills 4.3 and 3.2 GB, against 2.25 GB"):
+        assert quote in text, quote

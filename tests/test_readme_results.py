@@ -64,6 +64,10 @@ def gpu_push_rows():
             "| nanoGPT: 1.4697 |",
             *(f"| {pm([runs[f'gateloop-{ro}-s{s}']['best_val_loss'] for s in range(3)])} | – | "
               "– | nanoGPT: 1.4697 |" for ro in ("ng", "norm", "gate")),
+            # RetNet's read-out again, beside the transformer in one H100 batch
+            f"| {pm([runs[f'gateloop-ng2-s{s}']['best_val_loss'] for s in range(3)])} | – | "
+            f"{pm([runs[f'transformer-t2-s{s}']['best_val_loss'] for s in range(3)])} | "
+            "nanoGPT: 1.4697 |",
             # the gate's batch ran the recipe again beside it
             f"which gave {pm([runs[f'gateloop-h2-s{s}']['best_val_loss'] for s in range(3)])};",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"
