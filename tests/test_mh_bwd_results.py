@@ -99,15 +99,31 @@ def test_chapter_9_quotes_the_profiles():
     dram = lambda k: (k["dram__bytes_read.sum"] + k["dram__bytes_write.sum"]) / 1e3  # noqa: E731
     assert (round(sol["DRAM Throughput"]), round(sol["Compute (SM) Throughput"])) == (18, 23)
     assert fwd["launch__registers_per_thread"] == 168 and fwd["Waves Per SM"] == 0.65
-    assert local(fwd) == (0, 0) and fwd["Grid Size"] == 256
+    assert local(fwd) == (0, 0) and fwd["Grid Size"] == 256 and fwd["Block Size"] == 128
+    assert fwd["Theoretical Occupancy"] == 18.75  # 3 programs of 4 warps out of 64 warps
+    assert round(256 / (3 * 132), 2) == fwd["Waves Per SM"]
+    import re
+
+    import gl.kernels.chunked
+    assert gl.kernels.chunked.plan(16, 8, 1, 4096)[0] == 2  # 2 time segments: 16 x 8 x 2
+    report = (LOGS / "ncu_mh_fwd_sol_16x4096x8x64_h100.txt").read_text()
+    outputs = report[report.index("  gl_mh_outputs"):]
+    stall = re.search(r"spends ([\d.]+) cycles being stalled waiting for a scoreboard dependency "
+                      r"on\s+a L1TEX", outputs)
+    assert (round(sol["Warp Cycles Per Issued Instruction"], 1), stall[1]) == (8.1, "4.2")
+    assert round(8192 / fwd["Grid Size"]) == 32  # fla: (V / 64, 4096 / 64, 16 * 8) programs
     assert big["launch__registers_per_thread"] == small["launch__registers_per_thread"] == 255
     assert [round(x) for x in local(big)] == [221, 126] and round(dram(big)) == 94
     assert round(sum(local(big)) / dram(big), 1) == 3.7 and big["Achieved Occupancy"] == 12.5
     assert [round(x, 1) for x in local(small)] == [4.3, 3.2] and round(dram(small), 2) == 2.25
     cells = json.loads((ROOT / "notebooks" / "09_making_it_fast.ipynb").read_text())["cells"]
     text = " ".join(" ".join("".join(c["source"]) for c in cells).split())
-    for quote in ("uses 18 % of the DRAM bandwidth and 23 % of the compute, at 168 registers",
-                  "256 programs, 0.65 of one wave", "holds 255 registers a thread",
+    for quote in ("uses 18 % of the DRAM bandwidth and 23 % of the compute.",
+                  "256 programs of four warps. At 168 registers a thread, three programs fit",
+                  "a wave is 396 programs and these 256 fill 0.65 of it",
+                  "a warp spends 8.1 cycles, 4.2 of them waiting for data from memory",
+                  "8,192 programs at this shape, 32 times as many", "holds 255 registers a thread",
                   "it loads 221 GB and stores 126 GB", "3.7 times its 94 GB of DRAM traffic",
-                  "occupancy of 12.5 %", "it spills 4.3 and 3.2 GB, against 2.25 GB"):
+                  "occupancy of 12.5 %", "it loads 4.3 GB and stores 3.2 GB of thread-local "
+                  "memory, against 2.25 GB of DRAM traffic"):
         assert quote in text, quote
