@@ -3,26 +3,15 @@ setting of the fused multi-head forward runs, agrees with the default, and the d
 with the reference loop, so the GPU run's timings compare equal outputs."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import jax.numpy as jnp
 import numpy as np
+from conftest import script_module
 
 import gl
 
-ROOT = pathlib.Path(__file__).parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("mh_segments", ROOT / "experiments" / "mh_segments.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_every_setting_agrees_and_the_default_is_the_loop():
-    mod = _module()
+    mod = script_module("experiments/mh_segments.py")
     shape = (1, 256, 2, 16)
     rows = mod.rows(shape, segments=(1, 2, 4, 16), repeats=1)
     assert [r["segments"] for r in rows[1:]] == [1, 2, 4, 16]
