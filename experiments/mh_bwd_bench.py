@@ -105,10 +105,16 @@ def fla_method(host, w_host):
     return (f, args, rt.sync, to_gl), None
 
 
+def host_inputs(shape, seed=0):
+    """``(q, k, v, a, w)`` as NumPy arrays: ``benchmarks/peers.py``'s inputs (a real gate per
+    key) and the loss weights ``w`` of ``sum(y * w)``."""
+    host = peer_maps.gl_inputs(seed, "multihead", "key", shape)
+    return tuple(host) + (np.random.default_rng(seed + 1).standard_normal(host[2].shape, np.float32),)
+
+
 def run(shape, repeats=5, seed=0, fused=True, fla=False, log=print, mm=False):
     interpret = jax.default_backend() == "cpu"
-    host = peer_maps.gl_inputs(seed, "multihead", "key", shape)
-    w_host = np.random.default_rng(seed + 1).standard_normal(host[2].shape, np.float32)
+    *host, w_host = host_inputs(shape, seed)
     x = tuple(jnp.asarray(h) for h in host) + (jnp.asarray(w_host),)
     ready, grads, rows = {}, {}, []
     for name, (f, args) in gl_methods(*x, interpret, fused, mm).items():
@@ -141,8 +147,7 @@ def run_once(shape, spec, seed=0):
     is waited for)."""
     blocks, precision = spec.split(",")
     interpret = jax.default_backend() == "cpu"
-    q, k, v, a = (jnp.asarray(h) for h in peer_maps.gl_inputs(seed, "multihead", "key", shape))
-    w = jnp.asarray(np.random.default_rng(seed + 1).standard_normal(v.shape, np.float32))
+    q, k, v, a, w = (jnp.asarray(x) for x in host_inputs(shape, seed))
     h0 = jnp.zeros(q.shape[:1] + q.shape[2:] + v.shape[-1:], jnp.float32)
     f = jax.jit(lambda *x: pallas_mh_bwd_mm.gate_loop_mh_bwd_mm(
         *x, h0, w, interpret=interpret, num_warps=8, blocks=int(blocks), precision=precision)[0])

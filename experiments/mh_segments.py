@@ -37,12 +37,14 @@ def rows(shape, segments=(1, 2, 4, 8, 16), repeats=7):
     interpret = jax.default_backend() == "cpu"
     q, k, v, a = (jnp.asarray(h) for h in peer_maps.gl_inputs(0, "multihead", "key", shape))
     B, L, H, d_k = q.shape
-    default = ck.plan(B, H, 1, L)
+    n_vblocks = v.shape[-1] // min(v.shape[-1], 64)  # gate_loop_mh's default block_v
+    default = ck.plan(B, H, n_vblocks, L)
     chunks = -(-L // ck.CHUNK)
     settings = {"default": {}}
     for g in segments:
         if g <= chunks:
-            settings[f"segments {g}"] = {"segments": g, "split": ck.plan(B, H, 1, L, segments=g)[1]}
+            split = ck.plan(B, H, n_vblocks, L, segments=g)[1]
+            settings[f"segments {g}"] = {"segments": g, "split": split}
     ready, outs = {}, {}
     for name, kw in settings.items():
         f = jax.jit(lambda q, k, v, a, kw=kw: ck.gate_loop_mh(q, k, v, a, interpret=interpret, **kw)[0])

@@ -167,6 +167,7 @@ def test_bench_flag_rows_agree(tmp_path, capsys):
 def test_bench_once_is_the_kernels_dq(capsys):
     """``--once BLOCKS,PRECISION`` (for a profiler) makes one call of the matmul-form backward:
     the max |dq| it prints is the one autodiff through gl.chunked gives."""
+    import jax.numpy as jnp
     import numpy as np
 
     from experiments import mh_bwd_bench
@@ -174,16 +175,7 @@ def test_bench_once_is_the_kernels_dq(capsys):
     shape = (1, 32, 1, 16)
     mh_bwd_bench.main(["--once", "2,tf32x3", "--shape", ",".join(map(str, shape))])
     printed = float(capsys.readouterr().out.rsplit("=", 1)[1])
-    rows = mh_bwd_bench.gl_methods(*_bench_inputs(shape, mh_bwd_bench), True, False)
-    f, args = rows["bwd xla"]
+    x = tuple(jnp.asarray(h) for h in mh_bwd_bench.host_inputs(shape))
+    f, args = mh_bwd_bench.gl_methods(*x, True, False)["bwd xla"]
     want = float(np.abs(np.asarray(f(*args)[0])).max())
     assert abs(printed - want) <= 1e-3 * want, (printed, want)
-
-
-def _bench_inputs(shape, mod):
-    import jax.numpy as jnp
-    import numpy as np
-
-    host = mod.peer_maps.gl_inputs(0, "multihead", "key", shape)
-    w = np.random.default_rng(1).standard_normal(host[2].shape, np.float32)
-    return tuple(jnp.asarray(h) for h in host) + (jnp.asarray(w),)

@@ -75,7 +75,9 @@ def supported(d_k: int, d_v: int) -> bool:
 
 
 #: programs that run at once on an H100: 132 multiprocessors, 2 programs each (the kernels use
-#: 187 and 255 registers per thread, measured by Nsight Compute: ``experiments/NOTES.md``)
+#: 187 and 255 registers per thread, measured by Nsight Compute: ``experiments/NOTES.md``). With
+#: a real gate at d = 64 they use 132 and 168, and 3 fit (a profile, not yet a timing:
+#: ``experiments/mh_segments.py`` is the run that would tell whether :func:`plan` should count them)
 SLOTS = 264
 
 
