@@ -33,7 +33,11 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-06_h100_chain_family_s4d_wd1_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-06_h200_chain_readout_lm.tgz", "2026-12-06", "0.11.2"),
          ("device_2026-12-07_h100_chain_gate_lm.tgz", "2026-12-07", "0.11.2"),
-         ("device_2026-12-07_h100_chain_readout_transformer_lm.tgz", "2026-12-07", "0.11.2")]
+         ("device_2026-12-07_h100_chain_readout_transformer_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_schedule2000_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_schedule1250_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_schedule_sweep_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_schedule_seeds_lm.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -55,11 +59,15 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (
-        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200, h100, h100])
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 6)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
-        assert (run["status"] == "done") == (run["iters_reached"] == 5000 and not diverged)
+        # the recipe's 5,000 iterations, or the schedule a later --iters sets (the last flag wins)
+        iters = int(re.findall(r"--iters (\d+)", run["command"])[-1])
+        named = re.search(r"i(\d+)-s\d+$", run["command"])  # e.g. gateloop-ngi1250-s0
+        assert iters == (int(named[1]) if named else 5000)
+        assert (run["status"] == "done") == (run["iters_reached"] == iters and not diverged)
         assert "--iters 5000" in run["command"] and "--dropout 0.2" in run["command"]
         finite = [c[1] for c in run["curve"] if c[1] is not None]
         assert (run["best_val_loss"] is None) == (not finite)
@@ -101,7 +109,9 @@ def test_each_run_trained_with_the_dropout_its_name_says():
         args = build_parser().parse_args(argv[argv.index("char-lm"):])
         variant = re.search(r"-drop(\d)-s\d+$", name)  # e.g. gateloop-drop3-s0: 0.3
         assert args.dropout == (int(variant[1]) / 10 if variant else 0.2), name
-        assert args.iters == 5000 and args.d_model == 384, name
+        schedule = re.search(r"i(\d+)-s\d+$", name)  # e.g. gateloop-ngi1250-s0: 1,250
+        assert args.iters == (int(schedule[1]) if schedule else 5000), name
+        assert args.d_model == 384, name
         # the other pushes: twice the state per head at matched parameters, a smaller rate
         assert (args.d_qk, args.d_ff) == ((384, 1152) if "-dqk384-" in name else (192, None)), name
         assert args.lr == (6e-4 if "-lr6-" in name else 1e-3), name
@@ -123,7 +133,8 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    assert with_record == 44  # RetNet: no record (two runs stopped, one killed while saving)
+    # RetNet: no record (two runs stopped, one killed while saving); the schedules: 21 runs
+    assert with_record == 44 + 21
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
@@ -220,7 +231,11 @@ ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "t
                  "gateloop-h2"),
                 ("gateloop, `--readout norm-gate` again (`gateloop-ng2`, in the same batch as "
                  "`transformer-t2`)", "gateloop-ng2"),
-                ("transformer again (`transformer-t2`)", "transformer-t2")]
+                ("transformer again (`transformer-t2`)", "transformer-t2"),
+                *((f"gateloop, `--readout norm-gate --iters {n}`", f"gateloop-ngi{n}")
+                  for n in (1000, 1250, 1500, 2000)),
+                *((f"transformer, `--iters {n}`", f"transformer-i{n}")
+                  for n in (1250, 1500, 2000, 2500, 3000))]
 
 
 def test_assets_readme_table_is_the_file():

@@ -68,6 +68,11 @@ def gpu_push_rows():
             f"| {pm([runs[f'gateloop-ng2-s{s}']['best_val_loss'] for s in range(3)])} | – | "
             f"{pm([runs[f'transformer-t2-s{s}']['best_val_loss'] for s in range(3)])} | "
             "nanoGPT: 1.4697 |",
+            # a schedule that ends at N: both models at 1,250 and at 2,000 (one batch each),
+            # then GateLoop at 1,500 beside the transformer at 2,500
+            *(f"| {pm([runs[f'gateloop-ngi{g}-s{s}']['best_val_loss'] for s in range(3)])} | – | "
+              f"{pm([runs[f'transformer-i{t}-s{s}']['best_val_loss'] for s in range(3)])} | "
+              "nanoGPT: 1.4697 |" for g, t in ((1250, 1250), (2000, 2000), (1500, 2500))),
             # the gate's batch ran the recipe again beside it
             f"which gave {pm([runs[f'gateloop-h2-s{s}']['best_val_loss'] for s in range(3)])};",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"

@@ -76,8 +76,10 @@ def supported(d_k: int, d_v: int) -> bool:
 
 #: programs that run at once on an H100: 132 multiprocessors, 2 programs each (the kernels use
 #: 187 and 255 registers per thread, measured by Nsight Compute: ``experiments/NOTES.md``). With
-#: a real gate at d = 64 they use 132 and 168, and 3 fit (a profile, not yet a timing:
-#: ``experiments/mh_segments.py`` is the run that would tell whether :func:`plan` should count them)
+#: a real gate at d = 64 they use 132 and 168, and 3 fit. With more time segments
+#: (``experiments/mh_segments.py``, ``experiments/NOTES.md``) that kernel ran at 1.09x the
+#: default's speed at one setting and 0.85-0.92x at every setting of another shape, so
+#: :func:`plan` keeps counting 2
 SLOTS = 264
 
 
