@@ -4,8 +4,8 @@ into the small JSON files the book reads, with provenance.
     python experiments/distill_device.py --call RESULTS_DIR 2026-12-05 0.11.2 [--call ...]
 
 Writes ``gl/assets/char_lm/gpu_runs.json`` (char-lm runs at nanoGPT's GPU scale: validation
-curve, best loss, iterations reached, status, command; for a run the batch shipped, its
-parameter count and steady-state characters per second) and
+curve, best loss, the schedule's length ``iters``, iterations reached, status, command; for a
+run the batch shipped, its parameter count and steady-state characters per second) and
 ``gl/assets/checkpoints/study_gpu.json`` (Memory Horizon study runs: test accuracy against
 epochs, and the fresh-test-set accuracy and horizon of the last checkpoint). Runs stopped at
 the call's deadline are kept and marked ``"stopped"``: their curves are real, their schedules
@@ -58,7 +58,9 @@ def distill_call(root, date, jax_version):
             # a run stopped after its last evaluation (while saving) still finished its schedule
             status = ("diverged" if bad is not None else
                       "done" if "val_loss_full" in ms[-1] else job["status"])
-            lm[run] = {"status": status, "wall_s": job.get("wall_s"),
+            # the schedule's length: the recipe's --iters or a later one (the last flag wins)
+            iters = int(re.findall(r"--iters (\d+)", job["command"])[-1])
+            lm[run] = {"status": status, "wall_s": job.get("wall_s"), "iters": iters,
                        "command": job["command"], "iters_reached": ms[-1]["step"],
                        "best_val_loss": best and best["val_loss"],
                        "best_step": best and best["step"], "diverged_at": bad,
