@@ -27,7 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gl.tasks import checkpoint
 
-__all__ = ["hardware", "adamw", "make_epoch", "RunRefused", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
+__all__ = ["hardware", "lr_schedule", "adamw", "make_epoch", "RunRefused", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
            "parse_mesh", "replicate"]
 
 
@@ -36,6 +36,13 @@ def hardware() -> str:
     d = jax.devices()[0]
     return (f"{d.platform}:{getattr(d, 'device_kind', '?')} x{jax.device_count()}; "
             f"{platform.machine()} {os.cpu_count()} cpus")
+
+
+def lr_schedule(peak, warmup_steps, total_steps):
+    """The learning rate at each optimizer step, as :func:`adamw` uses it: a linear warm-up
+    from 0 to ``peak`` over ``warmup_steps``, then a cosine down to 0 at ``total_steps``."""
+    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps,
+                                              end_value=0.0)
 
 
 def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_decay=0.05,
@@ -58,8 +65,7 @@ def adamw(params, *, lr, warmup_steps, total_steps, b1=0.9, b2=0.98, weight_deca
     decay_mask = jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
 
     def one(peak, wd):
-        sched = optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps, end_value=0.0)
-        return optax.adamw(sched, b1=b1, b2=b2, weight_decay=wd, mask=decay_mask)
+        return optax.adamw(lr_schedule(peak, warmup_steps, total_steps), b1=b1, b2=b2, weight_decay=wd, mask=decay_mask)
 
     if group is None:
         return one(lr, weight_decay), warmup_steps
