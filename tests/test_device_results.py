@@ -37,7 +37,10 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-07_h100_chain_schedule2000_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_schedule1250_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_schedule_sweep_lm.tgz", "2026-12-07", "0.11.2"),
-         ("device_2026-12-07_h100_schedule_seeds_lm.tgz", "2026-12-07", "0.11.2")]
+         ("device_2026-12-07_h100_schedule_seeds_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_regularize2000_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_dropout2000_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_seeds2000_lm.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -59,7 +62,7 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (
-        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 6)
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 9)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -104,11 +107,15 @@ def test_each_run_trained_with_the_dropout_its_name_says():
     for name, run in lm["runs"].items():
         argv = shlex.split(run["command"])
         args = build_parser().parse_args(argv[argv.index("char-lm"):])
-        variant = re.search(r"-drop(\d)-s\d+$", name)  # e.g. gateloop-drop3-s0: 0.3
+        # e.g. gateloop-drop3-s0 and gateloop-ngi2000d3-s0: 0.3
+        variant = re.search(r"(?:-drop|i\d+d)(\d)-s\d+$", name)
         assert args.dropout == (int(variant[1]) / 10 if variant else 0.2), name
+        # weight decay 0.1, or 1.0 (gateloop-wd1-s0), 0.3 (gateloop-ngi2000wd3-s0)
+        decay = re.search(r"wd(\d)-s\d+$", name)
+        assert args.weight_decay == ({"1": 1.0, "3": 0.3}[decay[1]] if decay else 0.1), name
         # the recipe's 5,000 iterations, or the schedule a later --iters sets, which the
         # name says (e.g. gateloop-ngi1250-s0: 1,250) and the record keeps
-        schedule = re.search(r"i(\d+)-s\d+$", name)
+        schedule = re.search(r"i(\d+)(?:w?d\d)?-s\d+$", name)
         assert args.iters == run["iters"] == (int(schedule[1]) if schedule else 5000), name
         assert args.d_model == 384, name
         # the other pushes: twice the state per head at matched parameters, a smaller rate
@@ -132,8 +139,9 @@ def test_shipped_runs_carry_parameters_and_throughput():
             assert 5e4 < run["steady_chars_per_s"] < 5e5, name
         else:
             assert "steady_chars_per_s" not in run, name
-    # RetNet: no record (two runs stopped, one killed while saving); the schedules: 21 runs
-    assert with_record == 44 + 21
+    # RetNet: no record (two runs stopped, one killed while saving); the schedules: 21 runs;
+    # regularization at 2,000 iterations: 16 runs
+    assert with_record == 44 + 21 + 16
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
@@ -234,7 +242,11 @@ ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "t
                 *((f"gateloop, `--readout norm-gate --iters {n}`", f"gateloop-ngi{n}")
                   for n in (1000, 1250, 1500, 2000)),
                 *((f"transformer, `--iters {n}`", f"transformer-i{n}")
-                  for n in (1250, 1500, 2000, 2500, 3000))]
+                  for n in (1250, 1500, 2000, 2500, 3000)),
+                *((f"gateloop, `--readout norm-gate --iters 2000 {flag}`", f"gateloop-ngi2000{tag}")
+                  for flag, tag in (("--dropout 0.3", "d3"), ("--dropout 0.4", "d4"),
+                                    ("--weight-decay 0.3", "wd3"))),
+                ("transformer, `--iters 2000 --dropout 0.3`", "transformer-i2000d3")]
 
 
 def test_assets_readme_table_is_the_file():

@@ -73,6 +73,12 @@ def gpu_push_rows():
             *(f"| {pm([runs[f'gateloop-ngi{g}-s{s}']['best_val_loss'] for s in range(3)])} | – | "
               f"{pm([runs[f'transformer-i{t}-s{s}']['best_val_loss'] for s in range(3)])} | "
               "nanoGPT: 1.4697 |" for g, t in ((1250, 1250), (2000, 2000), (1500, 2500))),
+            # ending at 2,000, each at its better dropout: GateLoop 0.3, the transformer 0.2
+            # (six seeds each), and the transformer at 0.3
+            f"| {pm([runs[f'gateloop-ngi2000d3-s{s}']['best_val_loss'] for s in range(6)])} | – | "
+            f"{pm([runs[f'transformer-i2000-s{s}']['best_val_loss'] for s in range(6)])} | "
+            "nanoGPT: 1.4697 |",
+            f"at 0.3 it gave {pm([runs[f'transformer-i2000d3-s{s}']['best_val_loss'] for s in range(3)])};",
             # the gate's batch ran the recipe again beside it
             f"which gave {pm([runs[f'gateloop-h2-s{s}']['best_val_loss'] for s in range(3)])};",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"
