@@ -66,6 +66,25 @@ def script_module(rel_path: str):
     return mod
 
 
+def book_solution(notebook: str, *names, **namespace):
+    """The functions ``names`` as the book's solution cells define them in ``notebooks/<notebook>``.
+
+    Each code cell that defines one (``def name(``) runs, in order, in one namespace holding
+    ``namespace``, without its lines that call the checker (``gl.exercises.…``): the tests then
+    check the solution the reader sees, not a copy of it.
+    """
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "notebooks" / notebook
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    for name in names:
+        src = next((s for s in cells if f"def {name}(" in s), None)
+        assert src is not None, f"{notebook}: no code cell defines {name}()"
+        exec("\n".join(l for l in src.splitlines() if not l.startswith("gl.exercises.")), namespace)
+    return tuple(namespace[n] for n in names)
+
+
 def rel_err(x, ref):
     """``‖x − ref‖ / ‖ref‖`` over all elements (the error measure the tolerances refer to)."""
     x, ref = np.asarray(x), np.asarray(ref)

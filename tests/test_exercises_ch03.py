@@ -1,10 +1,16 @@
-"""The chapter 3 checkers accept a correct solution and reject wrong ones with a useful message."""
+"""The chapter 3 checkers accept a correct solution and reject wrong ones with a useful message.
+
+The book's own solution is read from the notebook's solution cell. Among the wrong loops are
+ones that conjugate q or k: the checker draws one case with complex q, k (complex64).
+"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import gl
 import gl.exercises
+from conftest import book_solution
 from gl.exercises import ch03
 
 
@@ -54,6 +60,24 @@ def loop_transposed(q, k, v, a, h0):  # v kᵀ instead of kᵀ v: wrong shapes o
     return y, np.swapaxes(h, -1, -2)
 
 
+def loop_conj_q(q, k, v, a, h0):  # np.vdot(q[n], h) or q.conj() @ h in the read-out
+    return loop_ok(np.conj(q), k, v, a, h0)
+
+
+def loop_vdot(q, k, v, a, h0):
+    """Reads out each column with np.vdot, which conjugates its first argument (q)."""
+    h = h0.astype(np.complex128)
+    ys = []
+    for n in range(q.shape[0]):
+        h = a[n][:, :, None] * h + k[n][:, :, None] * v[n][:, None, :]
+        ys.append([[np.vdot(q[n, i], h[i, :, p]) for p in range(h.shape[-1])] for i in range(h.shape[0])])
+    return np.array(ys), h
+
+
+def loop_conj_k(q, k, v, a, h0):  # k_nᴴ v_n (a conjugate transpose) in the write
+    return loop_ok(q, np.conj(k), v, a, h0)
+
+
 def test_exercises_are_exported():
     assert gl.exercises.check_gateloop_loop is ch03.check_gateloop_loop
     assert gl.exercises.check_transition is ch03.check_transition
@@ -66,18 +90,69 @@ def test_loop_checker_accepts_correct(fn, seed, capsys):
     assert "correct" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("seed", [0, 1, None])
+def test_book_solution_passes(seed, capsys):
+    (my_loop,) = book_solution("03_gateloop.ipynb", "my_loop", np=np, gl=gl)
+    ch03.check_gateloop_loop(my_loop, seed=seed)
+    assert "check_gateloop_loop: correct on 4 cases" in capsys.readouterr().out
+
+
+def test_loop_cases_include_complex_q_and_k():
+    cases = ch03._loop_cases(np.random.default_rng(0))
+    assert any(q.dtype == k.dtype == np.complex64 and np.abs(q.imag).min() > 0 and np.abs(k.imag).min() > 0
+               for _, q, k, *_ in cases)
+    assert any(q.dtype.kind == k.dtype.kind == "f" for _, q, k, *_ in cases)
+
+
+def loop_plain(q, k, v, a, h0):
+    """Eq. 7-8 by scalar loops in complex128: h[r, p] = a[r] h[r, p] + k[r] v[p], then
+    y[p] = sum_r q[r] h[r, p] (no conjugate anywhere)."""
+    L, H, d_k = q.shape
+    d_v = v.shape[-1]
+    h = np.array(h0, np.complex128)
+    y = np.zeros((L, H, d_v), np.complex128)
+    for n in range(L):
+        for i in range(H):
+            for r in range(d_k):
+                for p in range(d_v):
+                    h[i, r, p] = complex(a[n, i, r]) * h[i, r, p] + complex(k[n, i, r]) * complex(v[n, i, p])
+                    y[n, i, p] += complex(q[n, i, r]) * h[i, r, p]
+    return y, h
+
+
+def test_the_truth_is_right_on_every_case():
+    """The checker's truth, gl.gate_loop_reference in complex128, against scalar loops on each case."""
+    for _, q, k, v, a, h0 in ch03._loop_cases(np.random.default_rng(0)):
+        want_y, want_h = loop_plain(q, k, v, a, h0)
+        y, h = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
+        assert np.abs(y - want_y).max() <= 1e-12 * np.abs(want_y).max()
+        assert np.abs(h - want_h).max() <= 1e-12 * np.abs(want_h).max()
+
+
 @pytest.mark.parametrize("fn, message", [
     (loop_no_h0, "ignores h0"),
     (loop_decays_input, "multiply the new input by a_n"),
     (loop_reads_old, "before updating"),
     (loop_wrong_state, "final state h_L is not"),
     (loop_transposed, "h_L has shape"),
+    (loop_conj_q, "you conjugate q_n in the read-out"),
+    (loop_vdot, "you conjugate q_n in the read-out"),
+    (loop_conj_k, "you conjugate k_n in the write"),
     (lambda q, k, v, a, h0: loop_ok(q, k, v, a, h0)[0], "return a pair"),
     (lambda q, k, v, a, h0: 1 / 0, "ZeroDivisionError"),
 ])
 def test_loop_checker_rejects_wrong(fn, message):
     with pytest.raises(AssertionError, match=message):
         ch03.check_gateloop_loop(fn, seed=0)
+
+
+@pytest.mark.parametrize("seed", [1, None])
+@pytest.mark.parametrize("fn, message", [(loop_conj_q, "conjugate q_n"), (loop_vdot, "conjugate q_n"),
+                                         (loop_conj_k, "conjugate k_n")])
+def test_loop_checker_catches_a_conjugate_on_the_complex_case(fn, message, seed):
+    with pytest.raises(AssertionError) as e:
+        ch03.check_gateloop_loop(fn, seed=seed)
+    assert "complex q and k" in str(e.value) and message in str(e.value), str(e.value)
 
 
 def test_loop_checker_names_step_and_values():

@@ -6,6 +6,9 @@
 Each runs the student's function on fresh random inputs, compares with ``gl``, and raises
 ``AssertionError`` saying which input failed, expected vs got, and (when it recognises
 it) the likely mistake. On success it prints one line.
+
+The loop checker draws one case with complex ``q, k`` (chapter 3: ``q_n, k_n ∈ C^{d_k}``): eq. 7-8
+use plain products, ``k_nᵀ v_n`` and ``q_n h_n``, so a loop that conjugates either fails there.
 """
 from __future__ import annotations
 
@@ -30,6 +33,10 @@ def _loop_variant(q, k, v, a, h0, variant):
     h = np.array(h0, np.complex128)
     if variant == "ignores h0":
         h = np.zeros_like(h)
+    if variant == "conjugates q":
+        q = np.conj(q)
+    if variant == "conjugates k":
+        k = np.conj(k)
     ys = []
     for n in range(q.shape[0]):
         kv = k[n][:, :, None] * v[n][:, None, :]  # (H, d_k, d_v)
@@ -48,13 +55,20 @@ _LOOP_HINTS = {
     "reads the old state": "you read out the state before updating it (y_n = q_n h_{n-1}); "
     "eq. 8 reads the new state, y_n = q_n h_n",
     "conjugates a": "you use the complex conjugate of a_n (check for np.conj or .real/.imag mix-ups)",
+    "conjugates q": "you conjugate q_n in the read-out (as np.vdot, q.conj() @ h or .conj().T do): eq. 8 "
+    "is y_n = q_n h_n, a plain product; q_n is complex here, and nothing in eq. 7-8 is conjugated",
+    "conjugates k": "you conjugate k_n in the write (kᴴ, .conj().T or np.vdot): eq. 7 adds k_nᵀ v_n, "
+    "the plain transpose; k_n is complex here, and nothing in eq. 7-8 is conjugated",
 }
 
 
 def _loop_cases(rng):
-    """(name, q, k, v, a, h0): SISO real, outer product complex, and with an initial state."""
-    def make(L, H, d_k, d_v, complex_a, with_h0):
+    """(name, q, k, v, a, h0): SISO real, outer product complex, with an initial state, and with
+    complex q, k (complex64; a loop that conjugates either is wrong only there)."""
+    def make(L, H, d_k, d_v, complex_a, with_h0, complex_qk=False):
         q, k = (rng.standard_normal((L, H, d_k)) for _ in range(2))
+        if complex_qk:
+            q, k = ((x + 1j * rng.standard_normal((L, H, d_k))).astype(np.complex64) for x in (q, k))
         v = rng.standard_normal((L, H, d_v))
         mag = rng.uniform(0.3, 1.0, (L, H, d_k))
         a = mag * (np.exp(1j * rng.uniform(-np.pi, np.pi, (L, H, d_k))) if complex_a
@@ -69,6 +83,8 @@ def _loop_cases(rng):
         ("SISO (d_k = d_v = 1), real a, h0 = 0", *make(7, 3, 1, 1, False, False)),
         ("outer product (d_k = 3, d_v = 2), complex a, h0 = 0", *make(6, 2, 3, 2, True, False)),
         ("outer product (d_k = 2, d_v = 4), complex a, random complex h0", *make(9, 2, 2, 4, True, True)),
+        ("outer product (d_k = 3, d_v = 2), complex q and k (complex64), complex a, random complex h0",
+         *make(8, 2, 3, 2, True, True, complex_qk=True)),
     ]
 
 
@@ -76,7 +92,8 @@ def check_gateloop_loop(fn, seed=None):
     """Check ``fn(q, k, v, a, h0) -> (y, h_L)``, a loop for eq. 7-8 with initial state ``h0``.
 
     Shapes (one sequence, no batch): ``q, k, a``: ``(L, H, d_k)``; ``v``: ``(L, H, d_v)``;
-    ``h0`` and ``h_L``: ``(H, d_k, d_v)``; ``y``: ``(L, H, d_v)``. ``a`` may be complex.
+    ``h0`` and ``h_L``: ``(H, d_k, d_v)``; ``y``: ``(L, H, d_v)``. ``a`` and ``h0`` may be
+    complex, and so may ``q, k`` (one case draws them complex64: chapter 3's ``q_n, k_n ∈ C^{d_k}``).
     Compared with :func:`gl.gate_loop_reference` in complex128 at relative error ``RTOL``.
     """
     rng = np.random.default_rng(seed)
@@ -116,7 +133,7 @@ def check_gateloop_loop(fn, seed=None):
         raise AssertionError(
             f"case {name!r}: y is right but the returned final state h_L is not (relative error "
             f"{err_h:.2e}); return the state after the last step, shape (H, d_k, d_v).{hint}")
-    print("check_gateloop_loop: correct on 3 cases (SISO, outer product, with h0).")
+    print("check_gateloop_loop: correct on 4 cases (SISO, outer product, with h0, complex q and k).")
 
 
 def check_transition(fn, seed=None):
