@@ -35,18 +35,29 @@ def check_mode_impl(mode, impl):
                          f"with impl='pallas'")
 
 
+#: the dtypes the entry points take (bfloat16/float16 compute in float32: :func:`compute_dtype`)
+ACCEPTED = "float32, float64, complex64, complex128, bfloat16, float16"
+
+
 def dtype_of(name: str, x) -> np.dtype:
-    """Return the dtype of ``x``; raise TypeError unless it is float or complex."""
+    """Return the dtype of ``x``; raise TypeError unless it is one of :data:`ACCEPTED` (or
+    another float JAX holds; NumPy's long double ``float128``/``complex256`` is refused)."""
     try:
         dt = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
     except TypeError as e:  # pragma: no cover - exotic objects
         raise TypeError(f"{name}: expected a float or complex array, got {type(x).__name__}") from e
     if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.complexfloating)):
-        raise TypeError(
-            f"{name}: expected a float or complex dtype (float32, float64, complex64, "
-            f"complex128, bfloat16), got {dt}"
-        )
+        raise TypeError(f"{name}: expected a float or complex dtype ({ACCEPTED}), got {dt}")
+    if dt.itemsize > (16 if dt.kind == "c" else 8):  # NumPy's long double: JAX has none
+        raise TypeError(f"{name}: expected a float or complex dtype ({ACCEPTED}), got {dt} "
+                        f"(long double, which JAX cannot hold: cast it to float64 or complex128)")
     return dt
+
+
+def check_bool(name: str, x) -> None:
+    """Raise TypeError unless ``x`` is a bool (a flag such as ``real`` or ``return_state``)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(x).__name__} {x!r}")
 
 
 def shape_of(name: str, x, min_ndim: int) -> tuple[int, ...]:

@@ -18,17 +18,30 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._checks import check_gate_loop_inputs
+from ._checks import check_gate_loop_inputs, compute_dtype
 from .scan import empty_sequence
 
 HIGHEST = lax.Precision.HIGHEST
 
 #: The largest :func:`attention_bytes` estimate the attention mode runs (bytes). ``None``: half
 #: the accelerator's memory (``memory_stats()["bytes_limit"]``), or :data:`CPU_MAX_BYTES` on
-#: a device that reports none (the CPU). Set it (``gl.attention.MAX_BYTES = 2**34``) or pass
-#: ``max_bytes=`` to :func:`surrogate_attention` to change the limit.
+#: a device that reports none (the CPU). Set it (``gl.attention.MAX_BYTES = 2**34``) to change
+#: the limit everywhere (``gl.gate_loop`` included), or pass ``max_bytes=`` to
+#: :func:`surrogate_attention` for one call. The estimate reads the shapes it is given: under
+#: ``jax.vmap`` it sees one vmapped slice, not the vmapped batch.
 MAX_BYTES = None
 CPU_MAX_BYTES = 4 * 2**30  #: the limit on a device without memory statistics (4 GiB)
+
+#: what the memory error of each caller proposes instead (:func:`check_attention_memory`)
+INSTEAD = {
+    "mode='attention'": "use mode='chunked' (same result, memory linear in L) or "
+                        "mode='recurrent'/'parallel'",
+    "gl.surrogate_softmax_attention": "the softmax needs every (L, L) score at once and gl has "
+                                      "no linear-memory form of it: pass shorter sequences or "
+                                      "fewer of them per call",
+    "gl.attention.surrogate_scores": "the (..., H, L, L) scores are O(L²) themselves: pass "
+                                     "shorter sequences or fewer of them per call",
+}
 
 
 def attention_bytes(q_shape, dtype) -> int:
@@ -58,21 +71,27 @@ def attention_limit(max_bytes=None) -> int:
     return int(max_bytes)
 
 
-def check_attention_memory(q_shape, dtype, max_bytes=None):
-    """Raise ``ValueError`` before the attention mode would allocate over the limit.
+def check_attention_memory(q_shape, dtype, max_bytes=None, what="mode='attention'"):
+    """Raise ``ValueError`` before an O(L²) form would allocate over the limit.
 
-    The error names the estimate, the limit, how to raise it and the mode to use instead
-    (``"chunked"``: the same numbers, memory linear in ``L``).
+    ``what``: the caller, a key of :data:`INSTEAD`. The error names the caller, the estimate,
+    the limit and how that limit was set (``max_bytes=`` if given, else how to set
+    :data:`MAX_BYTES`), and what to do instead: for ``mode='attention'``, ``mode='chunked'``
+    (the same numbers, memory linear in ``L``).
     """
     need, limit = attention_bytes(q_shape, dtype), attention_limit(max_bytes)
     if need > limit:
         L, d_k = q_shape[-3], q_shape[-1]
+        if max_bytes is not None:
+            source = "max_bytes="
+        else:
+            source = "gl.attention.MAX_BYTES" + (
+                " = None: half the accelerator's memory, 4 GiB on a CPU" if MAX_BYTES is None
+                else "") + "; raise it by setting gl.attention.MAX_BYTES = <bytes>"
         raise ValueError(
-            f"mode='attention': q of shape {tuple(q_shape)} ({np.dtype(dtype)}) needs about "
+            f"{what}: q of shape {tuple(q_shape)} ({np.dtype(dtype)}) needs about "
             f"{need / 1e9:.3g} GB for its (..., H, d_k, L, L) relative decay (O(L²): L = {L}, "
-            f"d_k = {d_k}), over the limit of {limit / 1e9:.3g} GB (gl.attention.MAX_BYTES or "
-            f"max_bytes=); use mode='chunked' (same result, memory linear in L) or "
-            f"mode='recurrent'/'parallel', or raise the limit")
+            f"d_k = {d_k}), over the limit of {limit / 1e9:.3g} GB ({source}); {INSTEAD[what]}")
 
 
 def causal_mask(L: int, dtype=bool):
@@ -142,7 +161,8 @@ def surrogate_scores(q, k, a, max_bytes=None):
     ``W[..., H, n, m] = sum_k q[n, k] D_k[n, m] k[m, k]``; shape ``(..., H, L, L)``.
     Raises ``ValueError`` over the memory limit (:func:`check_attention_memory`).
     """
-    check_attention_memory(q.shape, jnp.result_type(q, k, a), max_bytes)
+    check_attention_memory(q.shape, jnp.result_type(q, k, a), max_bytes,
+                           what="gl.attention.surrogate_scores")
     return _weigh(q, relative_decay(a), k)
 
 
@@ -159,19 +179,30 @@ def _weigh(q, D, k):
 
 
 def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
-    """Eq. 17-21 in O(L²) with a stable relative decay. Returns ``(y, h_L)``.
+    """Eq. 17-21 in O(L²) with a stable relative decay: ``gl.gate_loop(mode="attention")``.
+
+    Shapes as :func:`gl.gate_loop` (``q, k, a``: ``(..., L, H, d_k)``, ``a`` also
+    ``(..., L, H, 1)``; ``v``: ``(..., L, H, d_v)``; ``h0``: ``(..., H, d_k, d_v)`` or None),
+    checked as there (``ValueError``/``TypeError`` naming the argument).
+
+    Computes in ``dtype``, by default the inputs' common dtype (``h0``'s included); as in
+    :func:`gl.gate_loop`, bfloat16/float16 compute in float32 (complex64 with a complex
+    input: :func:`gl._checks.compute_dtype`), passed as ``dtype`` too.
 
     Before computing anything, estimates the memory (:func:`attention_bytes`) and raises
     ``ValueError`` naming ``mode='chunked'`` if it is over ``max_bytes`` (default
     :data:`MAX_BYTES`: half the accelerator's memory, 4 GiB on the CPU). At L = 100 000,
-    ``d_k = 1``, float32 that is 120 GB. Under ``jax.vmap`` the estimate sees one example.
+    ``d_k = 1``, float32 that is 120 GB. Under ``jax.vmap`` the estimate sees one vmapped
+    slice (see :data:`MAX_BYTES`).
 
-    ``y``: ``(..., L, H, d_v)``; ``h_L``: ``(..., H, d_k, d_v)``; for ``L = 0``,
-    :func:`gl.scan.empty_sequence`. Shapes and dtypes are checked as by :func:`gl.gate_loop`
-    (``ValueError``/``TypeError`` naming the argument).
+    Returns:
+      Always the pair ``(y, h_L)`` (unlike :func:`gl.gate_loop`, which returns ``h_L`` only
+      with ``return_state=True``): ``y`` ``(..., L, H, d_v)``, the outputs of eq. 21, and
+      ``h_L`` ``(..., H, d_k, d_v)``, the state after the last step (eq. 7), both in the
+      compute dtype. For ``L = 0``: :func:`gl.scan.empty_sequence`.
     """
-    check_gate_loop_inputs(q, k, v, a, h0)
-    dtype = dtype or jnp.result_type(q, k, v, a)
+    common = check_gate_loop_inputs(q, k, v, a, h0)
+    dtype = compute_dtype(common if dtype is None else dtype)  # the promotion of gl.gate_loop
     if q.shape[-3] == 0:
         return empty_sequence(q, v, h0, dtype)
     check_attention_memory(q.shape, dtype, max_bytes)
@@ -220,7 +251,9 @@ def surrogate_softmax_attention(q, k, v, a, scale=None):
 
     ``Y = Softmax(M_{-inf}(Re(Q̄ K̄ᵀ)) * scale) V``; ``scale`` defaults to ``1/sqrt(d_k)``.
     With complex inputs the scores are complex; softmax needs real logits, so this takes
-    their real part (the paper leaves this choice open). Shapes as :func:`gl.gate_loop`.
+    their real part (the paper leaves this choice open). Shapes as :func:`gl.gate_loop`;
+    returns ``y`` ``(..., L, H, d_v)``. O(L²) memory: over :data:`MAX_BYTES` it raises
+    ``ValueError`` (:func:`check_attention_memory`; it has no linear-memory form).
     """
     check_gate_loop_inputs(q, k, v, a)
     import jax  # local: keep module import light
@@ -228,7 +261,8 @@ def surrogate_softmax_attention(q, k, v, a, scale=None):
     dtype = jnp.result_type(q, k, v, a)
     q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    W = jnp.real(surrogate_scores(q, k, a)) * scale  # (..., H, L, L)
+    check_attention_memory(q.shape, dtype, what="gl.surrogate_softmax_attention")
+    W = jnp.real(_weigh(q, relative_decay(a), k)) * scale  # (..., H, L, L): eq. 21's scores
     L = W.shape[-1]
     W = jnp.where(causal_mask(L), W, -jnp.inf)  # eq. 22
     P = jax.nn.softmax(W, axis=-1)

@@ -35,7 +35,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +43,9 @@ import numpy as np
 import gl
 from gl import kernels
 from gl._checks import MODES, is_tile
+from gl.tasks.loop import flag
+# the timing harness, also used as gl.bench.* by the scripts of benchmarks/ and experiments/
+from gl.timing import burst_ms, grad_err, prepare, rel_err, time_rounds  # noqa: F401
 
 GPU_SISO = [(16, 4096, 640), (8, 65536, 64), (32, 2048, 1024)]  # the shapes of issue 5
 GPU_MH = [(16, 4096, 8, 64)]
@@ -60,53 +62,6 @@ def load_results(kind: str) -> dict:
         raise ValueError(f"kind: expected one of {RESULT_KINDS}, got {kind!r}")
     path = importlib.resources.files("gl") / "assets" / "bench" / f"{kind}.json"
     return json.loads(path.read_text())
-
-
-def burst_ms(fn, args, n, sync=jax.block_until_ready):
-    """Mean time in ms of ``n`` back-to-back calls ``fn(*args)``, blocked once at the end.
-
-    On a GPU the calls queue up asynchronously, so this measures the device's time per call
-    rather than Python's dispatch latency. ``sync(out)`` waits for the last output (another
-    framework's arrays: e.g. ``lambda out: torch.cuda.synchronize()``).
-    """
-    t = time.perf_counter()
-    out = None
-    for _ in range(n):
-        out = fn(*args)
-    sync(out)
-    return 1e3 * (time.perf_counter() - t) / n
-
-
-def prepare(fn, args, jit=True, target_ms=20.0, sync=jax.block_until_ready):
-    """Compile and run ``fn(*args)`` once; return ``(f, out, first_s, n)``.
-
-    ``f``: the (jitted) callable; ``out``: its output; ``first_s``: the first call's seconds,
-    compilation included; ``n``: the calls per timing burst, enough for about ``target_ms``.
-    ``sync``: as in :func:`burst_ms` (pass ``jit=False`` for another framework's function).
-    """
-    f = jax.jit(fn) if jit else fn
-    t = time.perf_counter()
-    out = f(*args)
-    sync(out)
-    first_s = time.perf_counter() - t
-    n = int(min(50, max(1, target_ms / max(burst_ms(f, args, 1, sync), 1e-3))))
-    return f, out, first_s, n
-
-
-def time_rounds(ready, repeats):
-    """Interleaved timing: ``ready`` maps names to ``(f, args, n)`` or ``(f, args, n, sync)``
-    (:func:`burst_ms`); in each of ``repeats`` rounds every method runs one burst of ``n`` calls
-    in turn. Returns name -> list of ms per call."""
-    samples = {name: [] for name in ready}
-    for _ in range(repeats):
-        for name, (f, args, n, *sync) in ready.items():
-            samples[name].append(burst_ms(f, args, n, *sync))
-    return samples
-
-
-def rel_err(x, ref) -> float:
-    x, ref = np.asarray(x, np.complex128), np.asarray(ref, np.complex128)
-    return float(np.linalg.norm((x - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
 
 
 def copy_planar(q, k, v, ar, ai):
@@ -339,12 +294,6 @@ def _keep(methods, only):
     return methods if only is None else {name: val for name, val in methods.items() if name in only}
 
 
-def grad_err(out, base):
-    num = sum(float(jnp.sum(jnp.abs(x - y) ** 2)) for x, y in zip(out, base))
-    den = sum(float(jnp.sum(jnp.abs(y) ** 2)) for y in base)
-    return (num / max(den, 1e-300)) ** 0.5
-
-
 def run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0):
     """Time ``methods`` (name -> (fn, args, skip reason, check)); append rows with ratios and errors.
 
@@ -388,22 +337,52 @@ def run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0)
             f"  {row['vs_copy'] or 0:5.2f} of copy{e}")
 
 
-def main(argv=None):
+def shapes_flag(names):
+    """An argparse ``type=`` for ``'n,n,...;n,n,...'``: shapes of ``len(names)`` ints >= 1 each
+    (``names``: what each number is, for the message); ``''`` is no shape."""
+    want = f"shapes {','.join(names)} of {len(names)} ints >= 1, separated by ';'"
+
+    def parse(text):
+        try:
+            shapes = [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        if any(len(s) != len(names) or min(s) < 1 for s in shapes):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return shapes
+
+    parse.__name__ = "shapes"
+    return parse
+
+
+def parser():
+    """The command line of ``python -m gl.bench``; a bad flag is a usage error saying what it
+    expects."""
     p = argparse.ArgumentParser(prog="python -m gl.bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", help="write the results here (e.g. gl/assets/bench/gpu.json)")
-    p.add_argument("--shapes", help="SISO shapes 'B,L,D;B,L,D' (replaces the defaults; no multi-head)")
-    p.add_argument("--quick", action="store_true", help="fewer repeats, first SISO shape only")
-    p.add_argument("--repeats", type=int, default=None)
-    p.add_argument("--mh", help="multi-head shapes 'B,L,H,d;...' (replaces the defaults)")
-    args = p.parse_args(argv)
+    p.add_argument("--shapes", type=shapes_flag("BLD"),
+                   help="SISO shapes 'B,L,D;B,L,D': batch, sequence length, channels (d_k = d_v "
+                        "= 1, D heads); replaces the defaults and runs no multi-head shape")
+    p.add_argument("--quick", action="store_true",
+                   help="3 repeats unless --repeats, first SISO shape only")
+    p.add_argument("--repeats", type=flag(int, 1), default=None,
+                   help="timing rounds per method, an int >= 1; the median is reported "
+                        "(default 10, 3 with --quick)")
+    p.add_argument("--mh", type=shapes_flag("BLHd"),
+                   help="multi-head shapes 'B,L,H,d;...': batch, sequence length, heads, "
+                        "d_k = d_v (replaces the defaults)")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     gpu = jax.default_backend() == "gpu"
     siso, mh = (GPU_SISO, GPU_MH) if gpu else (CPU_SISO, CPU_MH)
-    parse = lambda text: [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s]
     if args.shapes is not None:
-        siso, mh = parse(args.shapes), []
+        siso, mh = args.shapes, []
     if args.mh is not None:
-        mh = parse(args.mh)
-    repeats = args.repeats or (3 if args.quick else 10)
+        mh = args.mh
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 10)
     if args.quick:
         siso, mh = siso[:1], []
     res = run(siso, mh, repeats=repeats)

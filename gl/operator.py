@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import kernels
-from ._checks import IMPLS, MODES, check_gate_loop_inputs, check_mode_impl, compute_dtype
+from ._checks import (IMPLS, MODES, check_bool, check_gate_loop_inputs, check_mode_impl,
+                      compute_dtype)
 from .attention import surrogate_attention
 from .chunked import gate_loop_chunked
 from .scan import empty_sequence, gate_loop_recurrent
@@ -147,17 +148,24 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
     give NaN where the recurrence gives ``±inf``), in every mode but the fused multi-head
     Pallas kernels (``impl="pallas"`` with ``d_k, d_v >= 16``: open, ``tests/test_fuzz.py``).
     ``"attention"`` refuses (``ValueError``) when its O(L²) memory estimate is over
-    ``gl.attention.MAX_BYTES``; ``"auto"`` never picks it.
+    ``gl.attention.MAX_BYTES`` (set that module constant to change the limit; ``gate_loop``
+    takes no ``max_bytes=``); ``"auto"`` never picks it. The estimate reads the shapes it is
+    given, so under ``jax.vmap`` it sees one vmapped slice: ``jax.vmap`` over ``n`` examples
+    may allocate ``n`` times the limit without an error (JAX has no public way to see the
+    vmapped axis, and none at all inside a ``jax.jit`` under the ``vmap``). Pass the batch as
+    leading ``...`` dimensions instead, which the estimate counts.
 
     Raises:
-      TypeError: an input is not a float or complex array, or ``real`` is not a bool.
+      TypeError: an input is not a float or complex array, or is NumPy's long double
+        (``float128``/``complex256``, which JAX cannot hold); or ``real`` or ``return_state``
+        is not a bool.
       ValueError: shapes disagree, ``mode`` or ``impl`` is unknown, the pair does not exist, or
         ``mode="attention"`` would need more memory than the limit
         (:func:`gl.attention.check_attention_memory`).
       RuntimeError: ``impl="pallas"`` without a GPU.
     """
-    if not isinstance(real, (bool, np.bool_)):
-        raise TypeError(f"real: expected a bool, got {type(real).__name__} {real!r}")
+    check_bool("real", real)
+    check_bool("return_state", return_state)
     check_mode_impl(mode, impl)
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))

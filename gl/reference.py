@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from numba import uint64
 
-from ._checks import check_gate_loop_inputs
+from ._checks import ACCEPTED, check_bool, check_gate_loop_inputs, compute_dtype
 
 # Offsets into a row are unsigned: Numba wraps negative indices (i < 0 -> i + n), and a
 # signed offset that LLVM cannot prove non-negative keeps the inner loop from vectorizing.
@@ -184,18 +184,20 @@ def _plan(dtype, *key):
     specs = tuple(zip(key[::2], key[1::2])) + (None,) * (5 - len(key) // 2)
     standin = lambda s: None if s is None else np.broadcast_to(np.zeros((), s[1]), s[0])  # no memory
     check_gate_loop_inputs(*(standin(s) for s in specs))
-    # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64.
-    dt = np.dtype(dtype or np.result_type(*(s[1] for s in specs if s is not None)))
-    if dt.kind not in "fc":
-        raise TypeError(f"dtype: expected a float or complex dtype (float32, float64, complex64, "
-                        f"complex128) or None, got {dt}")
+    # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64;
+    # bfloat16/float16 count as float32, as in gl.gate_loop (NumPy cannot promote bfloat16).
+    dt = np.dtype(dtype or np.result_type(*(compute_dtype(s[1]) for s in specs if s is not None)))
+    cdt = compute_dtype(dt)  # bfloat16/float16 -> float32 (bfloat16 has NumPy kind "V")
+    if cdt not in (np.float32, np.float64, np.complex64, np.complex128):
+        why = " (long double: JAX and gl.gate_loop have none)" if cdt.kind in "fc" else ""
+        raise TypeError(f"dtype: expected a float or complex dtype ({ACCEPTED}) or None, "
+                        f"got {dt}{why}")
     cplx = [n for n, s in zip(("q", "k", "v", "a", "h0"), specs) if s and np.dtype(s[1]).kind == "c"]
-    if dt.kind == "f" and cplx:  # casting would drop the imaginary part
+    if cdt.kind == "f" and cplx:  # casting would drop the imaginary part
         want = np.result_type(dt, np.complex64)
         raise TypeError(f"dtype: expected a complex dtype, since {', '.join(cplx)} is complex "
                         f"(e.g. {want}, or None for the inputs' own), got {dt}")
-    if dt not in (np.float32, np.float64, np.complex64, np.complex128):
-        dt = np.dtype(np.complex64 if np.issubdtype(dt, np.complexfloating) else np.float32)
+    dt = cdt
     # Real inputs stay real when dt is complex (a real times a complex number is the same
     # arithmetic as after casting it to complex, for finite values): no conversion pass, fewer bytes.
     rdt = np.finfo(dt).dtype
@@ -216,16 +218,21 @@ def gate_loop_reference(q, k, v, a, *, h0=None, return_state=False, dtype=None):
     inputs' precision when any is complex), or in ``dtype`` when given (e.g. ``np.complex128``
     for a ground truth); half precision (float16, as inputs or ``dtype``) computes in float32
     or complex64, as :func:`gl.gate_loop` does (:func:`gl._checks.compute_dtype`: a long
-    recurrence in 10 or 8 mantissa bits loses its state). Returns ``y`` ``(..., L, H, d_v)``,
-    and the final state too when
-    ``return_state``. ``L = 0`` gives an empty ``y`` and ``h0`` (or zeros) as the state.
+    recurrence in 10 or 8 mantissa bits loses its state); so does bfloat16 (inputs, e.g. JAX
+    arrays, or ``dtype``). Returns ``y`` ``(..., L, H, d_v)``, and the final state
+    ``(..., H, d_k, d_v)`` too (a pair) when ``return_state``. ``L = 0`` gives an empty ``y``
+    and ``h0`` (or zeros) as the state.
 
     Raises:
-      TypeError: ``dtype`` is not float or complex, or is real while an input is complex
-        (casting would drop the imaginary part); or an input is not a float/complex array.
+      TypeError: ``dtype`` is not one of the accepted floats or complexes (NumPy's long double
+        included), or is real while an input is complex (casting would drop the imaginary
+        part); an input is not a float/complex array, or is a long double
+        (``float128``/``complex256``, which :func:`gl.gate_loop` cannot take either); or
+        ``return_state`` is not a bool.
       ValueError: the shapes disagree (:func:`gl.gate_loop`'s rules).
     """
     # Written for a small per-call cost: at the CI shapes the loop itself takes 10-40 us.
+    check_bool("return_state", return_state)
     if not (type(q) is type(k) is type(v) is type(a) is np.ndarray and (h0 is None or type(h0) is np.ndarray)):
         check_gate_loop_inputs(q, k, v, a, h0)  # lists, JAX arrays: checked as given
         q, k, v, a = (np.asarray(x) for x in (q, k, v, a))

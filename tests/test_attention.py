@@ -216,3 +216,61 @@ def test_public_attention_functions_name_the_bad_argument(fn):
         fn(q, q, v[:, :5], a)
     with pytest.raises(TypeError, match=r"\ba\b"):
         fn(q, q, v, a.astype(np.int32))
+
+
+def test_surrogate_attention_computes_bfloat16_in_float32(rng):
+    """bfloat16 inputs compute in float32, as gl.gate_loop does (the reviewer's case: L = 200,
+    a = 0.99 gave a relative error of 4.5e-2 in bfloat16); it still returns the pair (y, h_L).
+    Against the float64 loop on the rounded inputs, float32's 2e-5."""
+    L = 200
+    q, k, v = (jnp.asarray(rng.standard_normal((L, 1, 1)), jnp.bfloat16) for _ in range(3))
+    a = jnp.full((L, 1, 1), 0.99, jnp.bfloat16)
+    y, h = gl.surrogate_attention(q, k, v, a)
+    assert y.dtype == h.dtype == jnp.float32 and y.shape == (L, 1, 1) and h.shape == (1, 1, 1)
+    y_ref, h_ref = gl.gate_loop_reference(*(np.asarray(x, np.float64) for x in (q, k, v, a)),
+                                          return_state=True)
+    assert rel_err(y, y_ref) < 2e-5 and rel_err(h, h_ref) < 2e-5
+    np.testing.assert_array_equal(y, gl.gate_loop(q, k, v, a, mode="attention"))
+    y16, _ = gl.surrogate_attention(*(x.astype(jnp.float16) for x in (q, k, v, a)))
+    assert y16.dtype == jnp.float32
+
+
+def test_attention_memory_guard_sees_one_vmapped_slice(monkeypatch):
+    """The documented limit of the guard: it reads the shapes it is given, so under jax.vmap
+    it counts one vmapped slice (gate_loop's docstring and the README say so); the same batch
+    as a leading dimension is counted."""
+    x = jnp.full((64, 100, 1, 1), 0.5, jnp.float32)
+    one = gl.attention.attention_bytes(x.shape[1:], np.float32)
+    f = jax.vmap(lambda z: gl.gate_loop(z, z, z, z, mode="attention"))
+    monkeypatch.setattr(gl.attention, "MAX_BYTES", one)  # 64 slices: 64 times over the limit
+    assert f(x).shape == x.shape
+    with pytest.raises(ValueError, match="mode='attention'"):
+        gl.gate_loop(x, x, x, x, mode="attention")
+    monkeypatch.setattr(gl.attention, "MAX_BYTES", one - 1)  # one slice over: refused
+    with pytest.raises(ValueError, match="mode='attention'"):
+        f(x)
+    assert "one vmapped slice" in " ".join(gl.gate_loop.__doc__.split())
+
+
+def test_memory_errors_say_how_the_limit_is_set(monkeypatch):
+    """gl.gate_loop takes no max_bytes=: its error names gl.attention.MAX_BYTES; max_bytes= is
+    named only where it was passed."""
+    x = np.zeros((2, 64, 1, 2), np.float32)
+    monkeypatch.setattr(gl.attention, "MAX_BYTES", 10_000)
+    with pytest.raises(ValueError) as e:
+        gl.gate_loop(x, x, x, x, mode="attention")
+    assert "gl.attention.MAX_BYTES = <bytes>" in str(e.value), e.value
+    assert "max_bytes" not in str(e.value) and "use mode='chunked'" in str(e.value)
+    with pytest.raises(ValueError, match=r"\(max_bytes=\); use mode='chunked'"):
+        gl.surrogate_attention(x, x, x, x, max_bytes=10)
+
+
+def test_softmax_memory_error_is_its_own():
+    """At L = 40 000 the softmax form refuses with its own name; mode='chunked' computes no
+    softmax, so the error does not propose it."""
+    x = np.zeros((40_000, 1, 1), np.float32)
+    with pytest.raises(ValueError) as e:
+        gl.surrogate_softmax_attention(x, x, x, x)
+    msg = str(e.value)
+    assert msg.startswith("gl.surrogate_softmax_attention: q of shape (40000, 1, 1)"), msg
+    assert "chunked" not in msg and "mode=" not in msg and "no linear-memory form" in msg

@@ -98,3 +98,31 @@ def test_provenance_names_the_script_that_ran(monkeypatch, argv0, shown):
     ``bench.py`` keeps its own path (a shipped mh_bwd run once read ``python -m gl.bench``)."""
     monkeypatch.setattr(sys, "argv", [argv0, "--shape", "2,256,2,64"])
     assert bench.provenance(3)["command"] == f"{shown} --shape 2,256,2,64"
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--shapes", "1,64"], "argument --shapes: expected shapes B,L,D of 3 ints >= 1"),
+    (["--shapes", "a,b,c"], "argument --shapes: expected shapes B,L,D of 3 ints >= 1"),
+    (["--shapes", "1,0,8"], "argument --shapes: expected shapes B,L,D of 3 ints >= 1"),
+    (["--mh", "1,64,2"], "argument --mh: expected shapes B,L,H,d of 4 ints >= 1"),
+    (["--repeats", "-1"], "argument --repeats: expected an int >= 1, got '-1'"),
+    (["--repeats", "0"], "argument --repeats: expected an int >= 1, got '0'"),
+    (["--repeats", "two"], "argument --repeats: expected an int >= 1, got 'two'"),
+])
+def test_bad_flags_are_usage_errors(capsys, argv, says):
+    """Malformed --shapes/--mh used to raise raw TypeError/ValueError tracebacks, --repeats -1 to
+    crash after compiling everything and --repeats 0 to mean the default: now each is a usage
+    error saying what is expected (the parser only: no benchmark runs)."""
+    with pytest.raises(SystemExit) as e:
+        bench.parser().parse_args(argv)
+    assert e.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_flags_parse():
+    args = bench.parser().parse_args(["--shapes", "1,64,8;2,32,4", "--mh", "1,128,2,8",
+                                      "--repeats", "3"])
+    assert args.shapes == [(1, 64, 8), (2, 32, 4)] and args.mh == [(1, 128, 2, 8)]
+    assert args.repeats == 3
+    assert bench.parser().parse_args(["--shapes", ""]).shapes == []  # none: multi-head only
+    text = " ".join(bench.parser().format_help().split())
+    assert "batch, sequence length, channels" in text and "timing rounds per method" in text

@@ -91,3 +91,27 @@ def test_errors_also_under_jit(good):
     q, k, v, a, _ = good
     with pytest.raises(ValueError, match="k: expected the shape of q"):
         jax.jit(lambda *x: gl.gate_loop(*x))(q, k[..., :2], v, a)
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="long double is float64 here")
+@pytest.mark.parametrize("fn", ENTRY_POINTS)
+@pytest.mark.parametrize("which, name", [(0, "q"), (3, "a")])
+@pytest.mark.parametrize("long", [np.longdouble, np.clongdouble])
+def test_long_double_is_refused_by_name(fn, good, which, name, long):
+    """NumPy's float128/complex256 used to reach JAX's "not a valid JAX array type", naming
+    no argument: now the dtype check refuses it, with the accepted dtypes."""
+    args = list(good[:4])
+    args[which] = np.real(args[which]).astype(long)
+    with pytest.raises(TypeError, match=rf"^{name}: expected a float or complex dtype "
+                                        rf"\(float32, .*\), got {np.dtype(long)} \(long double"):
+        ENTRY_POINTS[fn](*args)
+
+
+@pytest.mark.parametrize("fn", ENTRY_POINTS)
+@pytest.mark.parametrize("bad", ["no", 1, None])
+def test_return_state_must_be_a_bool(fn, good, bad):
+    """return_state="no" used to return a tuple (a truthy string); it is checked as real is."""
+    q, k, v, a, _ = good
+    with pytest.raises(TypeError, match=rf"^return_state: expected a bool, got {type(bad).__name__}"):
+        ENTRY_POINTS[fn](q, k, v, a, return_state=bad)
+    assert isinstance(ENTRY_POINTS[fn](q, k, v, a, return_state=np.bool_(True)), tuple)

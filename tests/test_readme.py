@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import textwrap
 
 import jax
 import pytest
@@ -16,24 +17,35 @@ SECTION = README[README.index("## Using `gl`"):]
 SECTION = SECTION[:SECTION.index("\n## ", 1)]
 
 
-def usage_block(gpu: bool) -> str:
-    """The first ``python`` block of the section. Without a GPU, a line marked ``# GPU only``
-    must get past every check of its arguments and stop only at the missing GPU: it runs
-    inside ``try``, and any other error (a shape the kernels refuse, say) fails the test."""
-    block = re.search(r"```python\n(.*?)```", SECTION, re.S)[1]
-    if gpu:
-        return block
-    on_cpu = (r"\1pass\n\1try:\n\1    \2\n\1except RuntimeError as e:\n"
-              r"\1    assert 'need a GPU' in str(e), e")
-    return "\n".join(re.sub(r"^(\s*)(.*# GPU only.*)$", on_cpu, line) for line in block.split("\n"))
+GPU_GUARD = 'if jax.default_backend() == "gpu":'
+
+
+def usage_block() -> str:
+    """The first ``python`` block of the section, as written."""
+    return re.search(r"```python\n(.*?)```", SECTION, re.S)[1]
+
+
+def run_usage(block: str, gpu: bool) -> dict:
+    """Run ``block`` as written. Without a GPU, the part under ``GPU_GUARD`` (the block's end)
+    must still get past every check of its arguments and stop only at the missing GPU: it runs
+    on its own inside ``try``, and any other error (a shape the kernels refuse, say) fails."""
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    if not gpu:
+        guarded = textwrap.dedent(block.partition(GPU_GUARD)[2].split("\n", 1)[1])
+        with pytest.raises(RuntimeError, match="need a GPU"):
+            exec(compile(guarded, "README.md (the GPU-only lines)", "exec"), namespace)
+    return namespace
 
 
 def test_usage_block_runs():
-    gpu = jax.default_backend() == "gpu"
-    src = usage_block(gpu)
-    assert "gl.gate_loop" in src and "pass" in src or gpu  # the GPU-only line exists and is skipped
-    namespace: dict = {}
-    exec(compile(src, "README.md", "exec"), namespace)
+    """The block runs as a user copies it, on a CPU-only install too (its Pallas line used to
+    raise RuntimeError there): the GPU-only lines are under a backend check that ends it."""
+    block = usage_block()
+    head, guard, tail = block.partition(GPU_GUARD)
+    assert guard and "impl=\"pallas\"" in tail and "impl=\"pallas\"" not in head
+    assert all(line.startswith("    ") for line in tail.split("\n")[1:] if line.strip())
+    namespace = run_usage(block, jax.default_backend() == "gpu")
     assert namespace["y"].shape == namespace["y_ref"].shape
 
 
@@ -42,11 +54,10 @@ def test_usage_block_runs():
 def test_usage_block_fails_when_broken():
     """The test can fail: a block with an undefined name raises."""
     with pytest.raises(NameError):
-        exec(compile(usage_block(False).replace("y4 - y_ref", "y4 - y_missing"), "README.md", "exec"), {})
+        run_usage(usage_block().replace("y4 - y_ref", "y4 - y_missing"), False)
     # the GPU-only line with shapes the kernels refuse fails on a CPU too
     with pytest.raises(ValueError, match="powers of two"):
-        exec(compile(usage_block(False).replace("d_v = 2, 64, 4, 16, 16", "d_v = 2, 64, 4, 8, 8"),
-                     "README.md", "exec"), {})
+        run_usage(usage_block().replace("d_v = 2, 64, 4, 16, 16", "d_v = 2, 64, 4, 8, 8"), False)
 
 
 def test_modes_table_lists_every_valid_pair():

@@ -229,3 +229,28 @@ def test_empty_sequence(rng, with_h0):
     y, h = gl.gate_loop_reference(q, k, v, a, h0=h0 if with_h0 else None, return_state=True)
     assert y.shape == (2, 0, 3, 4) and y.dtype == np.complex64 and h.shape == (2, 3, 2, 4)
     np.testing.assert_array_equal(h, h0 if with_h0 else 0)
+
+
+def test_bfloat16_computes_in_float32(rng):
+    """bfloat16 inputs (JAX arrays, no dtype given) used to be refused ("dtype: expected a float
+    ... got bfloat16"): they compute in float32, as gl.gate_loop does; the same numbers as the
+    rounded inputs in float32 (exactly), and dtype=bfloat16 means float32 too."""
+    import jax.numpy as jnp
+    q, k, v, a = random_inputs(rng, (1,), 6, 2, 2, 3, complex_a=False)
+    xs = [jnp.asarray(x, jnp.bfloat16) for x in (q, k, v, a)]
+    y = gl.gate_loop_reference(*xs)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, gl.gate_loop_reference(*(np.asarray(x, np.float32) for x in xs)))
+    assert gl.gate_loop_reference(q, k, v, a, dtype=jnp.bfloat16).dtype == np.float32
+    y_c = gl.gate_loop_reference(*xs[:3], a.astype(np.complex64))  # with a complex gate
+    assert y_c.dtype == np.complex64
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="long double is float64 here")
+@pytest.mark.parametrize("dtype", [np.longdouble, np.clongdouble])
+def test_long_double_dtype_is_an_error(rng, dtype):
+    """dtype=float128 used to compute in float32 silently: JAX has no long double, so neither
+    does the reference."""
+    q, k, v, a = random_inputs(rng, (), 4, 1, 1, 1)
+    with pytest.raises(TypeError, match=rf"dtype: expected .*got {np.dtype(dtype)} \(long double"):
+        gl.gate_loop_reference(q, k, v, a, dtype=dtype)
