@@ -8,59 +8,140 @@ from gl.exercises import check_segmented_scan
 from gl.exercises import ch09
 
 
-def segmented(a, x, h0, segments):
-    L = a.shape[0]
-    Ls = L // segments
+def first_pass(a, x, segments):  # the book's solution
+    Ls = a.shape[0] // segments
     A, S = [], []
-    for s in range(segments):  # summaries from a zero state
+    for s in range(segments):  # each segment alone, from a zero state
         A.append(np.prod(a[s * Ls:(s + 1) * Ls], axis=0))
-        h = np.zeros_like(h0)
+        h = np.zeros_like(x[0])
         for n in range(s * Ls, (s + 1) * Ls):
             h = a[n] * h + x[n]
         S.append(h)
-    out, h_start = np.empty_like(a), h0
+    return np.array(A), np.array(S)
+
+
+def second_pass(a, x, h0, A, S):
+    segments = len(A)
+    Ls = a.shape[0] // segments
+    h_in = [h0]
+    for s in range(segments - 1):  # the scan over the summaries
+        h_in.append(A[s] * h_in[-1] + S[s])
+    out = np.empty_like(x)
     for s in range(segments):
-        h = h_start
+        h = h_in[s]
         for n in range(s * Ls, (s + 1) * Ls):
             h = a[n] * h + x[n]
             out[n] = h
-        h_start = A[s] * h_start + S[s]
+    return out
+
+
+def plain_loop(a, x, h0, *_):  # the reviewer's loop: ignores segments and summaries
+    h, out = h0, np.empty_like(a)
+    for n in range(a.shape[0]):
+        h = a[n] * h + x[n]
+        out[n] = h
     return out
 
 
 def test_correct(capsys):
-    check_segmented_scan(segmented, seed=0)
+    check_segmented_scan(first_pass, second_pass, seed=0)
     assert "agree" in capsys.readouterr().out
 
 
-def test_forgets_initial_state():
-    def wrong(a, x, h0, segments):
-        return segmented(a, x, np.zeros_like(h0), segments)
+def test_correct_with_other_seeds_and_the_books_jax_summaries():
+    import jax
+    import jax.numpy as jnp
 
-    with pytest.raises(AssertionError, match="h0"):
-        check_segmented_scan(wrong, seed=0)
+    def summaries(a, x, G):  # chapter 9's first pass in JAX (complex64)
+        a_s, x_s = (jnp.asarray(z, jnp.complex64).reshape(G, -1, z.shape[-1]) for z in (a, x))
+
+        def one(a_seg, x_seg):
+            step = lambda h, ax: (ax[0] * h + ax[1], None)
+            S, _ = jax.lax.scan(step, jnp.zeros_like(x_seg[0]), (a_seg, x_seg))
+            return jnp.prod(a_seg, axis=0), S
+        return jax.vmap(one)(a_s, x_s)
+
+    for seed in (1, 2, 3):
+        check_segmented_scan(first_pass, second_pass, seed=seed)
+    check_segmented_scan(summaries, second_pass, seed=0)
+
+
+def test_the_reviewers_loop_is_rejected():
+    with pytest.raises(TypeError, match="two functions"):  # as written: one function
+        check_segmented_scan(plain_loop, seed=0)
+    # as the first pass: it returns states, not the summaries
+    with pytest.raises(AssertionError, match="first_pass, segments=1: expected a pair"):
+        check_segmented_scan(plain_loop, second_pass, seed=0)
+    # as the second pass, with a correct first pass: right values, but it ignores A, S
+    with pytest.raises(AssertionError, match="do not come from a, x.*ignores A and S"):
+        check_segmented_scan(first_pass, plain_loop, seed=0)
+
+    def recomputes(a, x, h0, A, S):  # folds summaries it computes itself, not those given
+        return second_pass(a, x, h0, *first_pass(a, x, len(A)))
+    with pytest.raises(AssertionError, match="do not come from a, x.*ignores A and S"):
+        check_segmented_scan(first_pass, recomputes, seed=0)
+
+
+def test_wrong_summaries_are_rejected():
+    def from_step_0(a, x, segments):  # S_s = the state after segment s of a scan from step 0
+        A, _ = first_pass(a, x, segments)
+        Ls = a.shape[0] // segments
+        return A, plain_loop(a, x, np.zeros_like(x[0]))[Ls - 1::Ls]
+    with pytest.raises(AssertionError, match=r"first_pass, segments=2: S\[1, 0\].*"
+                                             r"segment 1: that is the state after step 63"):
+        check_segmented_scan(from_step_0, second_pass, seed=0)
+
+    def one_gate_too_many(a, x, segments):  # A_s includes the gate before the segment
+        A, S = first_pass(a, x, segments)
+        Ls = a.shape[0] // segments
+        return A * np.roll(a, 1, axis=0)[::Ls], S
+    with pytest.raises(AssertionError, match=r"first_pass, segments=1: A\[0, 0\].*"
+                                             r"product of its gates, a_0 ... a_63"):
+        check_segmented_scan(one_gate_too_many, second_pass, seed=0)
+
+    def swapped(a, x, segments):
+        return first_pass(a, x, segments)[::-1]
+    with pytest.raises(AssertionError, match="first_pass, segments=1: A"):
+        check_segmented_scan(swapped, second_pass, seed=0)
+
+    def wrong_shape(a, x, segments):
+        A, S = first_pass(a, x, segments)
+        return A, S[:, :1]
+    with pytest.raises(AssertionError, match=r"expected S of shape \(1, 3\), got \(1, 1\)"):
+        check_segmented_scan(wrong_shape, second_pass, seed=0)
+
+
+def test_forgets_initial_state():
+    def wrong(a, x, h0, A, S):
+        return second_pass(a, x, np.zeros_like(h0), A, S)
+
+    with pytest.raises(AssertionError, match="second_pass, segments=1.*h0"):
+        check_segmented_scan(first_pass, wrong, seed=0)
 
 
 def test_segments_restart_from_zero():
-    def wrong(a, x, h0, segments):  # every segment but the first starts from zero
-        L, out = a.shape[0], []
-        Ls = L // segments
-        for s in range(segments):
+    def wrong(a, x, h0, A, S):  # every segment but the first starts from zero
+        Ls, out = a.shape[0] // len(A), []
+        for s in range(len(A)):
             h = h0 if s == 0 else np.zeros_like(h0)
             for n in range(s * Ls, (s + 1) * Ls):
                 h = a[n] * h + x[n]
                 out.append(h)
         return np.array(out)
 
-    with pytest.raises(AssertionError, match="segments=2.*segment 1"):
-        check_segmented_scan(wrong, seed=0)
+    with pytest.raises(AssertionError, match="second_pass, segments=2.*segment 1"):
+        check_segmented_scan(first_pass, wrong, seed=0)
 
 
-def test_crash_and_shape_are_reported():
-    with pytest.raises(AssertionError, match="raised ZeroDivisionError"):
-        check_segmented_scan(lambda a, x, h0, s: 1 / 0, seed=0)
+def test_crash_shape_and_misuse_are_reported():
+    with pytest.raises(AssertionError, match="first_pass.*raised ZeroDivisionError"):
+        check_segmented_scan(lambda a, x, s: 1 / 0, second_pass, seed=0)
+    with pytest.raises(AssertionError, match="second_pass.*raised ZeroDivisionError"):
+        check_segmented_scan(first_pass, lambda a, x, h0, A, S: 1 / 0, seed=0)
     with pytest.raises(AssertionError, match="shape"):
-        check_segmented_scan(lambda a, x, h0, s: a[:-1], seed=0)
+        check_segmented_scan(first_pass, lambda a, x, h0, A, S: a[:-1], seed=0)
+    with pytest.raises(TypeError, match="second_pass: expected a function"):
+        check_segmented_scan(first_pass, "h", seed=0)
 
 
 def _reverse_right(a, w):

@@ -15,34 +15,87 @@ def _sequential(a, x, h0):
     return out
 
 
-def _compare(fn, args, want, what, hint, name="h"):
-    """Run ``fn(*args)`` and compare with ``want`` (rtol 1e-10); ``hint(n)`` explains step ``n``."""
-    try:
-        got = np.asarray(fn(*(x.copy() for x in args)))
-    except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-        raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
+def _agree(got, want, what, hint, name="h", tol=None):
+    """Compare ``got`` with ``want`` at ``tol`` (default: 1e-10, or 1e-5 if ``got`` is single
+    precision); ``hint(n)`` explains row ``n`` (a step, or a segment)."""
+    got = np.asarray(got)
     if got.shape != want.shape:
         raise AssertionError(f"{what}: expected {name} of shape {want.shape}, got {got.shape}")
-    bad = ~np.isclose(got, want, rtol=1e-10, atol=1e-10)
+    if tol is None:
+        tol = 1e-5 if got.dtype in (np.complex64, np.float32) else 1e-10
+    bad = ~np.isclose(got, want, rtol=tol, atol=tol)
     if bad.any():
         n, d = np.argwhere(bad)[0]
         raise AssertionError(f"{what}: {name}[{n}, {d}] = {np.round(got[n, d], 6)}, "
                              f"expected {np.round(want[n, d], 6)}{hint(n)}")
 
 
-def check_segmented_scan(fn, seed=None):
-    """Check ``fn(a, x, h0, segments) -> h``: the recurrence ``h_n = a_n h_{n-1} + x_n`` computed
-    by splitting time into ``segments`` equal parts (the two-pass reduce-then-scan of chapter 9,
-    :mod:`gl.kernels.siso_scan`).
+def _call(fn, args, what):
+    """``fn(*args)`` on copies; a crash is reported as an ``AssertionError`` naming ``what``."""
+    try:
+        return fn(*(np.array(x, copy=True) if isinstance(x, np.ndarray) else x for x in args))
+    except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
+        raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
 
-    ``a, x``: complex ``(L, D)``; ``h0``: complex ``(D,)``; ``h``: complex ``(L, D)``, all
-    ``complex128``. Cases: ``L = 64`` with 1, 2, 4, 8 segments, ``D = 3``, random ``|a|`` in
-    (0.5, 1) and random ``h0``; then a zero ``a`` inside a segment (the state must restart).
-    Compared with a sequential loop at relative tolerance ``1e-10``. Raises ``AssertionError``
-    saying which case fails (segments, expected vs got at the first wrong step); prints one line.
+
+def _compare(fn, args, want, what, hint, name="h"):
+    """Run ``fn(*args)`` and compare with ``want`` (rtol 1e-10); ``hint(n)`` explains step ``n``."""
+    _agree(_call(fn, args, what), want, what, hint, name, tol=1e-10)
+
+
+def _summaries(a, x, segments):
+    """``(A_s, S_s)`` of each segment: the product of its ``a`` and its final state from 0."""
+    Ls = a.shape[0] // segments
+    A = np.prod(a.reshape(segments, Ls, -1), axis=1)
+    segs = [slice(s * Ls, (s + 1) * Ls) for s in range(segments)]
+    S = np.stack([_sequential(a[g], x[g], np.zeros(a.shape[1:]))[-1] for g in segs])
+    return A.astype(np.complex128), S
+
+
+def _second_pass(a, x, h0, A, S):
+    """Each segment scanned from ``h_in_s``: ``h_in_0 = h0``, ``h_in_{s+1} = A_s h_in_s + S_s``."""
+    G = A.shape[0]
+    Ls = a.shape[0] // G
+    out, h_in = np.empty(a.shape, np.complex128), np.asarray(h0, np.complex128)
+    for s in range(G):
+        seg = slice(s * Ls, (s + 1) * Ls)
+        out[seg] = _sequential(a[seg], x[seg], h_in)
+        h_in = A[s] * h_in + S[s]
+    return out
+
+
+def _steps(s, Ls):
+    return f"steps {s * Ls}..{(s + 1) * Ls - 1}"
+
+
+def check_segmented_scan(first_pass, second_pass=None, seed=None):
+    """Check the two passes of the segmented scan of ``h_n = a_n h_{n-1} + x_n`` (the
+    reduce-then-scan of chapter 9, :mod:`gl.kernels.siso_scan`), time cut into ``segments``
+    equal segments ``s = 0 .. G-1`` of ``L_s = L / G`` steps:
+
+    - ``first_pass(a, x, segments) -> (A, S)``, each ``(segments, D)``: segment ``s`` scanned
+      from a zero state, ``A_s = a_{sL_s} ⋯ a_{(s+1)L_s-1}`` and ``S_s`` its final state;
+    - ``second_pass(a, x, h0, A, S) -> h``, ``(L, D)``: each segment scanned again from its
+      entering state ``h_in_s``, the fold of the summaries before it (``h_in_0 = h0``,
+      ``h_in_{s+1} = A_s h_in_s + S_s``).
+
+    ``a, x``: complex ``(L, D)``; ``h0``: complex ``(D,)``, all ``complex128``. Cases:
+    ``L = 64`` with 1, 2, 4, 8 segments, ``D = 3``, random ``|a|`` in (0.5, 1) and random
+    ``h0``; then a zero ``a`` inside a segment (the state must restart). ``first_pass`` is
+    compared with each segment scanned alone from ``h = 0``; ``second_pass``, given the true
+    summaries, with a sequential loop; then ``second_pass`` is given 4 summaries that do not
+    come from ``a, x`` (as a kernel that reads only them would see), and must follow them, so a
+    loop that ignores ``A, S`` fails. Relative tolerance ``1e-10`` (``1e-5`` for single
+    precision). Raises ``AssertionError`` saying which pass and case fail, which segment, and
+    expected vs got; prints one line on success.
     """
-    if not callable(fn):
-        raise TypeError(f"fn: expected a function fn(a, x, h0, segments), got {type(fn).__name__}")
+    if second_pass is None:
+        raise TypeError("check_segmented_scan(first_pass, second_pass): expected two functions, "
+                        "first_pass(a, x, segments) -> (A, S) and "
+                        "second_pass(a, x, h0, A, S) -> h; got one")
+    for name, f in (("first_pass", first_pass), ("second_pass", second_pass)):
+        if not callable(f):
+            raise TypeError(f"{name}: expected a function, got {type(f).__name__}")
     rng = np.random.default_rng(seed)
     L, D = 64, 3
     a = rng.uniform(0.5, 1.0, (L, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (L, D)))
@@ -52,12 +105,57 @@ def check_segmented_scan(fn, seed=None):
     a_zero[37] = 0.0
     cases = [(a, x, h0, s, f"segments={s}") for s in (1, 2, 4, 8)]
     cases.append((a_zero, x, h0, 4, "segments=4 with a_37 = 0"))
-    for a_, x_, h0_, s, what in cases:
-        hint = lambda n, s=s: (" (step 0: did you apply h0?)" if n == 0 else
-                               f" (step {n} is in segment {n // (L // s)}: is the initial state of each segment "
-                               "the fold of all earlier summaries, h_start = A_s h_prev + S_s?)")
-        _compare(lambda a, x, h: fn(a, x, h, s), (a_, x_, h0_), _sequential(a_, x_, h0_), what, hint)
-    print("check_segmented_scan: all 5 cases agree with the sequential loop (rtol 1e-10).")
+
+    for a_, x_, _, G, what in cases:  # pass 1: the summaries
+        Ls, what = L // G, f"first_pass, {what}"
+        A_want, S_want = _summaries(a_, x_, G)
+        got = _call(first_pass, (a_, x_, G), what)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            kind = (f"an array of shape {np.shape(got)}" if isinstance(got, np.ndarray)
+                    else type(got).__name__)
+            raise AssertionError(f"{what}: expected a pair (A, S) of arrays of shape {(G, D)}, "
+                                 f"got {kind}")
+        A_got, S_got = np.asarray(got[0]), np.asarray(got[1])
+        _agree(A_got, A_want, what, lambda s: f" (segment {s} is {_steps(s, Ls)}: A_{s} is "
+               f"the product of its gates, a_{s * Ls} ... a_{(s + 1) * Ls - 1})", name="A")
+        prefix = _sequential(a_, x_, np.zeros(D))[Ls - 1::Ls]  # h_{(s+1)L_s-1} from h_{-1} = 0
+
+        def s_hint(s):
+            if S_got.shape == prefix.shape and s > 0 and np.allclose(S_got[s], prefix[s]):
+                return (f" (segment {s}: that is the state after step {(s + 1) * Ls - 1} of a "
+                        f"scan from step 0; S_{s} scans {_steps(s, Ls)} alone, from h = 0)")
+            return (f" (segment {s}: S_{s} is the final state of {_steps(s, Ls)} scanned "
+                    "from h = 0)")
+        _agree(S_got, S_want, what, s_hint, name="S")
+
+    for a_, x_, h0_, G, what in cases:  # pass 2 with the true summaries
+        Ls, what = L // G, f"second_pass, {what}"
+        A_, S_ = _summaries(a_, x_, G)
+        hint = lambda n, Ls=Ls: (" (step 0: did you start segment 0 from h0?)" if n == 0 else
+                                 f" (step {n} is in segment {n // Ls}: does each segment start "
+                                 "from h_in_s, with h_in_0 = h0 and "
+                                 "h_in_{s+1} = A_s h_in_s + S_s?)")
+        got = _call(second_pass, (a_, x_, h0_, A_, S_), what)
+        _agree(got, _sequential(a_, x_, h0_), what, hint)
+
+    G, Ls = 4, L // 4  # pass 2 with summaries that do not come from a, x
+    A_f = rng.uniform(0.5, 1.0, (G, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (G, D)))
+    S_f = 3 * (rng.standard_normal((G, D)) + 1j * rng.standard_normal((G, D)))
+    what = "second_pass, segments=4 with summaries A, S that do not come from a, x"
+    got = _call(second_pass, (a, x, h0, A_f, S_f), what)
+    loop = _sequential(a, x, h0)
+
+    def f_hint(n):
+        if np.shape(got) == loop.shape and np.allclose(got, loop):
+            return (" (your h is the sequential loop's: it ignores A and S. The second pass "
+                    "must take each segment's entering state from the summaries alone)")
+        s = n // Ls
+        return (f" (step {n} is in segment {s}, which must start from h_in_{s} = "
+                f"A_{s - 1} h_in_{s - 1} + S_{s - 1}, folded from the A, S it is given)"
+                if s > 0 else " (segment 0 starts from h0)")
+    _agree(got, _second_pass(a, x, h0, A_f, S_f), what, f_hint)
+    print("check_segmented_scan: first_pass's summaries agree in all 5 cases, second_pass "
+          "agrees with the sequential loop and follows given summaries (rtol 1e-10).")
 
 
 def _reverse(a, w):
