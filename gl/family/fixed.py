@@ -147,7 +147,8 @@ def lru(x, params):
 
 
 def init_lru(seed, d_model, heads=2, d_state=4):
-    """The LRU's ring init: ``|λ|`` uniform on (0.9, 0.999), phase uniform on (0, π/10)."""
+    """The LRU's ring init: ``|λ|²`` uniform on (0.9², 0.999²), i.e. uniform over the ring's
+    area as the LRU draws it, and the phase uniform on (0.01, π/10)."""
     r = rng_of(seed)
     N = d_state
     mag = r.uniform(0.9 ** 2, 0.999 ** 2, N) ** 0.5

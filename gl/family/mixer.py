@@ -19,7 +19,7 @@ except S5 and the LRU, whose ``d_state = d_qk`` SISO states are the whole layer'
 Members with one SISO channel per model dimension (S4D, HGRN, Mamba, RG-LRU) ignore
 ``n_head``. RetNet's decays ``γ_h = 1 − 2^{−e_h}`` use its ``e_h = 5, 6, …`` for up to 8
 heads; with more heads ``e`` is spread evenly over ``[5, 12]`` (``1 − 2^{−5−h}`` rounds to
-1 in float32 from ``h = 19``).
+1 in float32 from ``h = 20``: ``1 − 2^{−24}`` is the largest float32 below 1).
 
 Storage for training (every array float32). A parameter the member needs in a range is
 stored unconstrained and mapped into it on each call: Mamba's ``A = −exp(A_log)`` (as

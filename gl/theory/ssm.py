@@ -228,8 +228,9 @@ def lru_transition(alpha, theta):
 
 
 def init_lru(key, n, r_min=0.0, r_max=1.0, max_phase=2 * math.pi):
-    """LRU's ring initialization (Orvieto et al. 2023): ``|a|`` uniform on the ring ``r_min ≤ |a| ≤ r_max``
-    (uniform in area), phase uniform in ``[0, max_phase)``.
+    """LRU's ring initialization (Orvieto et al. 2023): ``|a|²`` uniform on ``[r_min², r_max²]``,
+    i.e. ``a`` uniform over the area of the ring ``r_min ≤ |a| ≤ r_max``; phase uniform in
+    ``[0, max_phase)``.
 
     Args:
       key: a ``jax.random`` key.

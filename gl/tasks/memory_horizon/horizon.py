@@ -16,7 +16,9 @@ required ``spans`` ``(N, L)`` of the set (:mod:`gl.tasks.memory_horizon.data`):
   and at chance (``1 / n_classes``) beyond, over the set's own span distribution:
   ``share(span <= S) + share(span > S) / n_classes``. Reset tokens (span 0) count as
   remembered. :func:`span_for_accuracy` inverts it: the smallest ``S`` whose bound reaches
-  an accuracy, i.e. the horizon an overall accuracy implies at the least.
+  an accuracy: the span a step-shaped model (perfect up to it, at chance beyond) needs to
+  reach that accuracy. It is not a lower bound on every model's 50 % horizon: a model
+  partly right at longer spans can reach the accuracy with a shorter horizon.
 """
 from __future__ import annotations
 
