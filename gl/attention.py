@@ -252,14 +252,14 @@ def surrogate_softmax_attention(q, k, v, a, scale=None):
     ``Y = Softmax(M_{-inf}(Re(Q̄ K̄ᵀ)) * scale) V``; ``scale`` defaults to ``1/sqrt(d_k)``.
     With complex inputs the scores are complex; softmax needs real logits, so this takes
     their real part (the paper leaves this choice open). Shapes as :func:`gl.gate_loop`;
-    returns ``y`` ``(..., L, H, d_v)``. O(L²) memory: over :data:`MAX_BYTES` it raises
+    returns ``y`` ``(..., L, H, d_v)``, in the dtype :func:`gl.gate_loop` would compute in
+    (bfloat16/float16 inputs in float32). O(L²) memory: over :data:`MAX_BYTES` it raises
     ``ValueError`` (:func:`check_attention_memory`; it has no linear-memory form).
     """
-    check_gate_loop_inputs(q, k, v, a)
     import jax  # local: keep module import light
 
-    dtype = jnp.result_type(q, k, v, a)
-    q, k, v, a = (x.astype(dtype) for x in (q, k, v, a))
+    dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a))
+    q, k, v, a = (jnp.asarray(x, dtype) for x in (q, k, v, a))
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     check_attention_memory(q.shape, dtype, what="gl.surrogate_softmax_attention")
     W = jnp.real(_weigh(q, relative_decay(a), k)) * scale  # (..., H, L, L): eq. 21's scores

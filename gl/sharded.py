@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, PartitionSpec as P
 
-from ._checks import check_gate_loop_inputs, check_mode_impl, compute_dtype
+from ._checks import check_bool, check_gate_loop_inputs, check_mode_impl, compute_dtype
 from .operator import gate_loop
 
 __all__ = ["gate_loop_sharded", "COMBINES", "ALLGATHER_MAX_DEVICES", "aggregate_bytes",
@@ -125,6 +125,7 @@ def gate_loop_sharded(q, k, v, a, *, mesh: Mesh, axis: str, mode="auto", impl="a
     Returns ``y`` (and ``h_L``), equal to the single-device result up to rounding.
 
     Raises:
+      TypeError: ``mesh`` is not a Mesh; ``return_state`` or ``pad`` is not a bool.
       ValueError: ``axis`` is not an axis of ``mesh``; ``L`` is not divisible by its size and
         ``pad`` is false; committed input shardings of ``q, k, v, a`` disagree; ``combine``
         unknown; and the errors of :func:`gl.gate_loop`.
@@ -137,6 +138,8 @@ def gate_loop_sharded(q, k, v, a, *, mesh: Mesh, axis: str, mode="auto", impl="a
     if combine not in COMBINES:
         raise ValueError(f"combine: expected one of {COMBINES}, got {combine!r}")
     check_mode_impl(mode, impl)
+    check_bool("return_state", return_state)
+    check_bool("pad", pad)
     _check_shardings((("q", q), ("k", k), ("v", v), ("a", a)))
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))

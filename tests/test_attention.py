@@ -235,6 +235,18 @@ def test_surrogate_attention_computes_bfloat16_in_float32(rng):
     assert y16.dtype == jnp.float32
 
 
+def test_softmax_form_computes_bfloat16_in_float32(rng):
+    """The softmax form promotes as gl.gate_loop does: bfloat16 inputs give the float32
+    result of the same (rounded) inputs, not a bfloat16 one."""
+    L = 64
+    q, k, v = (jnp.asarray(rng.standard_normal((L, 2, 3)), jnp.bfloat16) for _ in range(3))
+    a = jnp.full((L, 2, 3), 0.95, jnp.bfloat16)
+    y = gl.surrogate_softmax_attention(q, k, v, a)
+    assert y.dtype == jnp.float32
+    want = gl.surrogate_softmax_attention(*(x.astype(jnp.float32) for x in (q, k, v, a)))
+    np.testing.assert_array_equal(y, want)
+
+
 def test_attention_memory_guard_sees_one_vmapped_slice(monkeypatch):
     """The documented limit of the guard: it reads the shapes it is given, so under jax.vmap
     it counts one vmapped slice (gate_loop's docstring and the README say so); the same batch

@@ -109,6 +109,13 @@ def test_bad_arguments(kw, match):
         sharded.gate_loop_sharded(*_xs(), **args)
 
 
+@pytest.mark.parametrize("flag", ["return_state", "pad"])
+def test_flags_must_be_bools(flag):
+    with pytest.raises(TypeError, match=f"^{flag}: expected a bool"):
+        sharded.gate_loop_sharded(*_xs(), mesh=sharded.local_mesh(1), axis="seq",
+                                  **{flag: "no"})
+
+
 def test_mesh_must_be_a_mesh():
     with pytest.raises(TypeError, match="mesh: expected a jax.sharding.Mesh"):
         sharded.gate_loop_sharded(*_xs(), mesh=jax.devices(), axis="seq")
