@@ -1,6 +1,6 @@
 #!/bin/bash
 # A short convolution before GateLoop's gates (gl/tasks/char_lm/conv.py, --conv) at nanoGPT's
-# CPU configuration (chapter 10, "Around the recurrence"): the shipped runs' command
+# CPU configuration (chapter 12, "Around the recurrence"): the shipped runs' command
 # (4 layers, 4 heads, width 128, context 64, batch 12, 2,000 iterations, no dropout) with
 # --conv WIDTH and a read-out, on 2 CPU cores, three processes at a time (about 11 minutes
 # each), then the trained filters into RUN/conv.npz (one (WIDTH, 128) array per layer).

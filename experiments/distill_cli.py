@@ -1,6 +1,6 @@
 """What the distil scripts of one archive share (``experiments/distill_*.py``): the command line
 (``RAW_DIR``, the archive unpacked, in; one JSON file of ``gl/assets/char_lm/`` out, with sorted
-keys and a final newline) and, for the CPU checks of chapter 10, one run's record and the
+keys and a final newline) and, for the CPU checks of chapters 10 and 12, one run's record and the
 provenance of a check."""
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def run_record(root: str, name: str, log: str, **labels) -> dict:
 
 
 def cpu_provenance(check: str, date: str, gl: str, at_a_time: str = "three runs") -> dict:
-    """The provenance of a CPU check of chapter 10 run by ``experiments/CHECK.sh`` on
+    """The provenance of a CPU check of chapter 10 or 12 run by ``experiments/CHECK.sh`` on
     ``date`` (seeds 0-2, JAX 0.10.2, ``gl`` at commit ``gl``), its archive
     ``experiments/bench_logs/CHECK_DATE.tgz`` and distiller ``experiments/distill_CHECK.py``."""
     return {"device": f"2 CPU cores (Intel Xeon @ 2.80GHz), JAX_PLATFORMS=cpu, {at_a_time} at a time",

@@ -1,6 +1,6 @@
 #!/bin/bash
 # mLSTM with and without xLSTM's per-head norm, and GLA, at a small CPU size where the
-# difference shows (chapter 10, "mLSTM"): 4 layers, width 128, context 256, 300 iterations,
+# difference shows (chapter 12, "mLSTM"): 4 layers, width 128, context 256, 300 iterations,
 # seed 0, one process at a time on 2 cores (about 4 minutes each).
 #   bash experiments/mlstm_norm_cpu.sh OUT_DIR MODEL NAME
 # The runs of 2026-12-06 (the same command, the first two from a scratch copy of it):

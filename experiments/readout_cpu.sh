@@ -1,5 +1,5 @@
 #!/bin/bash
-# GateLoop's read-out at nanoGPT's CPU configuration (chapter 10, "The read-out"): the
+# GateLoop's read-out at nanoGPT's CPU configuration (chapter 12, "The read-out"): the
 # shipped runs' command (gl/assets/char_lm/summary.json: 4 layers, 4 heads, width 128,
 # context 64, batch 12, 2,000 iterations, no dropout) with --readout, on 2 CPU cores, two
 # or three processes at a time (about 10-15 minutes each).

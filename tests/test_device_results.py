@@ -125,7 +125,7 @@ def test_each_run_trained_with_the_dropout_its_name_says():
 
 def test_shipped_runs_carry_parameters_and_throughput():
     """Where a batch shipped a finished run, its record gives the parameter count (the two
-    model sizes of chapter 10, and the family members', matched to GateLoop's within 0.1 %)
+    model sizes of chapters 10 and 12, and the family members', matched to GateLoop's within 0.1 %)
     and a throughput; the others say nothing rather than guess."""
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     sizes = {"gateloop": 10_649_088, "fixed": 10_649_088, "transformer": 10_745_088,
@@ -147,7 +147,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
 def test_gla_probe_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/gla_probe_gpu.json`` is ``experiments/distill_gla_probe.py`` of its
     archive; neither run of the probe diverged, where every GLA run of the first family batch
-    did (the batch's rerun with the log-space gate did not: chapter 10)."""
+    did (the batch's rerun with the log-space gate did not: chapter 12)."""
     probe = script_module("experiments/distill_gla_probe.py")
     with tarfile.open(LOGS / "device_2026-12-06_h100_gla_probe.tgz") as t:
         t.extractall(tmp_path, filter="data")
@@ -176,7 +176,7 @@ def redistilled(script: str, archive: str, asset: str, tmp_path) -> dict:
 def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/mlstm_norm_cpu.json`` is ``experiments/distill_mlstm_norm.py`` of
     its archive: at the small CPU size, mLSTM without the per-head norm (the code of the GPU
-    batch, whose three runs did not train) ends last, with it first (chapter 10)."""
+    batch, whose three runs did not train) ends last, with it first (chapter 12)."""
     shipped = redistilled("distill_mlstm_norm", "mlstm_norm_cpu_2026-12-06.tgz", "mlstm_norm_cpu.json", tmp_path)
     end = {n: r["final_val_loss"] for n, r in shipped["runs"].items()}
     assert end["mlstm-norm"] < end["gla"] < end["mlstm"]
@@ -186,7 +186,7 @@ def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
 def test_readout_check_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/readout_cpu.json`` is ``experiments/distill_readout_cpu.py`` of its
     archive: ten runs at nanoGPT's CPU configuration, each to 2,000 iterations, with
-    GateLoop's parameter count (chapter 10, "The read-out"); the rerun of the shipped plain
+    GateLoop's parameter count (chapter 12, "The read-out"); the rerun of the shipped plain
     seed 0 ends within 0.001 of it."""
     shipped = redistilled("distill_readout_cpu", "readout_cpu_2026-12-06.tgz", "readout_cpu.json", tmp_path)
     assert len(shipped["runs"]) == 10
@@ -201,7 +201,7 @@ def test_readout_check_reproduces_from_raw(tmp_path):
 def test_conv_check_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/conv_cpu.json`` is ``experiments/distill_conv_cpu.py`` of its
     archive: six runs with a short convolution of width 4 at nanoGPT's CPU configuration,
-    each to 2,000 iterations, with GateLoop's parameter count (chapter 10, "Around the
+    each to 2,000 iterations, with GateLoop's parameter count (chapter 12, "Around the
     recurrence"); the trained filters' taps are the checkpoints' (mean |w| per tap)."""
     shipped = redistilled("distill_conv_cpu", "conv_cpu_2026-12-07.tgz", "conv_cpu.json", tmp_path)
     assert len(shipped["runs"]) == 6

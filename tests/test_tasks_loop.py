@@ -137,7 +137,7 @@ def test_flag_types_check_kind_finiteness_and_both_ends():
 def test_lr_schedule_warms_up_then_decays_to_zero():
     """``lr_schedule(peak, warmup, total)``, the rate :func:`loop.adamw` trains with: 0 at
     step 0, ``peak`` at the warm-up's end, half the peak halfway through the cosine, 0 at
-    ``total`` (chapter 10 reads the rate at a run's best step from it)."""
+    ``total`` (chapter 12 reads the rate at a run's best step from it)."""
     s = loop.lr_schedule(1e-3, 100, 5000)
     assert float(s(0)) == 0.0 and float(s(5000)) == 0.0
     assert np.isclose(float(s(100)), 1e-3) and np.isclose(float(s(2550)), 5e-4)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_top_k", "check_speaker_mask", "check_conv_step"]
+__all__ = ["check_top_k", "check_speaker_mask"]
 
 
 def _top_k(logits, k):
@@ -88,43 +88,3 @@ def check_speaker_mask(fn, n_random=20, seed=0):
                                  f"your mask says {bool(got[j])}")
     print(f"check_speaker_mask: {len(_SPEAKER_CASES)} edge cases and {n_random} stretches "
           "of the text agree")
-
-
-def check_conv_step(fn, seed=0):
-    """Check ``fn(w, buf, u_t) -> (y_t, new_buf)``: one step of the short causal convolution
-    of chapter 10 (:func:`gl.tasks.char_lm.conv.step`), ``y_t = Σ_j w_j ⊙ u_{t-K+1+j}``.
-
-    ``w`` ``(K, D)``, oldest tap first; ``buf`` ``(B, K-1, D)``, the ``K - 1`` previous inputs,
-    oldest first (zeros before the first step); ``u_t`` ``(B, D)``. Fed a sequence one step at
-    a time from a zero buffer, the outputs must equal :func:`gl.tasks.char_lm.conv.apply`'s
-    (float32, tolerance 1e-5) for widths ``K`` = 1, 2 and 4. Raises ``AssertionError`` naming
-    the width, the step and what differs.
-    """
-    from gl.tasks.char_lm import conv  # the reference (imports JAX)
-
-    rng = np.random.default_rng(seed)
-    B, L, D = 2, 7, 3
-    for K in (1, 2, 4):
-        w = rng.standard_normal((K, D)).astype(np.float32)
-        u = rng.standard_normal((B, L, D)).astype(np.float32)
-        want = np.asarray(conv.apply(w, u))
-        buf = np.zeros((B, K - 1, D), np.float32)
-        for t in range(L):
-            try:
-                y, buf = fn(w, buf, u[:, t])
-            except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-                raise AssertionError(f"K = {K}, step {t}: your function raised "
-                                     f"{type(e).__name__}: {e}") from e
-            y, buf = np.asarray(y), np.asarray(buf)
-            if y.shape != (B, D):
-                raise AssertionError(f"K = {K}, step {t}: expected y_t of shape {(B, D)}, "
-                                     f"got {y.shape}")
-            if buf.shape != (B, K - 1, D):
-                raise AssertionError(f"K = {K}, step {t}: expected a buffer of shape "
-                                     f"{(B, K - 1, D)}, got {buf.shape}")
-            if not np.allclose(y, want[:, t], atol=1e-5):
-                err = float(np.abs(y - want[:, t]).max())
-                raise AssertionError(f"K = {K}, step {t}: y_t differs from the convolution by "
-                                     f"up to {err:.3g} (is the buffer oldest first, and "
-                                     f"does it drop the oldest input?)")
-    print("check_conv_step: widths 1, 2 and 4 agree with the convolution over 7 steps")
