@@ -54,3 +54,11 @@ def test_evaluate_unknown_name_lists_both_tasks_shipped_names(capsys):
         gl.evaluate.main(["no-such-checkpoint"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "'data-s0'" in err and "'lm-gateloop-s0'" in err, err
+
+
+def test_task_help_shows_defaults():
+    """Each task's --help gives the default of every flag that has a help text."""
+    from gl.tasks.char_lm.train import build_parser as lm_parser
+    from gl.tasks.memory_horizon.train import build_parser as mh_parser
+    assert "(default: gateloop)" in lm_parser().format_help()
+    assert "(default: 1024)" in mh_parser().format_help()

@@ -179,7 +179,8 @@ def build_parser():
     """The options; every numeric flag is checked by its ``type=`` (:func:`gl.tasks.loop.flag`)."""
     flag = loop.flag
     count, natural, unit = flag(int, 1), flag(int, 0), flag(float, 0, 1, hi_open=True)
-    p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("task", choices=["char-lm"])
     p.add_argument("--model", default="gateloop", choices=list(cmodel.CHOICES),
                    help="the token mixer: gateloop, fixed, transformer or a family member")

@@ -201,7 +201,8 @@ def build_parser():
     """The options; every numeric flag is checked by its ``type=`` (:func:`gl.tasks.loop.flag`)."""
     flag = loop.flag
     seed, count, natural = flag(int, 0, 2**32 - 1), flag(int, 1), flag(int, 0)
-    p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m gl.train", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("task", choices=["memory-horizon"])
     p.add_argument("--transition", default="data", choices=sorted(gmodel.TRANSITIONS))
     p.add_argument("--mixer", default="gateloop", choices=list(gmodel.MIXERS),
