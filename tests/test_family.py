@@ -203,7 +203,7 @@ def test_missing_param_and_bad_x(name):
         F.MODELS[name](x, {n: v for n, v in p.items() if n != pname})
     with pytest.raises(ValueError, match=rf"^{name}: x: expected shape \(\.\.\., L, D\)"):
         F.MODELS[name](x[0, 0], p)
-    with pytest.raises(ValueError, match=rf"^{name}: x: expected a real float array"):
+    with pytest.raises(TypeError, match=rf"^{name}: x: expected a real float array"):
         F.MODELS[name](np.ones((5, 4), np.int32), p)
     with pytest.raises(ValueError, match=rf"^{name}: params: expected a dict"):
         F.MODELS[name](x, [1, 2])

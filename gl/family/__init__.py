@@ -16,8 +16,11 @@ Each model is one function with the uniform signature ``f(x, params) -> Mapped``
 
 so a model can pick its token mixer from a configuration string (a key of :data:`MODELS`).
 Every ``INITS[name]`` has the signature ``init(seed, d_model, heads=2, d_state=4)``.
-Wrong shapes raise ``ValueError`` naming the model, the argument, expected and received;
-so does a decay out of its range (``Re Λ ≥ 0``, ``A ≥ 0``, ``Δ ≤ 0``, ``γ ∉ (0, 1)``).
+Wrong shapes raise ``ValueError`` naming the model, the argument, expected and received
+(a non-float ``x``: ``TypeError``, as :func:`gl.gate_loop`); so does a decay out of its
+range (``Re Λ ≥ 0``, ``A ≥ 0``, ``Δ ≤ 0``, ``γ ∉ (0, 1)``) when the parameters are concrete.
+Under ``jax.jit`` their values are unknown while tracing, so the range checks are skipped
+there: check a configuration once outside ``jit``.
 :mod:`gl.family.loops` holds each model's equations as published, as plain NumPy loops.
 :mod:`gl.family.mixer` makes each member a trainable token mixer (with a recurrent step)
 of the book's models: ``Config(mixer="gla")`` in :mod:`gl.tasks.char_lm.model` and

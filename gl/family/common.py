@@ -57,10 +57,11 @@ def merge_heads(y):
 
 
 def check_x(model: str, x):
-    """``x``: a real float array ``(..., L, D)`` with ``L, D >= 1``. Returns it as a JAX array."""
+    """``x``: a real float array ``(..., L, D)`` with ``L, D >= 1`` (``TypeError`` for another
+    dtype, as :func:`gl.gate_loop`; ``ValueError`` for a shape). Returns it as a JAX array."""
     dt = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
     if not jnp.issubdtype(dt, jnp.floating):
-        raise ValueError(f"{model}: x: expected a real float array (..., L, D), got dtype {dt}")
+        raise TypeError(f"{model}: x: expected a real float array (..., L, D), got dtype {dt}")
     x = jnp.asarray(x)
     if x.ndim < 2 or 0 in x.shape[-2:]:
         raise ValueError(f"{model}: x: expected shape (..., L, D) with L, D >= 1, "
