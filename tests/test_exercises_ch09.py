@@ -7,32 +7,12 @@ import pytest
 from gl.exercises import check_segmented_scan
 from gl.exercises import ch09
 
-
-def first_pass(a, x, segments):  # the book's solution
-    Ls = a.shape[0] // segments
-    A, S = [], []
-    for s in range(segments):  # each segment alone, from a zero state
-        A.append(np.prod(a[s * Ls:(s + 1) * Ls], axis=0))
-        h = np.zeros_like(x[0])
-        for n in range(s * Ls, (s + 1) * Ls):
-            h = a[n] * h + x[n]
-        S.append(h)
-    return np.array(A), np.array(S)
+from conftest import book_solution
 
 
-def second_pass(a, x, h0, A, S):
-    segments = len(A)
-    Ls = a.shape[0] // segments
-    h_in = [h0]
-    for s in range(segments - 1):  # the scan over the summaries
-        h_in.append(A[s] * h_in[-1] + S[s])
-    out = np.empty_like(x)
-    for s in range(segments):
-        h = h_in[s]
-        for n in range(s * Ls, (s + 1) * Ls):
-            h = a[n] * h + x[n]
-            out[n] = h
-    return out
+# the book's solution, read from its cell in chapter 9 (not a copy that could drift from it)
+first_pass, second_pass = book_solution("09_making_it_fast.ipynb", "first_pass", "second_pass",
+                                        np=np)
 
 
 def plain_loop(a, x, h0, *_):  # the reviewer's loop: ignores segments and summaries
@@ -52,14 +32,9 @@ def test_correct_with_other_seeds_and_the_books_jax_summaries():
     import jax
     import jax.numpy as jnp
 
-    def summaries(a, x, G):  # chapter 9's first pass in JAX (complex64)
-        a_s, x_s = (jnp.asarray(z, jnp.complex64).reshape(G, -1, z.shape[-1]) for z in (a, x))
-
-        def one(a_seg, x_seg):
-            step = lambda h, ax: (ax[0] * h + ax[1], None)
-            S, _ = jax.lax.scan(step, jnp.zeros_like(x_seg[0]), (a_seg, x_seg))
-            return jnp.prod(a_seg, axis=0), S
-        return jax.vmap(one)(a_s, x_s)
+    import gl  # the cell that defines chapter 9's first pass in JAX also checks it
+    (summaries,) = book_solution("09_making_it_fast.ipynb", "summaries", np=np, jax=jax,
+                                 jnp=jnp, gl=gl)
 
     for seed in (1, 2, 3):
         check_segmented_scan(first_pass, second_pass, seed=seed)
