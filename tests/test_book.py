@@ -1,7 +1,12 @@
 """The book's structure: every chapter in the table of contents, stored without outputs, with
 objectives, prerequisites, at least three exercises each with a solution, a "What we learned"
 summary of 3-6 bullets just before the exercises, index entries, and every exercise listed in
-the instructors' guide. (Figures, widgets and code lines: ``test_figures.py``.)"""
+the instructors' guide. (Figures, widgets and code lines: ``test_figures.py``.)
+
+A back-matter notebook (``notebooks/appendix_*.ipynb``, e.g. the study log behind a chapter's
+distilled results) is a notebook but no chapter: it must be in the table of contents, in its
+unnumbered back matter, stored without outputs, with cell ids and index entries, but it needs
+no objectives, exercises or summary, since it teaches no new idea."""
 from __future__ import annotations
 
 import json
@@ -12,8 +17,10 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CHAPTERS = [nb for nb in NOTEBOOKS if not nb.name.startswith("00_")]
+CHAPTER_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BACK_MATTER = sorted((ROOT / "notebooks").glob("appendix_*.ipynb"))
+NOTEBOOKS = CHAPTER_NOTEBOOKS + BACK_MATTER
+CHAPTERS = [nb for nb in CHAPTER_NOTEBOOKS if not nb.name.startswith("00_")]
 
 
 def toc_files():
@@ -38,6 +45,23 @@ def test_every_notebook_is_in_the_toc():
         assert f"notebooks/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
     for f in listed:
         assert list(ROOT.glob(f + ".*")), f"_toc.yml lists {f}, which does not exist"
+
+
+def test_every_notebook_is_a_chapter_or_back_matter():
+    """A notebook named otherwise would escape both the chapter and the notebook checks."""
+    stray = sorted(set((ROOT / "notebooks").glob("*.ipynb")) - set(NOTEBOOKS))
+    assert not stray, f"name a chapter NN_name.ipynb, back matter appendix_name.ipynb: {stray}"
+
+
+def test_back_matter_notebooks_are_unnumbered_back_matter():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    back = next(p for p in toc["parts"] if p["caption"] == "Back matter")
+    assert back.get("numbered") is False, "the back matter must not be numbered"
+    listed = [c["file"] for c in back["chapters"]]
+    for nb in BACK_MATTER:
+        assert f"notebooks/{nb.stem}" in listed, f"{nb.name} is not in the back matter"
+        exercises = re.findall(r"```\{exercise\}", text(nb))
+        assert not exercises, f"{nb.name}: back matter has no exercises; they belong to a chapter"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

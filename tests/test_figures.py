@@ -19,7 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import book_checks  # noqa: E402
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb")) + \
+    sorted((ROOT / "notebooks").glob("appendix_*.ipynb"))  # back matter (test_book.py)
 
 
 def code(src, tags=(), figure=None):
@@ -96,6 +97,17 @@ def test_the_contract_check_names_cell_and_fault():
     assert re.search(r"cell 5 .*picks matplotlib's backend", text), text
     assert re.search(r"cell 6 .*table has no caption", text), text
     assert re.search(r"cell 7 .*table cell \(tbl-\) draws a figure", text), text
+
+
+def test_back_matter_figures_carry_no_chapter_number():
+    nb = {"cells": [code(FIG, ["hide-input"], {"name": "fig-app-line", "caption": "A line."}),
+                    code(FIG, ["hide-input"], META),
+                    code("show(rows)", [], {"name": "tbl-app-runs", "caption": "Runs."})]}
+    problems = book_checks.contract_problems(nb, "appendix_x.ipynb")
+    assert len(problems) == 1 and "cell 1 " in problems[0], problems
+    assert "'fig-ch03-line' is not fig-app-slug" in problems[0], problems
+    assert book_checks.contract_problems(nb, "03_x.ipynb")[0].endswith(
+        "'fig-app-line' is not fig-ch03-slug"), "a chapter's figure needs its number"
 
 
 def test_a_widget_without_twin_is_named():

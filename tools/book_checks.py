@@ -6,7 +6,9 @@ What a notebook must look like (the figure and widget conventions, ``CONTRACTS.m
   none when it calls a helper that draws, e.g. the widget's), calls
   ``plt.show()``, is tagged ``hide-input`` and carries
   ``{"mystnb": {"figure": {"name": "fig-chNN-slug", "caption": "One sentence."}}}``;
-* a results table carries the same metadata named ``tbl-chNN-slug`` and draws nothing;
+  in a back-matter notebook ``appendix_*.ipynb`` the name is ``fig-app-slug``;
+* a results table carries the same metadata named ``tbl-chNN-slug`` (``tbl-app-slug``) and
+  draws nothing;
 * a cell tagged ``widget`` is followed by a code cell tagged ``widget-twin`` that draws a
   captioned static figure (a grid of settings, say); a widget cell that draws also shows its
   default setting once as a plain image, so a page without a kernel shows every figure the
@@ -119,6 +121,15 @@ def chapter_prefix(name: str) -> str:
     return m.group(1) if m else ""
 
 
+def label_stem(name: str) -> str:
+    """The middle of a notebook's figure and table names: ``"05b_family.ipynb"`` -> ``"ch05b"``
+    (``fig-ch05b-slug``); a back-matter notebook, ``"appendix_x.ipynb"``, -> ``"app"``
+    (``fig-app-slug``: it is no chapter, so its figures carry no chapter number)."""
+    if pathlib.Path(name).name.startswith("appendix_"):
+        return "app"
+    return f"ch{chapter_prefix(name)}"
+
+
 def cell_label(name: str, i: int, cell) -> str:
     first = next((ln.strip() for ln in source(cell).splitlines() if ln.strip()), "")
     return f"{name} cell {i} ({first[:50]!r})"
@@ -139,7 +150,7 @@ def long_lines(nb, name: str = "notebook") -> list[str]:
 def contract_problems(nb, name: str = "notebook") -> list[str]:
     """Every way the notebook's figure cells break the figure contract, one string each."""
     cells = load(nb)["cells"]
-    prefix = chapter_prefix(name)
+    stem = label_stem(name)
     out = []
     for i, c in enumerate(cells):
         if c.get("cell_type") != "code":
@@ -150,8 +161,8 @@ def contract_problems(nb, name: str = "notebook") -> list[str]:
             out.append(f"{where}: picks matplotlib's backend; leave it to the kernel (inline)")
         if is_table_cell(c):
             meta = figure_meta(c)
-            if not re.fullmatch(rf"tbl-ch{re.escape(prefix)}-[a-z0-9][a-z0-9-]*", meta["name"]):
-                out.append(f"{where}: table name {meta['name']!r} is not tbl-ch{prefix}-slug")
+            if not re.fullmatch(rf"tbl-{re.escape(stem)}-[a-z0-9][a-z0-9-]*", meta["name"]):
+                out.append(f"{where}: table name {meta['name']!r} is not tbl-{stem}-slug")
             if not str(meta.get("caption", "")).strip():
                 out.append(f"{where}: table has no caption")
             if FIGURE_CALL.search(code):
@@ -174,8 +185,8 @@ def contract_problems(nb, name: str = "notebook") -> list[str]:
             out.append(f"{where}: no mystnb.figure metadata (name and caption)")
             continue
         fig_name, caption = meta.get("name", ""), str(meta.get("caption", "")).strip()
-        if not re.fullmatch(rf"fig-ch{re.escape(prefix)}-[a-z0-9][a-z0-9-]*", str(fig_name)):
-            out.append(f"{where}: figure name {fig_name!r} is not fig-ch{prefix}-slug")
+        if not re.fullmatch(rf"fig-{re.escape(stem)}-[a-z0-9][a-z0-9-]*", str(fig_name)):
+            out.append(f"{where}: figure name {fig_name!r} is not fig-{stem}-slug")
         if not caption:
             out.append(f"{where}: figure has no caption")
     return out
