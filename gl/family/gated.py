@@ -54,7 +54,7 @@ def gla(x, params):
     check_div(m, "params['b_a']", HK, H, np.shape(params['b_a']))
     q, k = (split_heads(x @ p[w], H) for w in ("W_Q", "W_K"))
     # σ(z)^{1/τ} in log space, as GLA's own code does: the power's gradient at σ(z) = 0
-    # (z below about -87.4 in float32, where XLA flushes σ(z) to 0) is 0 · inf = NaN
+    # (z below about -87.3 in float32, where XLA flushes σ(z) to 0) is 0 · inf = NaN
     alpha = jnp.exp(jax.nn.log_sigmoid(x @ p["W_a1"] @ p["W_a2"] + p["b_a"]) / GLA_TAU)
     return Mapped(q, k, split_heads(x @ p["W_V"], H), split_heads(alpha, H),
                   lambda y, _: merge_heads(y))
