@@ -81,6 +81,8 @@ def test_chapter_9_quotes_the_matmul_form_at_width_128():
     text = " ".join(" ".join("".join(c["source"]) for c in cells).split())
     assert (f"{pallas[best]:.1f} ms at best (TF32x3, two sub-blocks) against autodiff's "
             f"{xla:.1f} ms") in text
+    # the per-step backward with eight warps, quoted beside the first run's numbers
+    assert f"({pallas['bwd pallas per-step, num_warps 8']:.1f} ms with eight warps" in text
 
 
 def test_chapter_9_quotes_the_profiles():
