@@ -113,6 +113,28 @@ def check_gate_loop_inputs(q, k, v, a, h0=None):
         return jnp.result_type(*dts)
 
 
+def dtype_arg(dtype, inputs) -> np.dtype:
+    """The ``dtype=`` argument of :func:`gl.gate_loop_reference` and
+    :func:`gl.surrogate_attention`, checked, as the compute dtype (:func:`compute_dtype`).
+
+    ``inputs``: ``(name, dtype)`` pairs of the arrays it will cast (``dtype`` None for an
+    absent one). A real ``dtype`` is refused when one of them is complex: the cast would drop
+    its imaginary part. Raises ``TypeError`` naming ``dtype`` and what was expected.
+    """
+    dt = np.dtype(dtype)
+    cdt = compute_dtype(dt)  # bfloat16/float16 -> float32 (bfloat16 has NumPy kind "V")
+    if cdt not in (np.float32, np.float64, np.complex64, np.complex128):
+        why = " (long double: JAX and gl.gate_loop have none)" if cdt.kind in "fc" else ""
+        raise TypeError(f"dtype: expected a float or complex dtype ({ACCEPTED}) or None, "
+                        f"got {dt}{why}")
+    cplx = [n for n, d in inputs if d is not None and np.dtype(d).kind == "c"]
+    if cdt.kind == "f" and cplx:
+        want = np.result_type(dt, np.complex64)
+        raise TypeError(f"dtype: expected a complex dtype, since {', '.join(cplx)} is complex "
+                        f"(e.g. {want}, or None for the inputs' own), got {dt}")
+    return cdt
+
+
 def compute_dtype(dt) -> np.dtype:
     """The dtype arithmetic runs in: ``dt``, except that bfloat16/float16 compute in float32.
 

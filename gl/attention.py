@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._checks import check_gate_loop_inputs, compute_dtype
+from ._checks import check_gate_loop_inputs, compute_dtype, dtype_arg
 from .scan import empty_sequence
 
 HIGHEST = lax.Precision.HIGHEST
@@ -187,7 +187,9 @@ def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
 
     Computes in ``dtype``, by default the inputs' common dtype (``h0``'s included); as in
     :func:`gl.gate_loop`, bfloat16/float16 compute in float32 (complex64 with a complex
-    input: :func:`gl._checks.compute_dtype`), passed as ``dtype`` too.
+    input: :func:`gl._checks.compute_dtype`), passed as ``dtype`` too. A ``dtype`` that is not
+    float or complex, or real while an input is complex, raises ``TypeError``
+    (:func:`gl._checks.dtype_arg`).
 
     Before computing anything, estimates the memory (:func:`attention_bytes`) and raises
     ``ValueError`` naming ``mode='chunked'`` if it is over ``max_bytes`` (default
@@ -202,7 +204,12 @@ def surrogate_attention(q, k, v, a, h0=None, dtype=None, max_bytes=None):
       compute dtype. For ``L = 0``: :func:`gl.scan.empty_sequence`.
     """
     common = check_gate_loop_inputs(q, k, v, a, h0)
-    dtype = compute_dtype(common if dtype is None else dtype)  # the promotion of gl.gate_loop
+    if dtype is None:
+        dtype = compute_dtype(common)  # the promotion of gl.gate_loop
+    else:  # checked as gate_loop_reference's: a float or complex dtype, complex for complex input
+        given = (None if x is None else np.asarray(x).dtype if not hasattr(x, "dtype")
+                 else x.dtype for x in (q, k, v, a, h0))
+        dtype = dtype_arg(dtype, zip(("q", "k", "v", "a", "h0"), given))
     if q.shape[-3] == 0:
         return empty_sequence(q, v, h0, dtype)
     check_attention_memory(q.shape, dtype, max_bytes)

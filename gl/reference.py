@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from numba import uint64
 
-from ._checks import ACCEPTED, check_bool, check_gate_loop_inputs, compute_dtype
+from ._checks import check_bool, check_gate_loop_inputs, compute_dtype, dtype_arg
 
 # Offsets into a row are unsigned: Numba wraps negative indices (i < 0 -> i + n), and a
 # signed offset that LLVM cannot prove non-negative keeps the inner loop from vectorizing.
@@ -186,18 +186,8 @@ def _plan(dtype, *key):
     check_gate_loop_inputs(*(standin(s) for s in specs))
     # NumPy's promotion, not JAX's: float64 inputs stay float64 even without jax x64;
     # bfloat16/float16 count as float32, as in gl.gate_loop (NumPy cannot promote bfloat16).
-    dt = np.dtype(dtype or np.result_type(*(compute_dtype(s[1]) for s in specs if s is not None)))
-    cdt = compute_dtype(dt)  # bfloat16/float16 -> float32 (bfloat16 has NumPy kind "V")
-    if cdt not in (np.float32, np.float64, np.complex64, np.complex128):
-        why = " (long double: JAX and gl.gate_loop have none)" if cdt.kind in "fc" else ""
-        raise TypeError(f"dtype: expected a float or complex dtype ({ACCEPTED}) or None, "
-                        f"got {dt}{why}")
-    cplx = [n for n, s in zip(("q", "k", "v", "a", "h0"), specs) if s and np.dtype(s[1]).kind == "c"]
-    if cdt.kind == "f" and cplx:  # casting would drop the imaginary part
-        want = np.result_type(dt, np.complex64)
-        raise TypeError(f"dtype: expected a complex dtype, since {', '.join(cplx)} is complex "
-                        f"(e.g. {want}, or None for the inputs' own), got {dt}")
-    dt = cdt
+    dt = dtype_arg(dtype or np.result_type(*(compute_dtype(s[1]) for s in specs if s is not None)),
+                   zip(("q", "k", "v", "a", "h0"), (s and s[1] for s in specs)))
     # Real inputs stay real when dt is complex (a real times a complex number is the same
     # arithmetic as after casting it to complex, for finite values): no conversion pass, fewer bytes.
     rdt = np.finfo(dt).dtype

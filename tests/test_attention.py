@@ -235,6 +235,23 @@ def test_surrogate_attention_computes_bfloat16_in_float32(rng):
     assert y16.dtype == jnp.float32
 
 
+@pytest.mark.parametrize("fn", [gl.surrogate_attention, gl.gate_loop_reference])
+def test_dtype_argument_is_checked_alike(fn):
+    """``dtype=``: both refuse, naming ``dtype``, a dtype that is not float or complex, a long
+    double, and a real one for a complex input (the cast would drop its imaginary part, as
+    surrogate_attention once did silently); a complex one keeps the complex result."""
+    q = np.ones((4, 2, 3), np.float32)
+    a = np.full((4, 2, 3), 0.5 + 0.1j, np.complex64)
+    for dtype, says in ((np.float32, "expected a complex dtype, since a is complex"),
+                        (np.int32, "expected a float or complex dtype"),
+                        (np.longdouble, "long double")):
+        with pytest.raises(TypeError, match=f"^dtype: {says}" if "since" in says else says):
+            fn(q, q, q, a, dtype=dtype)
+    y = fn(q, q, q, a, dtype=np.complex64)
+    y = y[0] if isinstance(y, tuple) else y
+    assert np.dtype(y.dtype) == np.complex64 and np.abs(np.imag(y)).max() > 0
+
+
 def test_softmax_form_computes_bfloat16_in_float32(rng):
     """The softmax form promotes as gl.gate_loop does: bfloat16 inputs give the float32
     result of the same (rounded) inputs, not a bfloat16 one."""

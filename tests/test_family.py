@@ -205,6 +205,8 @@ def test_missing_param_and_bad_x(name):
         F.MODELS[name](x[0, 0], p)
     with pytest.raises(TypeError, match=rf"^{name}: x: expected a real float array"):
         F.MODELS[name](np.ones((5, 4), np.int32), p)
+    with pytest.raises(TypeError, match=rf"^{name}: x: .*long double"):
+        F.MODELS[name](np.ones((5, 4), np.longdouble), p)
     with pytest.raises(ValueError, match=rf"^{name}: params: expected a dict"):
         F.MODELS[name](x, [1, 2])
 

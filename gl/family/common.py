@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import dtype_of
 from ..operator import gate_loop
 
 
@@ -62,6 +63,7 @@ def check_x(model: str, x):
     dt = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(f"{model}: x: expected a real float array (..., L, D), got dtype {dt}")
+    dtype_of(f"{model}: x", x)  # the shared refusals, e.g. NumPy's long double
     x = jnp.asarray(x)
     if x.ndim < 2 or 0 in x.shape[-2:]:
         raise ValueError(f"{model}: x: expected shape (..., L, D) with L, D >= 1, "
