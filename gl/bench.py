@@ -43,7 +43,7 @@ import numpy as np
 import gl
 from gl import kernels
 from gl._checks import MODES, is_tile
-from gl.tasks.loop import flag
+from gl._flags import flag, shapes_flag
 # the timing harness, also used as gl.bench.* by the scripts of benchmarks/ and experiments/
 from gl.timing import burst_ms, grad_err, prepare, rel_err, time_rounds  # noqa: F401
 
@@ -335,24 +335,6 @@ def run_checked(rows, shape, methods, ref, nbytes, repeats, log, target_ms=20.0)
         e = "" if errs[name] is None else f"  err {errs[name]:.1e}"
         log(f"  {name:36s} {ms:9.3f} ms {row['gbps']:8.1f} GB/s  x{row['vs_paper'] or 0:5.2f} listing"
             f"  {row['vs_copy'] or 0:5.2f} of copy{e}")
-
-
-def shapes_flag(names):
-    """An argparse ``type=`` for ``'n,n,...;n,n,...'``: shapes of ``len(names)`` ints >= 1 each
-    (``names``: what each number is, for the message); ``''`` is no shape."""
-    want = f"shapes {','.join(names)} of {len(names)} ints >= 1, separated by ';'"
-
-    def parse(text):
-        try:
-            shapes = [tuple(int(x) for x in s.split(",")) for s in text.split(";") if s.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
-        if any(len(s) != len(names) or min(s) < 1 for s in shapes):
-            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
-        return shapes
-
-    parse.__name__ = "shapes"
-    return parse
 
 
 def parser():

@@ -25,6 +25,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from gl._flags import flag  # noqa: F401  (gl.tasks.loop.flag, as the CLIs use it)
 from gl.tasks import checkpoint
 
 __all__ = ["hardware", "lr_schedule", "adamw", "make_epoch", "RunRefused", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
@@ -261,36 +262,6 @@ def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, 
     if progress is not None:
         progress.close()
     return last if last is not None else (metrics[-1] if metrics else {})
-
-
-def flag(kind, lo=None, hi=None, *, lo_open=False, hi_open=False):
-    """An argparse ``type=`` for a numeric flag: an ``int`` or a finite ``float`` in the range
-    from ``lo`` to ``hi`` (None: unbounded; ``lo_open``/``hi_open``: the end excluded).
-
-    A bad value is an ``argparse`` usage error naming the flag, e.g. ``argument --lr:
-    expected a finite number > 0, got 'nan'``.
-    """
-    if kind not in (int, float):
-        raise TypeError(f"kind: expected int or float, got {kind!r}")
-    parts = [f"{'>' if lo_open else '>='} {lo}" if lo is not None else "",
-             f"{'<' if hi_open else '<='} {hi}" if hi is not None else ""]
-    want = ("an int" if kind is int else "a finite number") + (" " if any(parts) else "") + \
-        " and ".join(x for x in parts if x)
-
-    def parse(text):
-        try:
-            x = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
-        bad = (not math.isfinite(x)
-               or (lo is not None and (x <= lo if lo_open else x < lo))
-               or (hi is not None and (x >= hi if hi_open else x > hi)))
-        if bad:
-            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
-        return x
-
-    parse.__name__ = want
-    return parse
 
 
 def add_run_flags(p: argparse.ArgumentParser):
