@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from . import INITS, run
+from ..timing import rel_err
 from .loops import LOOPS
 
 
@@ -20,12 +21,6 @@ def cast_params(p: dict, dtype) -> dict:
     c = np.result_type(dtype, np.complex64)
     return {n: (v.astype(c if np.iscomplexobj(v) else dtype) if isinstance(v, np.ndarray)
                 else v) for n, v in p.items()}
-
-
-def rel_err(y, ref) -> float:
-    """``‖y − ref‖ / ‖ref‖`` over all entries."""
-    y, ref = np.asarray(y, np.float64), np.asarray(ref, np.float64)
-    return float(np.linalg.norm((y - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1e-300))
 
 
 def run_jit(name: str, x, params, mode: str = "recurrent"):
