@@ -74,11 +74,14 @@ def attention_limit(max_bytes=None) -> int:
 def check_attention_memory(q_shape, dtype, max_bytes=None, what="mode='attention'"):
     """Raise ``ValueError`` before an O(L²) form would allocate over the limit.
 
-    ``what``: the caller, a key of :data:`INSTEAD`. The error names the caller, the estimate,
-    the limit and how that limit was set (``max_bytes=`` if given, else how to set
-    :data:`MAX_BYTES`), and what to do instead: for ``mode='attention'``, ``mode='chunked'``
-    (the same numbers, memory linear in ``L``).
+    ``what``: the caller, a key of :data:`INSTEAD` (another raises ``ValueError`` naming the
+    keys, whatever the size). The error names the caller, the estimate, the limit and how that
+    limit was set (``max_bytes=`` if given, else how to set :data:`MAX_BYTES`), and what to do
+    instead: for ``mode='attention'``, ``mode='chunked'`` (the same numbers, memory linear in ``L``).
     """
+    if what not in INSTEAD:
+        raise ValueError(f"what: expected a key of gl.attention.INSTEAD, one of "
+                         f"{', '.join(map(repr, INSTEAD))}; got {what!r}")
     need, limit = attention_bytes(q_shape, dtype), attention_limit(max_bytes)
     if need > limit:
         L, d_k = q_shape[-3], q_shape[-1]
@@ -161,8 +164,14 @@ def surrogate_scores(q, k, a, max_bytes=None):
     ``W[..., H, n, m] = sum_k q[n, k] D_k[n, m] k[m, k]``; shape ``(..., H, L, L)``.
     Raises ``ValueError`` over the memory limit (:func:`check_attention_memory`).
     """
-    check_attention_memory(q.shape, jnp.result_type(q, k, a), max_bytes,
-                           what="gl.attention.surrogate_scores")
+    return _scores(q, k, a, jnp.result_type(q, k, a), max_bytes, "gl.attention.surrogate_scores")
+
+
+def _scores(q, k, a, dtype, max_bytes, what):
+    """Eq. 21's masked scores ``(..., H, L, L)``, after the memory check of the caller ``what``
+    (a key of :data:`INSTEAD`) for ``dtype``: :func:`surrogate_scores` and
+    :func:`surrogate_softmax_attention`."""
+    check_attention_memory(q.shape, dtype, max_bytes, what=what)
     return _weigh(q, relative_decay(a), k)
 
 
@@ -263,13 +272,10 @@ def surrogate_softmax_attention(q, k, v, a, scale=None):
     (bfloat16/float16 inputs in float32). O(L²) memory: over :data:`MAX_BYTES` it raises
     ``ValueError`` (:func:`check_attention_memory`; it has no linear-memory form).
     """
-    import jax  # local: keep module import light
-
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a))
     q, k, v, a = (jnp.asarray(x, dtype) for x in (q, k, v, a))
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    check_attention_memory(q.shape, dtype, what="gl.surrogate_softmax_attention")
-    W = jnp.real(_weigh(q, relative_decay(a), k)) * scale  # (..., H, L, L): eq. 21's scores
+    W = jnp.real(_scores(q, k, a, dtype, None, "gl.surrogate_softmax_attention")) * scale  # eq. 21's scores
     L = W.shape[-1]
     W = jnp.where(causal_mask(L), W, -jnp.inf)  # eq. 22
     P = jax.nn.softmax(W, axis=-1)

@@ -303,3 +303,16 @@ def test_softmax_memory_error_is_its_own():
     msg = str(e.value)
     assert msg.startswith("gl.surrogate_softmax_attention: q of shape (40000, 1, 1)"), msg
     assert "chunked" not in msg and "mode=" not in msg and "no linear-memory form" in msg
+
+
+@pytest.mark.parametrize("q_shape", [(4, 1, 1), (40_000, 1, 1)])
+def test_memory_check_refuses_an_unknown_caller(q_shape):
+    """check_attention_memory's ``what`` must be a key of INSTEAD: another is a ValueError that
+    names the argument and the keys (not a bare KeyError), under the limit as over it."""
+    with pytest.raises(ValueError) as e:
+        gl.attention.check_attention_memory(q_shape, np.float32, what="gl.attention.scores")
+    msg = str(e.value)
+    assert msg.startswith("what: expected a key of gl.attention.INSTEAD"), msg
+    assert "'gl.attention.scores'" in msg and all(repr(key) in msg for key in gl.attention.INSTEAD), msg
+    for key in gl.attention.INSTEAD:  # the known callers still pass under the limit
+        gl.attention.check_attention_memory((4, 1, 1), np.float32, what=key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..theory import ssm
+from ._common import call, complex_normal, hint_list, random_gates
 
 __all__ = ["check_kernel"]
 
@@ -11,9 +12,9 @@ __all__ = ["check_kernel"]
 def _cases(rng):
     """Fresh random diagonal RNNs: (A, B, C, L) with A (H, N) inside the unit disk."""
     for H, N, L in [(1, 1, 5), (3, 4, 16), (2, 7, 33)]:
-        A = rng.uniform(0.3, 0.99, (H, N)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (H, N)))
-        B = rng.standard_normal((H, N)) + 1j * rng.standard_normal((H, N))
-        C = rng.standard_normal((H, N)) + 1j * rng.standard_normal((H, N))
+        A = random_gates(rng, (H, N), 0.3, 0.99)
+        B = complex_normal(rng, (H, N))
+        C = complex_normal(rng, (H, N))
         yield A, B, C, L
 
 
@@ -26,12 +27,8 @@ def check_kernel(kernel_fn, seed=None):
     rng = np.random.default_rng(seed)
     for A, B, C, L in _cases(rng):
         want = ssm.kernel(A, B, C, L)
-        try:
-            got = np.asarray(kernel_fn(A.copy(), B.copy(), C.copy(), L))
-        except Exception as e:  # the student's error, reported with the input that caused it
-            raise AssertionError(
-                f"kernel_fn raised {type(e).__name__}: {e} for A, B, C of shape {A.shape} and L = {L}"
-            ) from e
+        got = call(kernel_fn, (A, B, C, L), who="kernel_fn", convert=np.asarray,
+                   after=f" for A, B, C of shape {A.shape} and L = {L}")
         where = f"for A, B, C of shape {A.shape} (H, N) and L = {L}"
         if got.shape != want.shape:
             raise AssertionError(f"shape: expected {want.shape} (H, L) {where}, got {got.shape}")
@@ -47,8 +44,6 @@ def check_kernel(kernel_fn, seed=None):
         if np.allclose(got, (C[..., None] * A[..., None] ** np.arange(L) * B[..., None])[:, 0], rtol=1e-5):
             hints.append("you kept only the first state: sum over the N states")
         i = np.unravel_index(np.argmax(np.abs(got - want)), want.shape)
-        raise AssertionError(
-            f"K{list(i)} {where}: expected {want[i]:.6g}, got {got[i]:.6g}"
-            + ("; hint: " + "; ".join(hints) if hints else "")
-        )
+        raise AssertionError(f"K{list(i)} {where}: expected {want[i]:.6g}, got {got[i]:.6g}"
+                             + hint_list(hints))
     print("check_kernel: correct on 3 random diagonal RNNs (up to N = 7 states, L = 33).")

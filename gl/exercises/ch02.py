@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..theory import ssm
+from ._common import call, complex_normal, hint_list, pair
 
 __all__ = ["check_discretize_bilinear"]
 
@@ -17,15 +18,11 @@ def check_discretize_bilinear(discretize_fn, seed=None):
     rng = np.random.default_rng(seed)
     for N, delta in [(1, 0.01), (4, 0.1), (6, 0.7)]:
         Lambda = -rng.uniform(0.1, 2.0, N) + 1j * rng.uniform(-10, 10, N)
-        B_bar = rng.standard_normal(N) + 1j * rng.standard_normal(N)
+        B_bar = complex_normal(rng, N)
         where = f"for Lambda = {np.round(Lambda, 3)}, delta = {delta}"
-        try:
-            out = discretize_fn(Lambda.copy(), B_bar.copy(), delta)
-            A, B = (np.asarray(x) for x in out)
-        except Exception as e:
-            raise AssertionError(
-                f"discretize_fn raised {type(e).__name__}: {e} {where}; it must return a pair (A, B)"
-            ) from e
+        A, B = call(discretize_fn, (Lambda, B_bar, delta), who="discretize_fn",
+                    after=f" {where}; it must return a pair (A, B)",
+                    convert=lambda out: pair(np.asarray(x) for x in out))
         A_want, B_want = ssm.discretize_bilinear(Lambda, B_bar, delta)
         for name, got, want in (("A", A, A_want), ("B", B, B_want)):
             if got.shape != want.shape:
@@ -46,8 +43,6 @@ def check_discretize_bilinear(discretize_fn, seed=None):
             if name == "B" and np.allclose(got, delta * B_bar, rtol=1e-5):
                 hints.append("B is missing the factor (1 − ΔΛ/2)⁻¹")
             i = int(np.argmax(np.abs(got - want)))
-            raise AssertionError(
-                f"{name}[{i}] {where}: expected {want[i]:.6g}, got {got[i]:.6g}"
-                + ("; hint: " + "; ".join(hints) if hints else "")
-            )
+            raise AssertionError(f"{name}[{i}] {where}: expected {want[i]:.6g}, got {got[i]:.6g}"
+                                 + hint_list(hints))
     print("check_discretize_bilinear: A and B correct for 3 random diagonal SSMs (Δ from 0.01 to 0.7).")

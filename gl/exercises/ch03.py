@@ -18,14 +18,11 @@ import numpy as np
 
 from ..gates import transition
 from ..reference import gate_loop_reference
+from ._common import call, complex_normal, first_index, likely_mistake, rel_err, unit_phase
 
 __all__ = ["check_gateloop_loop", "check_transition"]
 
 RTOL = 1e-4  # relative error ‖got − want‖/‖want‖ accepted (float32 student code passes)
-
-
-def _rel_err(got, want) -> float:
-    return float(np.linalg.norm((got - want).ravel()) / max(np.linalg.norm(want.ravel()), 1e-30))
 
 
 def _loop_variant(q, k, v, a, h0, variant):
@@ -71,10 +68,8 @@ def _loop_cases(rng):
             q, k = ((x + 1j * rng.standard_normal((L, H, d_k))).astype(np.complex64) for x in (q, k))
         v = rng.standard_normal((L, H, d_v))
         mag = rng.uniform(0.3, 1.0, (L, H, d_k))
-        a = mag * (np.exp(1j * rng.uniform(-np.pi, np.pi, (L, H, d_k))) if complex_a
-                   else rng.choice([-1.0, 1.0], (L, H, d_k)))
-        h0 = (rng.standard_normal((H, d_k, d_v)) + 1j * rng.standard_normal((H, d_k, d_v))
-              if with_h0 else np.zeros((H, d_k, d_v)))
+        a = mag * (unit_phase(rng, (L, H, d_k)) if complex_a else rng.choice([-1.0, 1.0], (L, H, d_k)))
+        h0 = complex_normal(rng, (H, d_k, d_v)) if with_h0 else np.zeros((H, d_k, d_v))
         if not complex_a and not with_h0:
             h0 = h0.real
         return q, k, v, a, h0
@@ -102,10 +97,7 @@ def check_gateloop_loop(fn, seed=None):
             warnings.simplefilter("ignore", UserWarning)
             want_y, want_h = gate_loop_reference(q, k, v, a, h0=h0, return_state=True,
                                                  dtype=np.complex128)
-        try:
-            out = fn(q.copy(), k.copy(), v.copy(), a.copy(), h0.copy())
-        except Exception as e:  # the student's error, with the case that caused it
-            raise AssertionError(f"case {name!r}: your function raised {type(e).__name__}: {e}") from e
+        out = call(fn, (q, k, v, a, h0), f"case {name!r}")
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise AssertionError(f"case {name!r}: expected your function to return a pair (y, h_L), "
                                  f"got {type(out).__name__}")
@@ -114,18 +106,16 @@ def check_gateloop_loop(fn, seed=None):
             if got.shape != want.shape:
                 raise AssertionError(f"case {name!r}: {what} has shape {got.shape}, expected {want.shape}"
                                      " (y: (L, H, d_v), h_L: (H, d_k, d_v))")
-        err_y, err_h = _rel_err(y, want_y), _rel_err(h, want_h)
+        err_y, err_h = rel_err(y, want_y), rel_err(h, want_h)
         if err_y <= RTOL and err_h <= RTOL:
             continue
-        hint = ""
-        for variant, text in _LOOP_HINTS.items():
+
+        def matches(variant):  # y (and h_L, unless the variant differs only in its read-out) is the variant's
             vy, vh = _loop_variant(q, k, v, a, h0, variant)
-            if _rel_err(y, vy) <= RTOL and (variant == "reads the old state" or _rel_err(h, vh) <= RTOL):
-                hint = f"\nLikely mistake: {text}."
-                break
+            return rel_err(y, vy) <= RTOL and (variant == "reads the old state" or rel_err(h, vh) <= RTOL)
+        hint = likely_mistake((text, matches(variant)) for variant, text in _LOOP_HINTS.items())
         if err_y > RTOL:
-            bad = np.argwhere(~np.isclose(y, want_y, rtol=RTOL, atol=RTOL * np.abs(want_y).max()))[0]
-            n, i, p = (int(x) for x in bad)
+            n, i, p = first_index(~np.isclose(y, want_y, rtol=RTOL, atol=RTOL * np.abs(want_y).max()))
             raise AssertionError(
                 f"case {name!r}: y differs from eq. 7-8 (relative error {err_y:.2e} > {RTOL:g}); "
                 f"first at step n = {n} (0-based), head {i}, column {p}: "
@@ -147,13 +137,10 @@ def check_transition(fn, seed=None):
     alpha = (2.0 * rng.standard_normal(shape)).astype(np.float32)
     beta = rng.uniform(-3.0, 3.0, shape).astype(np.float32)
     want = np.asarray(transition(alpha, beta), np.complex128)
-    try:
-        got = np.asarray(fn(alpha.copy(), beta.copy()))
-    except Exception as e:
-        raise AssertionError(f"your function raised {type(e).__name__}: {e}") from e
+    got = call(fn, (alpha, beta), convert=np.asarray)
     if got.shape != want.shape:
         raise AssertionError(f"a has shape {got.shape}, expected the shape of alpha {want.shape}")
-    if _rel_err(got, want) <= RTOL:
+    if rel_err(got, want) <= RTOL:
         print("check_transition: correct (|a| = σ(α), arg a = β on 60 random entries).")
         return
     sig = lambda x: 1 / (1 + np.exp(-x))
@@ -169,10 +156,10 @@ def check_transition(fn, seed=None):
         "the magnitude is α itself: apply the sigmoid, σ(α) = 1 / (1 + exp(-α))":
             alpha * np.exp(1j * beta),
     }
-    hint = next((f"\nLikely mistake: {t}." for t, w in wrong.items() if _rel_err(got, w) <= RTOL), "")
+    hint = likely_mistake((t, rel_err(got, w) <= RTOL) for t, w in wrong.items())
     i = np.unravel_index(np.argmax(np.abs(got - want)), shape)
     raise AssertionError(
-        f"a differs from σ(α) exp(iβ) (relative error {_rel_err(got, want):.2e} > {RTOL:g}); worst at "
+        f"a differs from σ(α) exp(iβ) (relative error {rel_err(got, want):.2e} > {RTOL:g}); worst at "
         f"alpha = {alpha[i]:.4g}, beta = {beta[i]:.4g}: expected {complex(want[i]):.5g} "
         f"(|a| = {abs(want[i]):.4g}, arg a = {np.angle(want[i]):.4g}), got {complex(got[i]):.5g} "
         f"(|a| = {abs(got[i]):.4g}, arg a = {np.angle(got[i]):.4g}).{hint}")

@@ -3,25 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import call, complex_normal, random_gates
+
 __all__ = ["check_binary_operator"]
 
 
 def _random_elements(rng, n, shape):
     """``n`` random GateLoop elements ``(a, kv)``: complex ``a`` with ``|a|`` in (0.5, 1), complex ``kv``."""
-    out = []
-    for _ in range(n):
-        a = rng.uniform(0.5, 1.0, shape) * np.exp(1j * rng.uniform(-np.pi, np.pi, shape))
-        kv = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-        out.append((a, kv))
-    return out
+    return [(random_gates(rng, shape), complex_normal(rng, shape)) for _ in range(n)]
 
 
 def _apply(fn, x, y, what):
     """Call the student's operator; turn a crash or a malformed result into an AssertionError."""
-    try:
-        out = fn(x, y)
-    except Exception as e:  # noqa: BLE001 - any crash is reported as what it is
-        raise AssertionError(f"{what}: your operator raised {type(e).__name__}: {e}") from e
+    out = call(fn, (x, y), what, who="your operator")
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise AssertionError(
             f"{what}: expected a pair (a, kv) like its arguments, got {type(out).__name__}"

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from ..attention import relative_decay
 from ..reference import gate_loop_reference
+from ._common import complex_normal, expect_shape, first_index, likely_mistake, random_gates, rel_err
 
 __all__ = ["check_relative_decay", "check_surrogate_attention"]
 
@@ -28,8 +29,7 @@ _HOW = ("Build it without dividing: sum log|a_j| and arg a_j over j = m+1..n (se
 
 def _random_a(rng, L, H, d_k, mag):
     """Complex transitions ``(L, H, d_k)`` with ``|a|`` uniform in ``mag`` and any phase (complex64)."""
-    r = rng.uniform(*mag, size=(L, H, d_k))
-    return (r * np.exp(1j * rng.uniform(-np.pi, np.pi, size=(L, H, d_k)))).astype(np.complex64)
+    return random_gates(rng, (L, H, d_k), *mag).astype(np.complex64)
 
 
 def _gate_cases(rng, d_v=None):
@@ -63,14 +63,6 @@ def _lower(text):
     return text[:1].lower() + text[1:]
 
 
-def _first_bad(got, want, rtol, atol):
-    """Index of the first entry where ``got`` and ``want`` differ beyond ``atol + rtol |want|``, or None."""
-    bad = ~(np.abs(got - want) <= atol + rtol * np.abs(want))
-    if not bad.any():
-        return None
-    return tuple(int(i) for i in np.argwhere(bad)[0])
-
-
 def check_relative_decay(fn, seed=None):
     """Check ``fn(a) -> D`` against :func:`gl.relative_decay`.
 
@@ -85,22 +77,20 @@ def check_relative_decay(fn, seed=None):
         L = a.shape[0]
         want = np.asarray(relative_decay(jnp.asarray(a)))
         got = np.asarray(fn(jnp.asarray(a)))
-        if got.shape != want.shape:
-            raise AssertionError(
-                f"{label}: expected D of shape (H, d_k, L, L) = {want.shape}, got {got.shape}")
+        expect_shape(got, want.shape, label, "D", shown=f"(H, d_k, L, L) = {want.shape}")
         if not np.all(np.isfinite(got)):
-            h, c, n, m = (int(i) for i in np.argwhere(~np.isfinite(got))[0])
+            h, c, n, m = first_index(~np.isfinite(got))
             raise AssertionError(
                 f"{label}: D[{h}, {c}, {n}, {m}] is {got[h, c, n, m]}, expected "
                 f"{want[h, c, n, m]:.3g}. Dividing prefix products Π_n / Π_m is not finite once "
                 f"Π_m is 0. {why + ' ' if why else ''}{_HOW}")
         upper = np.triu(np.ones((L, L), bool), 1)
         if np.any(got[..., upper] != 0):
-            h, c, n, m = (int(i) for i in np.argwhere((got != 0) & upper)[0])
+            h, c, n, m = first_index((got != 0) & upper)
             raise AssertionError(
                 f"{label}: D[{h}, {c}, {n}, {m}] (n < m, above the diagonal) should be 0 "
                 f"(the causal mask, eq. 20), got {got[h, c, n, m]:.3g}")
-        idx = _first_bad(got, want, rtol=1e-4, atol=1e-6)
+        idx = first_index(~(np.abs(got - want) <= 1e-6 + 1e-4 * np.abs(want)))
         if idx is not None:
             h, c, n, m = idx
             zeroed = got[idx] == 0 and why  # e.g. Π_n / Π_m with its NaN replaced by 0
@@ -141,8 +131,7 @@ def _attention_cases(rng):
         q, k = (rng.standard_normal((L, H, d_k)).astype(np.float32) for _ in range(2))
         cases.append((label, why, q, k, rng.standard_normal((L, H, 2)).astype(np.float32), a))
     L, H, d_k, d_v = 16, 2, 3, 2
-    q, k = ((rng.standard_normal((L, H, d_k)) + 1j * rng.standard_normal((L, H, d_k)))
-            .astype(np.complex64) for _ in range(2))
+    q, k = (complex_normal(rng, (L, H, d_k)).astype(np.complex64) for _ in range(2))
     v = rng.standard_normal((L, H, d_v)).astype(np.float32)
     cases.insert(1, (f"complex q and k (complex64), L={L}, H={H}, d_k={d_k}, d_v={d_v}, "
                      f"|a| in (0.5, 1)", "", q, k, v, _random_a(rng, L, H, d_k, (0.5, 1.0))))
@@ -163,21 +152,18 @@ def check_surrogate_attention(fn, seed=None):
         L = q.shape[0]
         want = gate_loop_reference(q, k, v, a, dtype=np.complex128)
         got = np.asarray(fn(*(jnp.asarray(x) for x in (q, k, v, a))))
-        if got.shape != want.shape:
-            raise AssertionError(
-                f"{label}: expected y of shape (L, H, d_v) = {want.shape}, got {got.shape}")
+        expect_shape(got, want.shape, label, "y", shown=f"(L, H, d_v) = {want.shape}")
         if not np.all(np.isfinite(got)):
-            n = int(np.argwhere(~np.isfinite(got))[0][0])
+            n = first_index(~np.isfinite(got))[0]
             raise AssertionError(
                 f"{label}: y is not finite (first at step n={n}). Did you use Q ⊙ Π and K ⊙ Π⁻¹? "
                 f"{why + ' ' if why else ''}Build the weights from the relative decay "
                 f"prod_(j=m+1..n) a_j instead.")
-        err = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+        err = rel_err(got, want)
         if err >= 1e-4:
             n = int(np.argmax(np.abs(got - want).reshape(L, -1).max(axis=1)))
-            hint = next((f"\nLikely mistake: {text}." for which, text in _CONJ_HINTS.items()
-                         if np.linalg.norm(got - _conj_variant(q, k, v, a, which))
-                         < 1e-4 * np.linalg.norm(want)), "")
+            hint = likely_mistake((text, np.linalg.norm(got - _conj_variant(q, k, v, a, which))
+                                   < 1e-4 * np.linalg.norm(want)) for which, text in _CONJ_HINTS.items())
             if not hint and why:
                 hint = (f"\nIf you divide prefix products (Q ⊙ Π, K ⊙ Π⁻¹) and replace the NaN "
                         f"by 0: {_lower(why)}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import call, complex_normal, expect_shape, first_index, random_gates, unit_phase
+
 __all__ = ["check_segmented_scan", "check_reverse_scan", "check_chunk_decay"]
 
 
@@ -15,32 +17,24 @@ def _sequential(a, x, h0):
     return out
 
 
-def _agree(got, want, what, hint, name="h", tol=None):
-    """Compare ``got`` with ``want`` at ``tol`` (default: 1e-10, or 1e-5 if ``got`` is single
-    precision); ``hint(n)`` explains row ``n`` (a step, or a segment)."""
+def _agree(got, want, what, hint, name="h", tol=None, atol=None):
+    """Compare ``got`` with ``want`` entrywise at relative ``tol`` (default: 1e-10, or 1e-5 if
+    ``got`` is single precision) and absolute ``atol`` (default ``tol``). The report names the
+    first wrong entry ``name[n, .., d]`` and adds ``hint(n, ..)``, called with its index
+    without the last axis (the channel ``d``): a step, a segment, or a pair ``n, m``."""
     got = np.asarray(got)
-    if got.shape != want.shape:
-        raise AssertionError(f"{what}: expected {name} of shape {want.shape}, got {got.shape}")
+    expect_shape(got, want.shape, what, name)
     if tol is None:
         tol = 1e-5 if got.dtype in (np.complex64, np.float32) else 1e-10
-    bad = ~np.isclose(got, want, rtol=tol, atol=tol)
-    if bad.any():
-        n, d = np.argwhere(bad)[0]
-        raise AssertionError(f"{what}: {name}[{n}, {d}] = {np.round(got[n, d], 6)}, "
-                             f"expected {np.round(want[n, d], 6)}{hint(n)}")
-
-
-def _call(fn, args, what):
-    """``fn(*args)`` on copies; a crash is reported as an ``AssertionError`` naming ``what``."""
-    try:
-        return fn(*(np.array(x, copy=True) if isinstance(x, np.ndarray) else x for x in args))
-    except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-        raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
+    idx = first_index(~np.isclose(got, want, rtol=tol, atol=tol if atol is None else atol))
+    if idx is not None:
+        raise AssertionError(f"{what}: {name}[{', '.join(map(str, idx))}] = {np.round(got[idx], 6)}, "
+                             f"expected {np.round(want[idx], 6)}{hint(*idx[:-1])}")
 
 
 def _compare(fn, args, want, what, hint, name="h"):
     """Run ``fn(*args)`` and compare with ``want`` (rtol 1e-10); ``hint(n)`` explains step ``n``."""
-    _agree(_call(fn, args, what), want, what, hint, name, tol=1e-10)
+    _agree(call(fn, args, what), want, what, hint, name, tol=1e-10)
 
 
 def _summaries(a, x, segments):
@@ -98,9 +92,9 @@ def check_segmented_scan(first_pass, second_pass=None, seed=None):
             raise TypeError(f"{name}: expected a function, got {type(f).__name__}")
     rng = np.random.default_rng(seed)
     L, D = 64, 3
-    a = rng.uniform(0.5, 1.0, (L, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (L, D)))
-    x = rng.standard_normal((L, D)) + 1j * rng.standard_normal((L, D))
-    h0 = rng.standard_normal(D) + 1j * rng.standard_normal(D)
+    a = random_gates(rng, (L, D))
+    x = complex_normal(rng, (L, D))
+    h0 = complex_normal(rng, D)
     a_zero = a.copy()
     a_zero[37] = 0.0
     cases = [(a, x, h0, s, f"segments={s}") for s in (1, 2, 4, 8)]
@@ -109,7 +103,7 @@ def check_segmented_scan(first_pass, second_pass=None, seed=None):
     for a_, x_, _, G, what in cases:  # pass 1: the summaries
         Ls, what = L // G, f"first_pass, {what}"
         A_want, S_want = _summaries(a_, x_, G)
-        got = _call(first_pass, (a_, x_, G), what)
+        got = call(first_pass, (a_, x_, G), what)
         if not (isinstance(got, (tuple, list)) and len(got) == 2):
             kind = (f"an array of shape {np.shape(got)}" if isinstance(got, np.ndarray)
                     else type(got).__name__)
@@ -135,14 +129,14 @@ def check_segmented_scan(first_pass, second_pass=None, seed=None):
                                  f" (step {n} is in segment {n // Ls}: does each segment start "
                                  "from h_in_s, with h_in_0 = h0 and "
                                  "h_in_{s+1} = A_s h_in_s + S_s?)")
-        got = _call(second_pass, (a_, x_, h0_, A_, S_), what)
+        got = call(second_pass, (a_, x_, h0_, A_, S_), what)
         _agree(got, _sequential(a_, x_, h0_), what, hint)
 
     G, Ls = 4, L // 4  # pass 2 with summaries that do not come from a, x
-    A_f = rng.uniform(0.5, 1.0, (G, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (G, D)))
-    S_f = 3 * (rng.standard_normal((G, D)) + 1j * rng.standard_normal((G, D)))
+    A_f = random_gates(rng, (G, D))
+    S_f = 3 * complex_normal(rng, (G, D))
     what = "second_pass, segments=4 with summaries A, S that do not come from a, x"
-    got = _call(second_pass, (a, x, h0, A_f, S_f), what)
+    got = call(second_pass, (a, x, h0, A_f, S_f), what)
     loop = _sequential(a, x, h0)
 
     def f_hint(n):
@@ -183,8 +177,8 @@ def check_reverse_scan(fn, seed=None):
         raise TypeError(f"fn: expected a function fn(a, w), got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     D = 3
-    cplx = lambda L, lo=0.5: rng.uniform(lo, 1.0, (L, D)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (L, D)))
-    wn = lambda L: rng.standard_normal((L, D)) + 1j * rng.standard_normal((L, D))
+    cplx = lambda L: random_gates(rng, (L, D))
+    wn = lambda L: complex_normal(rng, (L, D))
     a_zero = cplx(50)
     a_zero[20] = 0.0
     cases = [(cplx(1), wn(1), "L=1"), (cplx(50), wn(50), "L=50"),
@@ -234,25 +228,14 @@ def check_chunk_decay(fn, seed=None):
     if not callable(fn):
         raise TypeError(f"fn: expected a function fn(a) -> D, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
-    unit = lambda C, d: np.exp(1j * rng.uniform(-np.pi, np.pi, (C, d)))
-    a_zero = rng.uniform(0.5, 1.0, (16, 3)) * unit(16, 3)
+    a_zero = random_gates(rng, (16, 3))
     a_zero[5] = 0.0
-    cases = [(rng.uniform(0.5, 1.0, (16, 3)) * unit(16, 3), "C=16, |a| in (0.5, 1)"),
+    cases = [(random_gates(rng, (16, 3)), "C=16, |a| in (0.5, 1)"),
              (-rng.uniform(0.5, 1.0, (16, 3)) + 0j, "real negative a"),
-             (a_zero, "a_5 = 0"), (1e-6 * unit(64, 2), "C=64, |a| = 1e-6")]
+             (a_zero, "a_5 = 0"), (1e-6 * unit_phase(rng, (64, 2)), "C=64, |a| = 1e-6")]
     for a, what in cases:
-        want = _decay(a)
-        try:
-            got = np.asarray(fn(a.copy()))
-        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-            raise AssertionError(f"{what}: your function raised {type(e).__name__}: {e}") from e
-        if got.shape != want.shape:
-            raise AssertionError(f"{what}: expected D of shape {want.shape}, got {got.shape}")
+        got = call(fn, (a,), what, convert=np.asarray)
         tol = 1e-10 if got.dtype in (np.complex128, np.float64) else 1e-5
-        bad = ~np.isclose(got, want, rtol=tol, atol=tol * 1e-3)
-        if bad.any():
-            n, m, k = np.argwhere(bad)[0]
-            raise AssertionError(f"{what}: D[{n}, {m}, {k}] = {np.round(got[n, m, k], 6)}, "
-                                 f"expected {np.round(want[n, m, k], 6)}"
-                                 f"{_decay_hint(got, a, n, m)}")
+        _agree(got, _decay(a), what, lambda n, m: _decay_hint(got, a, n, m), name="D",
+               tol=tol, atol=tol * 1e-3)
     print("check_chunk_decay: all 4 cases agree with the products a_{m+1} ... a_n.")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import call, expect_shape, first_index
+
 __all__ = ["check_top_k", "check_speaker_mask"]
 
 
@@ -25,20 +27,16 @@ def check_top_k(fn, seed=0):
     logits = rng.standard_normal((4, 65))
     for k in (1, 2, 10, 64, 65):
         want = _top_k(logits, k)
-        try:
-            got = np.asarray(fn(logits.copy(), k), dtype=np.float64)
-        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-            raise AssertionError(f"k = {k}: your function raised {type(e).__name__}: {e}") from e
-        if got.shape != want.shape:
-            raise AssertionError(f"k = {k}: expected shape {want.shape}, got {got.shape}")
+        got = call(fn, (logits, k), f"k = {k}", convert=lambda out: np.asarray(out, dtype=np.float64))
+        expect_shape(got, want.shape, f"k = {k}")
         kept = np.isfinite(got).sum(axis=-1)
         if np.any(kept != k):
             row = int(np.argmax(kept != k))
             raise AssertionError(f"k = {k}: row {row} keeps {kept[row]} logits, expected {k}"
                                  " (keep the k largest, remove the rest with -inf)")
-        bad = ~((got == want) | (np.isneginf(got) & np.isneginf(want)))
-        if bad.any():
-            b, v = np.argwhere(bad)[0]
+        idx = first_index(~((got == want) | (np.isneginf(got) & np.isneginf(want))))
+        if idx is not None:
+            b, v = idx
             raise AssertionError(f"k = {k}: row {b}, entry {v} is {got[b, v]}, expected "
                                  f"{want[b, v]} (kept logits are unchanged)")
     print("check_top_k: k = 1, 2, 10, 64 and 65 agree with nanoGPT's rule")
@@ -72,10 +70,7 @@ def check_speaker_mask(fn, n_random=20, seed=0):
     speaker = gates_text.CLASSES.index("speaker")
     for name, text in cases:
         want = gates_text.classify(text) == speaker
-        try:
-            got = np.asarray(fn(text))
-        except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-            raise AssertionError(f"{name}: your function raised {type(e).__name__}: {e}") from e
+        got = call(fn, (text,), name, convert=np.asarray)
         if got.shape != want.shape:
             raise AssertionError(f"{name}: expected {want.shape[0]} entries (one per "
                                  f"character), got shape {got.shape}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import call, expect_shape, pair
+
 __all__ = ["check_conv_step"]
 
 
@@ -26,21 +28,14 @@ def check_conv_step(fn, seed=0):
         want = np.asarray(conv.apply(w, u))
         buf = np.zeros((B, K - 1, D), np.float32)
         for t in range(L):
-            try:
-                y, buf = fn(w, buf, u[:, t])
-            except Exception as e:  # noqa: BLE001 - a crash is reported as what it is
-                raise AssertionError(f"K = {K}, step {t}: your function raised "
-                                     f"{type(e).__name__}: {e}") from e
+            where = f"K = {K}, step {t}"
+            # no copies: each step gets the very buffer the step before returned
+            y, buf = call(fn, (w, buf, u[:, t]), where, copy=False, convert=pair)
             y, buf = np.asarray(y), np.asarray(buf)
-            if y.shape != (B, D):
-                raise AssertionError(f"K = {K}, step {t}: expected y_t of shape {(B, D)}, "
-                                     f"got {y.shape}")
-            if buf.shape != (B, K - 1, D):
-                raise AssertionError(f"K = {K}, step {t}: expected a buffer of shape "
-                                     f"{(B, K - 1, D)}, got {buf.shape}")
+            expect_shape(y, (B, D), where, "y_t")
+            expect_shape(buf, (B, K - 1, D), where, "a buffer")
             if not np.allclose(y, want[:, t], atol=1e-5):
                 err = float(np.abs(y - want[:, t]).max())
-                raise AssertionError(f"K = {K}, step {t}: y_t differs from the convolution by "
-                                     f"up to {err:.3g} (is the buffer oldest first, and "
-                                     f"does it drop the oldest input?)")
+                raise AssertionError(f"{where}: y_t differs from the convolution by up to {err:.3g} "
+                                     "(is the buffer oldest first, and does it drop the oldest input?)")
     print("check_conv_step: widths 1, 2 and 4 agree with the convolution over 7 steps")
