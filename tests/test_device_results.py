@@ -43,7 +43,8 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-07_h100_chain_seeds2000_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_seeds1500_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_seeds1500b_lm.tgz", "2026-12-07", "0.11.2"),
-         ("device_2026-12-07_h100_chain_ng1500_lm.tgz", "2026-12-07", "0.11.2")]
+         ("device_2026-12-07_h100_chain_ng1500_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_i2500_lm.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -65,7 +66,7 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (
-        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 12)
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 13)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)
@@ -145,7 +146,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
     # RetNet: no record (two runs stopped, one killed while saving); the schedules: 21 runs;
     # regularization at 2,000 iterations: 16 runs; six seeds at 1,500: 14 runs (and the
     # transformer's seed 0 again, in place of its first run)
-    assert with_record == 44 + 21 + 16 + 14
+    assert with_record == 44 + 21 + 16 + 14 + 8
 
 
 def test_gla_probe_reproduces_from_raw(tmp_path):
@@ -252,7 +253,9 @@ ASSETS_TABLE = [("gateloop", "gateloop"), ("fixed", "fixed"), ("transformer", "t
                                     ("--weight-decay 0.3", "wd3"))),
                 ("transformer, `--iters 2000 --dropout 0.3`", "transformer-i2000d3"),
                 ("gateloop, `--readout norm-gate --iters 1500 --dropout 0.3`",
-                 "gateloop-ngi1500d3")]
+                 "gateloop-ngi1500d3"),
+                ("gateloop, `--readout norm-gate --iters 2500 --dropout 0.3`",
+                 "gateloop-ngi2500d3")]
 
 
 def test_assets_readme_table_is_the_file():

@@ -84,6 +84,10 @@ def gpu_push_rows():
             f"{pm([runs[f'transformer-i1500-s{s}']['best_val_loss'] for s in range(6)])} | "
             "nanoGPT: 1.4697 |",
             f"(at 0.2 it gave {pm([runs[f'gateloop-ngi1500-s{s}']['best_val_loss'] for s in range(6)])};",
+            # ending at 2,500: GateLoop at dropout 0.3 (six seeds), the transformer (five)
+            f"| {pm([runs[f'gateloop-ngi2500d3-s{s}']['best_val_loss'] for s in range(6)])} | – | "
+            f"{pm([runs[f'transformer-i2500-s{s}']['best_val_loss'] for s in range(5)])} | "
+            "nanoGPT: 1.4697 |",
             # the gate's batch ran the recipe again beside it
             f"which gave {pm([runs[f'gateloop-h2-s{s}']['best_val_loss'] for s in range(3)])};",
             "| " + "; ".join(f"{label}: {pm([runs[f'{run}-s{s}']['best_val_loss'] for s in range(3)])}"
