@@ -1,6 +1,8 @@
 """The chapter 1 checker passes a correct kernel and names the mistake in wrong ones."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -31,3 +33,11 @@ def test_correct_passes(capsys):
 def test_wrong_fails_with_message(wrong, words):
     with pytest.raises(AssertionError, match=words):
         ch01.check_kernel(wrong, seed=1)
+
+
+def test_message_names_the_entry_with_plain_integers():
+    """The worst entry reads ``K[0, 5]``, not NumPy 2's ``K[np.int64(0), np.int64(5)]``."""
+    with pytest.raises(AssertionError) as err:
+        ch01.check_kernel(lambda A, B, C, L: correct(A, B, C, L).real, seed=1)
+    assert "np.int64" not in str(err.value)
+    assert re.match(r"K\[\d+, \d+\] ", str(err.value)), str(err.value)

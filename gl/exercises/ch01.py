@@ -43,7 +43,7 @@ def check_kernel(kernel_fn, seed=None):
             hints.append("B is missing")
         if np.allclose(got, (C[..., None] * A[..., None] ** np.arange(L) * B[..., None])[:, 0], rtol=1e-5):
             hints.append("you kept only the first state: sum over the N states")
-        i = np.unravel_index(np.argmax(np.abs(got - want)), want.shape)
+        i = tuple(int(j) for j in np.unravel_index(np.argmax(np.abs(got - want)), want.shape))
         raise AssertionError(f"K{list(i)} {where}: expected {want[i]:.6g}, got {got[i]:.6g}"
                              + hint_list(hints))
     print("check_kernel: correct on 3 random diagonal RNNs (up to N = 7 states, L = 33).")
