@@ -108,11 +108,14 @@ def train():
     w, x, y = loop.replicate((jnp.ones(3), jnp.ones((16, 3)), jnp.ones(16)), mesh)
     hlo = epoch.lower(w, tx.init(w), jax.random.key(0), x, y).compile().as_text()
     out = {"devices": jax.device_count(), "all_reduce": "all-reduce" in hlo}
+    made, make = [], mh.make_train_epoch  # keep each run's jitted epoch, to count compiles
+    mh.make_train_epoch = lambda *a, **k: made.append(make(*a, **k)) or made[-1]
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in (("one", []), ("data4", ["--mesh", "data=4"])):
             mh.main(["memory-horizon", "--out", os.path.join(tmp, name), *tiny, *extra])
             with open(os.path.join(tmp, name, "metrics.jsonl")) as f:
                 out[name] = [json.loads(line) for line in f]
+            out[name + "_compiles"] = made[-1]._cache_size()
     return out
 
 

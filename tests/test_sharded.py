@@ -76,6 +76,9 @@ def test_data_parallel_training_matches_one_device():
     assert out["devices"] == 4
     assert out["all_reduce"], "the data-parallel step should sum gradients across devices"
     assert len(out["one"]) == len(out["data4"]) == 2
+    # two epochs, one compilation each: the optimizer state is replicated like the
+    # parameters, so the second epoch's inputs have the first one's shardings
+    assert out["one_compiles"] == out["data4_compiles"] == 1, out
     for m1, m4 in zip(out["one"], out["data4"]):
         for key in ("train_loss", "test_loss"):
             assert abs(m1[key] - m4[key]) <= 1e-5 * abs(m1[key]), (key, m1[key], m4[key])

@@ -204,14 +204,16 @@ def _export_epoch(path):
 
 def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, evaluate,
         meta, steps_per_epoch, eval_every=10, checkpoint_every=10, resume=False, overwrite=False,
-        progress=None):
+        progress=None, mesh: Mesh | None = None):
     """Train for ``epochs`` (resuming from ``ck.out`` with ``resume``); return the last metrics.
 
     ``evaluate(params, final) -> dict`` runs every ``eval_every`` epochs and after the last;
     ``epoch``, ``step``, ``train_loss`` and ``elapsed_s`` are added to what it returns.
     ``key`` shuffles epoch ``e`` by ``fold_in(key, e)``, so a resumed run sees the same batches
     as an uninterrupted one. ``meta`` (provenance and run settings) is saved in every checkpoint.
-    ``progress``: a ``tqdm``-like bar, or None.
+    ``progress``: a ``tqdm``-like bar, or None. ``mesh``: the parameters and the optimizer
+    state, fresh or resumed, are replicated over it (:func:`replicate`), as ``epoch_fn``
+    returns them, so that its second epoch reuses the first one's compilation.
 
     The run's directory: without ``resume`` it must be empty or absent (``overwrite`` removes
     the files of :data:`RUN_FILES` first; others stay). ``train_state.npz`` is the one file
@@ -236,6 +238,8 @@ def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, 
             checkpoint.save(ck_path, params, ck.config, metrics, run.meta)
         with open(mpath, "w") as f:  # drop lines written after the checkpoint
             f.writelines(json.dumps(m, sort_keys=True) + "\n" for m in metrics)
+    if mesh is not None:
+        params, opt_state = replicate((params, opt_state), mesh)
     k_shuffle = jax.random.split(key)[1]
     t0, last = time.time(), None
     if progress is not None:

@@ -194,7 +194,7 @@ def train(args) -> dict:
                     evaluate=evaluate, meta=meta,
                     steps_per_epoch=steps_per_epoch, eval_every=args.eval_every,
                     checkpoint_every=args.checkpoint_every, resume=args.resume,
-                    overwrite=getattr(args, "overwrite", False), progress=bar)
+                    overwrite=getattr(args, "overwrite", False), progress=bar, mesh=mesh)
 
 
 def build_parser():
