@@ -53,6 +53,46 @@ def random_inputs(rng, batch=(2,), L=16, H=3, d_k=2, d_v=3, mag=(0.5, 1.0), comp
     return out
 
 
+def loop_scan(a, x, h0=None, axis=0):
+    """Every state of ``h_t = a_t ⊙ h_{t-1} + x_t`` by a plain Python loop over ``axis``.
+
+    The test suite's own sequential recurrence (eq. 7 with ``x_t = k_tᵀ v_t``), independent of
+    :mod:`gl`, whose ground truth is the Numba loop :func:`gl.gate_loop_reference`: the tests
+    check that loop (and the checkers' truths) against this one. ``a`` broadcasts against ``x``
+    (one gate per step, or a constant ``A``); ``h0`` is ``h_{-1}``, zero when None. NumPy's
+    promotion of ``a``, ``x``, ``h0`` sets the dtype (cast the inputs to choose it). Returns the
+    states ``h_t`` stacked along ``axis`` (the shape of ``x``), C-contiguous.
+    """
+    x = np.asarray(x)
+    a = np.moveaxis(np.broadcast_to(a, x.shape), axis, 0)
+    x = np.moveaxis(x, axis, 0)
+    h = np.zeros_like(x[0]) if h0 is None else np.asarray(h0)
+    hs = []
+    for a_t, x_t in zip(a, x):
+        h = a_t * h + x_t
+        hs.append(h)
+    return np.ascontiguousarray(np.moveaxis(np.stack(hs), 0, axis))
+
+
+def loop_gate_loop(q, k, v, a, h0=None, dtype=np.complex128, return_states=False):
+    """GateLoop (eq. 7-8) by the plain loop :func:`loop_scan`: ``h_n = a_n ⊙ h_{n-1} + k_nᵀ v_n``
+    (``a_n`` scales the rows of the ``(d_k, d_v)`` state), ``y_n = q_n h_n``; no conjugate anywhere.
+
+    Shapes as :func:`gl.gate_loop`: ``q, k`` ``(..., L, H, d_k)``, ``v`` ``(..., L, H, d_v)``,
+    ``a`` ``(..., L, H, d_k)`` or broadcastable to it (``(..., L, H, 1)``: one gate per head),
+    ``h0`` ``(..., H, d_k, d_v)`` or None (zero). Every input is cast to ``dtype`` (None: NumPy's
+    promotion of the inputs). Returns ``(y, h_L)``, ``y`` ``(..., L, H, d_v)``; with
+    ``return_states``, ``(y, hs)``, every state ``h_n`` in ``hs`` ``(..., L, H, d_k, d_v)``.
+    """
+    if dtype is not None:
+        q, k, v, a = (np.asarray(x, dtype) for x in (q, k, v, a))
+        h0 = None if h0 is None else np.asarray(h0, dtype)
+    q, k, v, a = (np.asarray(x) for x in (q, k, v, a))
+    hs = loop_scan(a[..., None], k[..., :, None] * v[..., None, :], h0, axis=-4)  # eq. 7
+    y = np.einsum("...hr,...hrp->...hp", q, hs)  # eq. 8
+    return y, (hs if return_states else hs[..., -1, :, :, :])
+
+
 def script_module(rel_path: str):
     """A script outside the package (under ``experiments/`` or ``benchmarks/``), imported by
     its path relative to the repository root: the tests may import it, ``gl`` may not."""

@@ -10,22 +10,16 @@ import pytest
 
 import gl
 import gl.exercises
-from conftest import book_solution
+from conftest import book_solution, loop_gate_loop
 from gl.exercises import ch03
 
 
-def loop_ok(q, k, v, a, h0):
-    h = h0.astype(np.result_type(a, h0, np.complex64))
-    ys = []
-    for n in range(q.shape[0]):
-        h = a[n][:, :, None] * h + k[n][:, :, None] * v[n][:, None, :]
-        ys.append(np.einsum("hr,hrp->hp", q[n], h))
-    return np.stack(ys), h
+def loop_ok(q, k, v, a, h0):  # in the inputs' precision, complex
+    return loop_gate_loop(q, k, v, a, h0, dtype=np.result_type(q, k, v, a, h0, np.complex64))
 
 
 def loop_float32(q, k, v, a, h0):  # a correct loop in single precision must pass too
-    y, h = loop_ok(*(x.astype(np.complex64) for x in (q, k, v, a, h0)))
-    return y.astype(np.complex64), h.astype(np.complex64)
+    return loop_gate_loop(q, k, v, a, h0, dtype=np.complex64)
 
 
 def loop_no_h0(q, k, v, a, h0):
@@ -104,26 +98,11 @@ def test_loop_cases_include_complex_q_and_k():
     assert any(q.dtype.kind == k.dtype.kind == "f" for _, q, k, *_ in cases)
 
 
-def loop_plain(q, k, v, a, h0):
-    """Eq. 7-8 by scalar loops in complex128: h[r, p] = a[r] h[r, p] + k[r] v[p], then
-    y[p] = sum_r q[r] h[r, p] (no conjugate anywhere)."""
-    L, H, d_k = q.shape
-    d_v = v.shape[-1]
-    h = np.array(h0, np.complex128)
-    y = np.zeros((L, H, d_v), np.complex128)
-    for n in range(L):
-        for i in range(H):
-            for r in range(d_k):
-                for p in range(d_v):
-                    h[i, r, p] = complex(a[n, i, r]) * h[i, r, p] + complex(k[n, i, r]) * complex(v[n, i, p])
-                    y[n, i, p] += complex(q[n, i, r]) * h[i, r, p]
-    return y, h
-
-
 def test_the_truth_is_right_on_every_case():
-    """The checker's truth, gl.gate_loop_reference in complex128, against scalar loops on each case."""
+    """The checker's truth, gl.gate_loop_reference in complex128, against the tests' own loop
+    (conftest.loop_gate_loop, complex128, no conjugate anywhere) on each case."""
     for _, q, k, v, a, h0 in ch03._loop_cases(np.random.default_rng(0)):
-        want_y, want_h = loop_plain(q, k, v, a, h0)
+        want_y, want_h = loop_gate_loop(q, k, v, a, h0)
         y, h = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True, dtype=np.complex128)
         assert np.abs(y - want_y).max() <= 1e-12 * np.abs(want_y).max()
         assert np.abs(h - want_h).max() <= 1e-12 * np.abs(want_h).max()

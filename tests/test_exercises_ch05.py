@@ -15,7 +15,7 @@ import pytest
 
 import gl
 import gl.exercises
-from conftest import book_solution
+from conftest import book_solution, loop_gate_loop
 from gl.attention import causal_mask, segment_sum
 from gl.exercises import ch05
 
@@ -184,20 +184,10 @@ def loop_decay(a):
     return D
 
 
-def loop_attention(q, k, v, a):
-    """Eq. 7-8 by a plain complex128 loop: h = a ⊙ h + kᵀ v, y = q h (no conjugate)."""
-    q, k, v, a = (np.asarray(x, np.complex128) for x in (q, k, v, a))
-    h = np.zeros(k.shape[1:] + v.shape[-1:], np.complex128)
-    ys = []
-    for n in range(q.shape[0]):
-        h = a[n][..., None] * h + k[n][..., None] * v[n][:, None, :]
-        ys.append(np.einsum("hc,hcv->hv", q[n], h))
-    return np.stack(ys)
-
-
 def test_the_truth_is_right_on_every_case():
     """The checkers' truth, gl.relative_decay (complex64) and gate_loop_reference, against plain
-    complex128 loops on each case, the closed gate and |a| ≈ 0.05 included."""
+    complex128 loops (loop_decay; conftest.loop_gate_loop from h = 0) on each case, the closed
+    gate and |a| ≈ 0.05 included."""
     rng = np.random.default_rng(0)
     labels = []
     for label, why, a in ch05._gate_cases(rng):
@@ -214,7 +204,7 @@ def test_the_truth_is_right_on_every_case():
             assert np.all(got[..., n[~shut], m[~shut]] != 0), label
     assert any("closed gate" in s for s in labels) and any("tiny gates" in s for s in labels)
     for label, why, q, k, v, a in ch05._attention_cases(np.random.default_rng(0)):
-        want = loop_attention(q, k, v, a)
+        want, _ = loop_gate_loop(q, k, v, a)
         got = gl.gate_loop_reference(q, k, v, a, dtype=np.complex128)
         assert np.linalg.norm(got - want) <= 1e-12 * np.linalg.norm(want), label
 

@@ -1,10 +1,11 @@
 """The Pallas backward of the multi-head GateLoop (experiments/pallas_mh_bwd.py), in the interpreter.
 
 Ground truths: autodiff through :func:`gl.chunked.gate_loop_chunked` in float64; a float64
-NumPy loop of the backward recurrences (B1)-(B6) (:func:`loop_vjp`, its forward checked
-against the Numba loop :func:`gl.gate_loop_reference`); and ``jax.test_util.check_grads``
-(numerical differences) in float64. Tolerances (relative, norm over each gradient):
-float64 kernel ``1e-12``, float32 kernel ``2e-6`` against float64 (``1e-5`` at L = 256).
+NumPy loop of the backward recurrences (B1)-(B6) (:func:`loop_vjp`, whose forward is the tests'
+loop ``conftest.loop_gate_loop``, checked against the Numba loop :func:`gl.gate_loop_reference`);
+and ``jax.test_util.check_grads`` (numerical differences) in float64. Tolerances (relative,
+norm over each gradient): float64 kernel ``1e-12``, float32 kernel ``2e-6`` against float64
+(``1e-5`` at L = 256).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from jax.test_util import check_grads
 
 import gl
 import gl.chunked
-from conftest import rel_err, sweep
+from conftest import loop_gate_loop, rel_err, sweep
 from experiments import pallas_mh_bwd as mb
 from experiments import pallas_mh_states as ms
 
@@ -47,10 +48,8 @@ def loop_vjp(q, k, v, a, h0, dy, dhL):
     q, k, v, a, h0, dy, dhL = (np.asarray(x, np.float64) for x in (q, k, v, a, h0, dy, dhL))
     a = np.broadcast_to(a, q.shape)
     L = q.shape[1]
-    hs = [h0]  # hs[t + 1] = h_t, (B, H, d_k, d_v)
-    for t in range(L):
-        hs.append(a[:, t, :, :, None] * hs[-1] + k[:, t, :, :, None] * v[:, t, :, None, :])
-    y = np.stack([np.einsum("bhij,bhi->bhj", hs[t + 1], q[:, t]) for t in range(L)], axis=1)
+    y, states = loop_gate_loop(q, k, v, a, h0, dtype=np.float64, return_states=True)  # eq. 7-8
+    hs = [h0] + [states[:, t] for t in range(L)]  # hs[t + 1] = h_t, (B, H, d_k, d_v)
     grads = [np.zeros_like(x) for x in (q, k, v, a)]
     gam = dhL
     for t in reversed(range(L)):

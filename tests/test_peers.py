@@ -1,8 +1,9 @@
 """benchmarks/peers.py, peer_cases.py, peer_precision.py and peer_maps.py on the CPU, without
 torch or the peers installed.
 
-Each peer is stood in for by a NumPy loop written from its documented semantics (fla 0.6.0's
-docstrings and ``naive.py``, accelerated-scan 0.3.1's docstrings and ``ref.py``), injected into
+Each peer is stood in for by the tests' NumPy loops (``conftest.loop_gate_loop``, ``loop_scan``)
+called as its documented semantics say (fla 0.6.0's docstrings and ``naive.py``, accelerated-scan
+0.3.1's docstrings and ``ref.py``: layout, ``exp`` of the log-gate, the scale), injected into
 ``sys.modules``. The maps are checked against the float64 Numba loop (``gl.gate_loop_reference``)
 to 1e-5; a wrong transpose, a linear gate where fla takes its log, or fla's default scale
 ``K^-1/2`` misses that by orders of magnitude (``test_mutated_maps_are_caught``).
@@ -20,6 +21,7 @@ import peer_cases  # noqa: E402  (benchmarks/peer_cases.py)
 import peer_maps  # noqa: E402  (benchmarks/peer_maps.py)
 import peer_precision  # noqa: E402  (benchmarks/peer_precision.py)
 import peers  # noqa: E402  (benchmarks/peers.py, a script)
+from conftest import loop_gate_loop, loop_scan  # noqa: E402
 
 
 # ---- the peers' documented semantics, on NumPy arrays ----------------------------------
@@ -29,12 +31,8 @@ def _gla(q, k, v, g, scale=None, initial_state=None, output_final_state=False, *
     B, T, H, K = q.shape
     assert k.shape == g.shape == q.shape and v.shape[:3] == q.shape[:3], "fla layout"
     scale = K ** -0.5 if scale is None else scale
-    h = np.zeros((B, H, K, v.shape[-1]), np.result_type(q, v, g))
-    o = np.zeros(v.shape, h.dtype)
-    for t in range(T):
-        h = np.exp(g[:, t])[..., None] * h + k[:, t, :, :, None] * v[:, t, :, None, :]
-        o[:, t] = np.einsum("bhk,bhkv->bhv", q[:, t] * scale, h)
-    return o, None
+    o, _ = loop_gate_loop(q * scale, k, v, np.exp(g), dtype=None)  # gl's layout, a = exp(g)
+    return o.astype(np.result_type(q, v, g), copy=False), None
 
 
 def _fused_recurrent_gla(q, k, v, gk=None, gv=None, scale=None, **kw):
@@ -50,21 +48,13 @@ def _simple_gla(q, k, v, g=None, g_gamma=None, scale=None, **kw):
 def _hgrn(x, g, initial_state=None, output_final_state=False):
     """fla HGRN: (B, T, D); h_t = exp(g_t) h_{t-1} + x_t; returns (h, final)."""
     assert x.shape == g.shape
-    h, o = np.zeros(x[:, 0].shape, np.result_type(x, g)), np.zeros(x.shape, np.result_type(x, g))
-    for t in range(x.shape[1]):
-        h = np.exp(g[:, t]) * h + x[:, t]
-        o[:, t] = h
-    return o, None
+    return loop_scan(np.exp(g), x, axis=1), None
 
 
 def _scan(gates, tokens):
     """accelerated-scan: (B, C, T), x_t = gates_t x_{t-1} + tokens_t along the last axis."""
     assert gates.shape == tokens.shape and gates.flags.c_contiguous, "(B, C, T) contiguous"
-    x, out = 0, np.zeros(gates.shape, np.result_type(gates, tokens))
-    for t in range(gates.shape[-1]):
-        x = gates[..., t] * x + tokens[..., t]
-        out[..., t] = x
-    return out
+    return loop_scan(gates, tokens, axis=-1)
 
 
 def _warp(gates, tokens):

@@ -1,4 +1,5 @@
-"""The Numba loop against a plain-Python loop of eq. 7-8, in every dtype it takes.
+"""The Numba loop against the tests' plain-Python loop of eq. 7-8 (conftest.loop_gate_loop,
+complex128), in every dtype it takes.
 
 Tolerances: the same arithmetic in the same order, so complex128/float64 agree to 1e-12
 relative and complex64/float32 to 1e-5; loops that do the same operations in the same order
@@ -11,24 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import gl
-from conftest import examples, random_inputs, rel_err
-
-
-def python_loop(q, k, v, a, h0=None):
-    """eq. 7-8 literally, one head and one batch element at a time, in complex128."""
-    *batch, L, H, d_k = q.shape
-    d_v = v.shape[-1]
-    q, k, v, a = (x.reshape((-1, L, H, x.shape[-1])).astype(np.complex128) for x in (q, k, v, a))
-    y = np.zeros(q.shape[:-1] + (d_v,), np.complex128)
-    hs = np.zeros((q.shape[0], H, d_k, d_v), np.complex128)
-    for b in range(q.shape[0]):
-        for i in range(H):
-            h = np.zeros((d_k, d_v)) if h0 is None else h0.reshape(hs.shape)[b, i].astype(np.complex128)
-            for n in range(L):
-                h = a[b, n, i][:, None] * h + np.outer(k[b, n, i], v[b, n, i])  # eq. 7
-                y[b, n, i] = q[b, n, i] @ h  # eq. 8
-            hs[b, i] = h
-    return y.reshape(tuple(batch) + (L, H, d_v)), hs.reshape(tuple(batch) + (H, d_k, d_v))
+from conftest import examples, loop_gate_loop, random_inputs, rel_err
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -37,7 +21,7 @@ def python_loop(q, k, v, a, h0=None):
 def test_matches_python_loop(rng, dtype, tol, complex_a, batch):
     q, k, v, a, h0 = random_inputs(rng, batch, 13, 2, 3, 2, complex_a=complex_a, dtype=dtype, h0=True)
     y, h = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True)
-    y_py, h_py = python_loop(q, k, v, a, h0)
+    y_py, h_py = loop_gate_loop(q, k, v, a, h0)
     assert y.dtype == np.result_type(q, a, h0)  # computes in the inputs' common dtype
     assert rel_err(y, y_py) < tol and rel_err(h, h_py) < tol
 
@@ -85,7 +69,7 @@ def loops_for(q, k, v, a, h0=None):
 
 def check_against_python_loop(q, k, v, a, h0, tol):
     y, h = gl.gate_loop_reference(q, k, v, a, h0=h0, return_state=True)
-    y_py, h_py = python_loop(q, k, v, a, h0)
+    y_py, h_py = loop_gate_loop(q, k, v, a, h0)
     assert y.dtype == h.dtype == np.result_type(*(x for x in (q, k, v, a, h0) if x is not None))
     assert y.shape == y_py.shape and h.shape == h_py.shape
     assert rel_err(y, y_py) < tol and rel_err(h, h_py) < tol
@@ -217,7 +201,7 @@ def test_complex_inputs_compute_in_matching_complex_precision(rng, real, want):
     q, k, v, a = random_inputs(rng, (2,), 6, 2, 2, 3, dtype=real)
     y = gl.gate_loop_reference(q, k, v, a)
     assert y.dtype == want and np.abs(y.imag).max() > 0.1
-    y_ref, _ = python_loop(q, k, v, a)
+    y_ref, _ = loop_gate_loop(q, k, v, a)
     assert rel_err(y, y_ref) < (1e-5 if real == np.float32 else 1e-12)
     assert gl.gate_loop_reference(q, k, v, a, dtype=np.complex128).dtype == np.complex128
 

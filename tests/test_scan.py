@@ -5,8 +5,6 @@ products and sums); complex64 scans against the complex128 Numba loop, relative 
 """
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import gl
 from gl.scan import outer_kv
-from conftest import random_inputs, rel_err
+from conftest import loop_scan, random_inputs, rel_err
 
 finite = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
 cplx = st.builds(complex, finite, finite)
@@ -59,8 +57,7 @@ def test_scan_equals_fold(a, kv):
     with jax.enable_x64(True):
         _, h = jax.lax.associative_scan(gl.binary_operator, (jnp.asarray(a), jnp.asarray(kv)))
         h = np.asarray(h)
-    folded = list(functools.reduce(lambda acc, x: acc + [x[0] * acc[-1] + x[1]],
-                                   zip(a, kv), [0j])[1:])
+    folded = loop_scan(a, kv)
     np.testing.assert_allclose(h, folded, rtol=1e-12, atol=1e-12)
 
 

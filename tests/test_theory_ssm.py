@@ -15,19 +15,14 @@ from hypothesis import given, strategies as st
 
 import gl
 from gl.theory import ssm
-from conftest import rel_err
+from conftest import loop_scan, rel_err
 
 LAMBDAS = np.array([-0.5 + 2.0j, -1.0 + 0.0j, -0.2 - 5.0j])
 
 
 def run_recurrence(A, B, x):
     """``h_n = A h_{n-1} + B x_n`` from ``h_0 = 0``; A, B ``(N,)``, x ``(L,)`` -> h ``(L, N)``."""
-    h = np.zeros_like(A)
-    out = []
-    for x_n in x:
-        h = A * h + B * x_n
-        out.append(h)
-    return np.array(out)
+    return loop_scan(A, np.multiply.outer(x, B))
 
 
 # ---------------------------------------------------------------- exactness of ZOH (eq. 5)
