@@ -4,7 +4,7 @@
 single-device :func:`gl.gate_loop` (float64; forward, final state, gradient) for 1, 2 and 4
 devices, both combines, even and padded lengths, and the messages of the bad inputs.
 ``python tests/mesh_check.py train``: two epochs of the tiny Memory Horizon run on one device
-and with ``--mesh data=4``; their losses.
+and with ``--mesh data=4``; their losses. ``train_lm``: the same for the character LM.
 
 The device count must be set before JAX starts, hence a separate process.
 """
@@ -119,5 +119,40 @@ def train():
     return out
 
 
+def train_lm():
+    """The tiny character LM, two epochs (with dropout), on one device and on data=4."""
+    from gl.tasks.char_lm import train as lm
+
+    tiny = ["--n-layer", "1", "--n-head", "2", "--d-model", "16", "--d-qk", "8",
+            "--context", "16", "--batch-size", "8", "--iters", "4", "--eval-interval", "2",
+            "--eval-windows", "16", "--eval-batch", "512", "--dropout", "0.1",
+            "--no-progress"]
+    made, make = [], lm.make_epoch  # each run's jitted epoch and its first arguments
+
+    def keep(*a, **k):
+        epoch, first = make(*a, **k), []
+        made.append((epoch, first))
+
+        def run(*xs):
+            if not first:
+                first.extend(xs)
+            return epoch(*xs)
+        return run
+
+    lm.make_epoch = keep
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("one", []), ("data4", ["--mesh", "data=4"])):
+            lm.main(["char-lm", "--out", os.path.join(tmp, name), *tiny, *extra])
+            with open(os.path.join(tmp, name, "metrics.jsonl")) as f:
+                out[name] = [json.loads(line) for line in f]
+            epoch, first = made[-1]
+            out[name + "_compiles"] = epoch._cache_size()
+            hlo = epoch.lower(*first).compile().as_text()
+            out[name + "_all_reduce"] = "all-reduce" in hlo
+    return out
+
+
 if __name__ == "__main__":
-    print("MESH_CHECK " + json.dumps({"operator": operator, "train": train}[sys.argv[1]]()))
+    parts = {"operator": operator, "train": train, "train_lm": train_lm}
+    print("MESH_CHECK " + json.dumps(parts[sys.argv[1]]()))

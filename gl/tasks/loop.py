@@ -29,7 +29,7 @@ from gl._flags import flag  # noqa: F401  (gl.tasks.loop.flag, as the CLIs use i
 from gl.tasks import checkpoint
 
 __all__ = ["hardware", "lr_schedule", "adamw", "make_epoch", "RunRefused", "Checkpoints", "RUN_FILES", "PROVENANCE", "fit", "flag",
-           "parse_mesh", "replicate"]
+           "parse_mesh", "replicate", "batch_split"]
 
 
 def hardware() -> str:
@@ -101,6 +101,21 @@ def replicate(tree, mesh: Mesh):
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
+def batch_split(mesh: Mesh | None, batch_size: int, axis="data") -> Callable:
+    """``x -> x`` with its leading (batch) axis split over ``mesh``'s ``axis`` (a sharding
+    constraint, inside jit), or unchanged without a mesh; a ``ValueError`` naming ``mesh`` or
+    ``batch_size`` when the axis is missing or does not divide the batch."""
+    if mesh is None:
+        return lambda x: x
+    if axis not in mesh.axis_names:
+        raise ValueError(f"mesh: expected an axis {axis!r}, got axes {mesh.axis_names}")
+    if batch_size % mesh.shape[axis]:
+        raise ValueError(f"batch_size: expected a multiple of the {mesh.shape[axis]} "
+                         f"devices of mesh axis {axis!r}, got {batch_size}")
+    sharding = NamedSharding(mesh, PartitionSpec(axis))
+    return lambda x: jax.lax.with_sharding_constraint(x, sharding)
+
+
 def make_epoch(loss: Callable, tx, batch_size: int, mesh: Mesh | None = None, axis="data"):
     """A jitted ``epoch(params, opt_state, key, inputs, targets) -> (params, opt_state, mean_loss)``.
 
@@ -109,14 +124,7 @@ def make_epoch(loss: Callable, tx, batch_size: int, mesh: Mesh | None = None, ax
     its ``axis`` (data parallelism: pass replicated parameters, :func:`replicate`); the
     compiler then sums the gradients across devices, so a step sees the same global batch.
     """
-    if mesh is not None:
-        if axis not in mesh.axis_names:
-            raise ValueError(f"mesh: expected an axis {axis!r}, got axes {mesh.axis_names}")
-        if batch_size % mesh.shape[axis]:
-            raise ValueError(f"batch_size: expected a multiple of the {mesh.shape[axis]} "
-                             f"devices of mesh axis {axis!r}, got {batch_size}")
-    split = (lambda x: x) if mesh is None else \
-        (lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(axis))))
+    split = batch_split(mesh, batch_size, axis)
 
     @jax.jit
     def epoch(params, opt_state, key, inputs, targets):

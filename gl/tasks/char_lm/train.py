@@ -42,7 +42,7 @@ CHECK_WINDOWS = ceval.CHECK_WINDOWS
 
 
 def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
-               impl: str = "auto", dropout: float = 0.0, accum: int = 1):
+               impl: str = "auto", dropout: float = 0.0, accum: int = 1, mesh=None):
     """A jitted ``epoch(params, opt_state, key, ids, _) -> (params, opt_state, mean_loss)``:
     ``iters`` AdamW steps on random windows of the training ids, in one ``lax.scan``.
     ``mode``: the algorithm of :func:`gl.gate_loop` in training (the same function;
@@ -52,9 +52,13 @@ def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
     (:func:`gl.tasks.char_lm.model.apply`). ``accum``: gradient accumulation, each batch
     split into ``accum`` equal micro-batches whose mean gradients are averaged: the same
     update (without dropout; with it, other masks) with ``1/accum`` of the activation memory
-    (S4D and Mamba at nanoGPT's GPU scale: about 55 GB per step at batch 64, parallel mode)."""
+    (S4D and Mamba at nanoGPT's GPU scale: about 55 GB per step at batch 64, parallel mode).
+    ``mesh``: data parallelism over its ``"data"`` axis, each batch of windows split over
+    its devices (pass replicated parameters and ids, :func:`gl.tasks.loop.replicate`); the
+    same windows, so the same losses as one device within float rounding."""
     if batch_size % accum:
         raise ValueError(f"accum: expected a divisor of batch_size {batch_size}, got {accum}")
+    split = loop.batch_split(mesh, batch_size)
 
     def loss(p, x, y, key):
         logits = cmodel.apply(p, x, config, mode=mode, impl=impl, dropout=dropout, key=key)
@@ -79,7 +83,7 @@ def make_epoch(config, tx, batch_size: int, iters: int, mode: str = "recurrent",
         def one(carry, k):
             params, opt_state = carry
             # the windows use k itself, so runs without dropout see the batches they saw before
-            x, y = cdata.random_windows(k, ids, batch_size, config.context)
+            x, y = map(split, cdata.random_windows(k, ids, batch_size, config.context))
             value, grads = accumulated(params, x, y, jax.random.fold_in(k, 1))
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), value
@@ -165,13 +169,18 @@ def train(args) -> dict:
     except ImportError:  # pragma: no cover
         bar = None
     ck = loop.Checkpoints(args.out, config)
+    mesh = None if args.mesh is None else loop.parse_mesh(args.mesh)
+    ids = jnp.asarray(corpus.train)
+    if mesh is not None:  # data parallelism: the ids on every device, each batch split
+        meta["mesh"] = args.mesh
+        ids = loop.replicate(ids, mesh)
     final = loop.fit(ck, params, tx, make_epoch(config, tx, args.batch_size, args.eval_interval,
                                            args.scan_mode, args.scan_impl, args.dropout,
-                                           args.accum),
-                     jnp.asarray(corpus.train), jnp.zeros(()), epochs=epochs, key=key,
+                                           args.accum, mesh),
+                     ids, jnp.zeros(()), epochs=epochs, key=key,
                      evaluate=evaluate, meta=meta, steps_per_epoch=args.eval_interval,
                      eval_every=1, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                     overwrite=args.overwrite, progress=bar)
+                     overwrite=args.overwrite, progress=bar, mesh=mesh)
     return final
 
 
@@ -218,6 +227,8 @@ def build_parser():
                    help="gradient accumulation: micro-batches per batch (a divisor of --batch-size)")
     p.add_argument("--eval-batch", type=count, default=128, help="windows per evaluation call")
     p.add_argument("--checkpoint-every", type=count, default=1, help="evaluations between checkpoints")
+    p.add_argument("--mesh", default=None, help="data parallelism, e.g. data=4: each batch split "
+                   "over 4 devices, parameters replicated")
     loop.add_run_flags(p)
     return p
 
@@ -232,6 +243,11 @@ def main(argv=None):
         p.error(str(e))
     if args.batch_size % args.accum:
         p.error(f"--accum: expected a divisor of --batch-size {args.batch_size}, got {args.accum}")
+    if args.mesh is not None:
+        try:
+            loop.batch_split(loop.parse_mesh(args.mesh), args.batch_size)
+        except ValueError as e:
+            p.error(str(e))
     if args.iters % args.eval_interval:
         p.error(f"--iters: expected a multiple of --eval-interval {args.eval_interval}, "
                 f"got {args.iters}")
