@@ -11,7 +11,7 @@ from gl.tasks.char_lm import data
 
 
 def test_file_hash_split_and_vocabulary():
-    raw = data._path().read_bytes()
+    raw = data.text(check=False).encode("utf-8")  # the file's bytes (strict UTF-8 both ways)
     assert len(raw) == 1_115_394
     assert hashlib.md5(raw).hexdigest() == "6fb458f1232090904fb40fe944165e91"
     c = data.corpus()
