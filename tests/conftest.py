@@ -1,7 +1,9 @@
-"""Shared helpers for the tests: random GateLoop inputs and the error measure."""
+"""Shared helpers for the tests: random GateLoop inputs, the error measure, the tests' own loop
+of the recurrence, the book's notebooks and its solution cells."""
 from __future__ import annotations
 
 import os
+import pathlib
 import zlib
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -23,6 +25,19 @@ if os.environ.get("GL_TEST_XLA_OPT", "0") != "1":
     import jax
 
     jax.config.update("jax_disable_most_optimizations", True)
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# The book's notebooks, from the notebooks directory (test_book.py checks each is in _toc.yml).
+#: every notebook: each must be a chapter or back matter (test_book.py)
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+#: the numbered chapters ``NN_name.ipynb``, the quickstart (00) included
+CHAPTER_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: back matter ``appendix_name.ipynb``: in the unnumbered back matter, no exercises, no summary
+BACK_MATTER = sorted((ROOT / "notebooks").glob("appendix_*.ipynb"))
+#: the chapters that teach (objectives, exercises, a summary): the numbered ones but the quickstart
+CHAPTERS = [nb for nb in CHAPTER_NOTEBOOKS if not nb.name.startswith("00_")]
 
 
 def examples(n: int) -> int:
@@ -97,9 +112,8 @@ def script_module(rel_path: str):
     """A script outside the package (under ``experiments/`` or ``benchmarks/``), imported by
     its path relative to the repository root: the tests may import it, ``gl`` may not."""
     import importlib.util
-    import pathlib
 
-    path = pathlib.Path(__file__).parents[1] / rel_path
+    path = ROOT / rel_path
     spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

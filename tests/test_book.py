@@ -10,17 +10,12 @@ no objectives, exercises or summary, since it teaches no new idea."""
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHAPTER_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-BACK_MATTER = sorted((ROOT / "notebooks").glob("appendix_*.ipynb"))
-NOTEBOOKS = CHAPTER_NOTEBOOKS + BACK_MATTER
-CHAPTERS = [nb for nb in CHAPTER_NOTEBOOKS if not nb.name.startswith("00_")]
+from conftest import BACK_MATTER, CHAPTER_NOTEBOOKS, CHAPTERS, NOTEBOOKS, ROOT
 
 
 def toc_files():
@@ -49,7 +44,7 @@ def test_every_notebook_is_in_the_toc():
 
 def test_every_notebook_is_a_chapter_or_back_matter():
     """A notebook named otherwise would escape both the chapter and the notebook checks."""
-    stray = sorted(set((ROOT / "notebooks").glob("*.ipynb")) - set(NOTEBOOKS))
+    stray = sorted(set(NOTEBOOKS) - set(CHAPTER_NOTEBOOKS + BACK_MATTER))
     assert not stray, f"name a chapter NN_name.ipynb, back matter appendix_name.ipynb: {stray}"
 
 

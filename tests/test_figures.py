@@ -9,18 +9,15 @@ kernel's default) and once with ``MPLBACKEND=Agg`` forced back on, and the check
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import NOTEBOOKS, ROOT  # every notebook: the chapters and the back matter
+
 sys.path.insert(0, str(ROOT / "tools"))
 import book_checks  # noqa: E402
-
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb")) + \
-    sorted((ROOT / "notebooks").glob("appendix_*.ipynb"))  # back matter (test_book.py)
 
 
 def code(src, tags=(), figure=None):

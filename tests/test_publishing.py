@@ -4,7 +4,6 @@ cells agree with (``tools/sync_repo_url.py`` rewrites them)."""
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import shutil
 import subprocess
@@ -13,9 +12,9 @@ import sys
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import NOTEBOOKS, ROOT
+
 WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 sys.path.insert(0, str(ROOT / "tools"))
 import sync_repo_url  # noqa: E402
 
