@@ -2,6 +2,7 @@
 of the recurrence, the book's notebooks and its solution cells."""
 from __future__ import annotations
 
+import ast
 import os
 import pathlib
 import zlib
@@ -120,22 +121,78 @@ def script_module(rel_path: str):
     return mod
 
 
-def book_solution(notebook: str, *names, **namespace):
-    """The functions ``names`` as the book's solution cells define them in ``notebooks/<notebook>``.
+def _bound_names(stmts):
+    """The names that module-level statements ``stmts`` bind by ``def``, ``class`` or assignment
+    (inside ``if``/``for``/``while``/``with``/``try`` blocks too, not inside functions or classes)."""
+    def targets(t):
+        if isinstance(t, ast.Name):
+            yield t.id
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                yield from targets(e)
+        elif isinstance(t, ast.Starred):
+            yield from targets(t.value)
 
-    Each code cell that defines one (``def name(``) runs, in order, in one namespace holding
-    ``namespace``, without its lines that call the checker (``gl.exercises.…``): the tests then
-    check the solution the reader sees, not a copy of it.
+    for st in stmts:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield st.name
+            continue  # its body is another scope
+        if isinstance(st, ast.Assign):
+            for t in st.targets:
+                yield from targets(t)
+        elif isinstance(st, ast.AnnAssign) and st.value is not None:
+            yield from targets(st.target)
+        blocks = [getattr(st, b, []) for b in ("body", "orelse", "finalbody")]
+        for block in blocks + [h.body for h in getattr(st, "handlers", [])]:
+            yield from _bound_names(block)
+
+
+def _calls_checker(st) -> bool:
+    """Whether statement ``st`` is a call of a book checker, ``gl.exercises.…(…)``."""
+    return (isinstance(st, ast.Expr) and isinstance(st.value, ast.Call)
+            and ast.unparse(st.value.func).startswith("gl.exercises."))
+
+
+def book_solution(notebook: str, *names, **namespace):
+    """The objects ``names`` as the book's solution cells define them in ``notebooks/<notebook>``.
+
+    Every code cell is parsed with :mod:`ast`; a name's cell is the first whose module level
+    defines it (``def name``, ``class name`` or an assignment to ``name``), however the cell is
+    formatted. Each such cell runs once, in notebook order, in one namespace holding
+    ``namespace``, without its top-level calls of the checker (``gl.exercises.…(…)``, which
+    the tests make themselves): the tests then check the solution the reader sees, not a copy of
+    it, and the cell's own asserts run with it. A name that no cell defines raises
+    ``LookupError`` naming the notebook and the name (and any cell that mentions it but is not
+    Python, e.g. one with IPython magics, which are skipped).
     """
     import json
-    import pathlib
+    import re
 
-    path = pathlib.Path(__file__).parents[1] / "notebooks" / notebook
-    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    cells = [(i, "".join(c["source"])) for i, c in
+             enumerate(json.loads((ROOT / "notebooks" / notebook).read_text())["cells"])
+             if c["cell_type"] == "code"]
+    where, unparsed = {}, []  # name -> (cell index, module); cells that are not Python
+    for i, src in cells:
+        try:
+            tree = ast.parse(src, filename=f"{notebook} cell {i}")
+        except SyntaxError as e:
+            unparsed.append((i, src, e))
+            continue
+        for name in _bound_names(tree.body):
+            where.setdefault(name, (i, tree))
     for name in names:
-        src = next((s for s in cells if f"def {name}(" in s), None)
-        assert src is not None, f"{notebook}: no code cell defines {name}()"
-        exec("\n".join(l for l in src.splitlines() if not l.startswith("gl.exercises.")), namespace)
+        if name not in where:
+            near = [f"cell {i} mentions it but does not parse ({e.msg}, line {e.lineno})"
+                    for i, src, e in unparsed if re.search(rf"\b{re.escape(name)}\b", src)]
+            raise LookupError(f"{notebook}: no code cell defines {name!r} (a def, class or "
+                              f"assignment at its top level){''.join('; ' + n for n in near)}")
+    for i, tree in sorted(dict(where[n] for n in names).items()):
+        body = [st for st in tree.body if not _calls_checker(st)]
+        exec(compile(ast.Module(body, type_ignores=[]), f"{notebook} cell {i}", "exec"), namespace)
+    missing = [n for n in names if n not in namespace]
+    if missing:  # bound only on a branch the cell did not take
+        raise LookupError(f"{notebook}: running cells {sorted({where[n][0] for n in missing})} "
+                          f"did not define {', '.join(map(repr, missing))}")
     return tuple(namespace[n] for n in names)
 
 
