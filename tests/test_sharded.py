@@ -155,21 +155,14 @@ def test_parse_mesh_errors():
     assert loop.parse_mesh("data=1").shape == {"data": 1}
 
 
-def test_train_mesh_flag_is_checked(capsys):
-    from gl.tasks.memory_horizon import train as mh
+@pytest.mark.parametrize("task", ["memory-horizon", "char-lm"])
+def test_train_mesh_flag_is_checked(task, capsys):
+    import importlib
+    train = importlib.import_module(f"gl.tasks.{task.replace('-', '_')}.train")
     for mesh, msg in (("data=64", "needs 64 devices"), ("seq=1", "expected an axis 'data'"),
                       ("data", "expected NAME=SIZE")):
         with pytest.raises(SystemExit):
-            mh.main(["memory-horizon", "--out", "unused", "--mesh", mesh])
-        assert msg in capsys.readouterr().err
-
-
-def test_char_lm_mesh_flag_is_checked(capsys):
-    from gl.tasks.char_lm import train as lm
-    for mesh, msg in (("data=64", "needs 64 devices"), ("seq=1", "expected an axis 'data'"),
-                      ("data", "expected NAME=SIZE")):
-        with pytest.raises(SystemExit):
-            lm.main(["char-lm", "--out", "unused", "--mesh", mesh])
+            train.main([task, "--out", "unused", "--mesh", mesh])
         assert msg in capsys.readouterr().err
 
 
