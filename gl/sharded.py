@@ -122,7 +122,8 @@ def gate_loop_sharded(q, k, v, a, *, mesh: Mesh, axis: str, mode="auto", impl="a
       pad: when ``L`` is not a multiple of the axis size, pad time with ``a = 1``,
         ``q = k = v = 0`` (steps that change no state) and slice the output back.
 
-    Returns ``y`` (and ``h_L``), equal to the single-device result up to rounding.
+    Returns ``y`` (and ``h_L``), equal to the single-device result up to rounding; for
+    ``L = 0``, :func:`gl.gate_loop`'s (an empty ``y``, ``h0`` as ``h_L``).
 
     Raises:
       TypeError: ``mesh`` is not a Mesh; ``return_state`` or ``pad`` is not a bool.
@@ -144,6 +145,8 @@ def gate_loop_sharded(q, k, v, a, *, mesh: Mesh, axis: str, mode="auto", impl="a
     dtype = compute_dtype(check_gate_loop_inputs(q, k, v, a, h0))
     q, k, v, a = (jnp.asarray(x) for x in (q, k, v, a))
     n, length = mesh.shape[axis], q.shape[-3]
+    if length == 0:  # nothing to split: one device's result (an empty y, and h0 as h_L)
+        return gate_loop(q, k, v, a, h0=h0, mode=mode, impl=impl, return_state=return_state)
     if length % n:
         if not pad:
             raise ValueError(f"q, k, v, a: expected a length L divisible by the size {n} of mesh "

@@ -92,31 +92,45 @@ def operator():
     return out
 
 
+def _runs(module, make_name, task, tiny):
+    """``module.main`` for ``task`` on one device and on ``--mesh data=4``: each run's metrics,
+    how many times its jitted epoch compiled, and whether that step sums across devices
+    (an all-reduce in its compiled program, lowered with the run's first arguments)."""
+    made, make = [], getattr(module, make_name)
+
+    def keep(*a, **k):  # each run's jitted epoch and its first arguments
+        epoch, first = make(*a, **k), []
+        made.append((epoch, first))
+
+        def run(*xs):
+            if not first:
+                first.extend(xs)
+            return epoch(*xs)
+        return run
+
+    setattr(module, make_name, keep)
+    out = {"devices": jax.device_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("one", []), ("data4", ["--mesh", "data=4"])):
+            module.main([task, "--out", os.path.join(tmp, name), *tiny, *extra])
+            with open(os.path.join(tmp, name, "metrics.jsonl")) as f:
+                out[name] = [json.loads(line) for line in f]
+            epoch, first = made[-1]
+            out[name + "_compiles"] = epoch._cache_size()
+            out[name + "_all_reduce"] = "all-reduce" in epoch.lower(*first).compile().as_text()
+    setattr(module, make_name, make)
+    return out
+
+
 def train():
+    """The tiny Memory Horizon run, two epochs, on one device and on data=4."""
     from gl.tasks.memory_horizon import train as mh
 
     tiny = ["--n-layer", "1", "--d-model", "8", "--d-qk", "8", "--d-v", "8", "--n-head", "8",
             "--d-channel-mixing", "16", "--length", "32", "--samples", "40", "--batch-size", "8",
             "--warmup-steps", "4", "--eval-every", "1", "--checkpoint-every", "1",
             "--no-progress", "--epochs", "2"]
-    from gl.tasks import loop
-    import optax
-
-    mesh = loop.parse_mesh("data=4")
-    tx = optax.sgd(0.1)
-    epoch = loop.make_epoch(lambda w, x, y: jnp.mean((x @ w - y) ** 2), tx, 8, mesh)
-    w, x, y = loop.replicate((jnp.ones(3), jnp.ones((16, 3)), jnp.ones(16)), mesh)
-    hlo = epoch.lower(w, tx.init(w), jax.random.key(0), x, y).compile().as_text()
-    out = {"devices": jax.device_count(), "all_reduce": "all-reduce" in hlo}
-    made, make = [], mh.make_train_epoch  # keep each run's jitted epoch, to count compiles
-    mh.make_train_epoch = lambda *a, **k: made.append(make(*a, **k)) or made[-1]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in (("one", []), ("data4", ["--mesh", "data=4"])):
-            mh.main(["memory-horizon", "--out", os.path.join(tmp, name), *tiny, *extra])
-            with open(os.path.join(tmp, name, "metrics.jsonl")) as f:
-                out[name] = [json.loads(line) for line in f]
-            out[name + "_compiles"] = made[-1]._cache_size()
-    return out
+    return _runs(mh, "make_train_epoch", "memory-horizon", tiny)
 
 
 def train_lm():
@@ -127,30 +141,7 @@ def train_lm():
             "--context", "16", "--batch-size", "8", "--iters", "4", "--eval-interval", "2",
             "--eval-windows", "16", "--eval-batch", "512", "--dropout", "0.1",
             "--no-progress"]
-    made, make = [], lm.make_epoch  # each run's jitted epoch and its first arguments
-
-    def keep(*a, **k):
-        epoch, first = make(*a, **k), []
-        made.append((epoch, first))
-
-        def run(*xs):
-            if not first:
-                first.extend(xs)
-            return epoch(*xs)
-        return run
-
-    lm.make_epoch = keep
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in (("one", []), ("data4", ["--mesh", "data=4"])):
-            lm.main(["char-lm", "--out", os.path.join(tmp, name), *tiny, *extra])
-            with open(os.path.join(tmp, name, "metrics.jsonl")) as f:
-                out[name] = [json.loads(line) for line in f]
-            epoch, first = made[-1]
-            out[name + "_compiles"] = epoch._cache_size()
-            hlo = epoch.lower(*first).compile().as_text()
-            out[name + "_all_reduce"] = "all-reduce" in hlo
-    return out
+    return _runs(lm, "make_epoch", "char-lm", tiny)
 
 
 if __name__ == "__main__":

@@ -132,3 +132,18 @@ def test_accum_takes_the_same_steps_in_micro_batches(tmp_path):
         assert got["train_loss"] == pytest.approx(one["train_loss"], abs=1e-5)
     with pytest.raises(SystemExit):
         gl.train.main(args + ["--accum", "3", "--out", str(tmp_path / "a3")])
+
+
+def test_evaluate_refuses_another_vocabulary(tmp_path, capsys):
+    """A char-lm checkpoint trained on other text is a usage error naming both vocabularies."""
+    import jax
+
+    from gl.tasks.char_lm import model as cmodel
+    config = cmodel.Config(vocab="ab", mixer="gateloop", n_layer=1, n_head=1, d_model=8,
+                           d_qk=4, d_ff=16, context=8)
+    path = tmp_path / "checkpoint.npz"
+    checkpoint.save(str(path), cmodel.init(jax.random.key(0), config), config, [],
+                    {"task": "char-lm"})
+    with pytest.raises(SystemExit):
+        evaluate.main([str(path)])
+    assert "its vocabulary (2 symbols) is not tiny Shakespeare's (65)" in capsys.readouterr().err
