@@ -206,3 +206,21 @@ def test_the_build_checks_figures_and_leaves_the_backend_alone():
     assert "tools/book_checks.py figures notebooks --cache _build/.jupyter_cache" in book, book
     student = re.search(r"^book-student:.*?(?=^\S)", makefile, re.M | re.S).group(0)
     assert "tools/book_checks.py figures" in student, student
+
+
+def test_every_figure_and_table_is_cited():
+    """Each named figure or table (``mystnb.figure.name``) is referred to from the text of the
+    book (``{numref}`` or ``{ref}``, in any notebook's markdown or a page of ``book/``): a
+    figure the prose never points at is one a reader may not know to look at."""
+    names, text = {}, ""
+    for nb in NOTEBOOKS:
+        for cell in json.loads(nb.read_text())["cells"]:
+            name = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                names[name] = nb.name
+            if cell["cell_type"] == "markdown":
+                text += "".join(cell["source"])
+    text += "".join(p.read_text() for p in (ROOT / "book").glob("*.md"))
+    cited = set(re.findall(r"\{(?:num)?ref\}`(?:[^`<]*<)?([\w-]+)>?`", text))
+    assert len(names) > 40
+    assert {n: nb for n, nb in names.items() if n not in cited} == {}
