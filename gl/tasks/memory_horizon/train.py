@@ -180,9 +180,9 @@ def train(args) -> dict:
     epoch_fn = make_train_epoch(tx, config, args.batch_size, mesh)
     xs = jnp.stack([jnp.asarray(t.inputs) for t in stages])
     ys = jnp.stack([jnp.asarray(t.targets) for t in stages])
-    if mesh is not None:  # data parallelism: parameters and the data sets on every device
-        meta["mesh"] = args.mesh
-        params, xs, ys = loop.replicate((params, xs, ys), mesh)
+    if mesh is not None:  # data parallelism: the data sets on every device (fit replicates
+        meta["mesh"] = args.mesh  # the parameters and the optimizer state)
+        xs, ys = loop.replicate((xs, ys), mesh)
 
     def staged_epoch(params, opt_state, key, _x, _y):  # the stage follows the step count
         count = optax.tree_utils.tree_get_all_with_path(opt_state, "count")[0][1]
@@ -271,8 +271,7 @@ def check_args(p, args):
         p.error(f"--batch-size: expected at most {n_train} (the training samples), got {args.batch_size}")
     if args.mesh is not None:
         try:
-            mesh = loop.parse_mesh(args.mesh)
-            loop.make_epoch(None, None, args.batch_size, mesh)
+            loop.batch_split(loop.parse_mesh(args.mesh), args.batch_size)
         except ValueError as e:
             p.error(str(e))
     if args.epochs * (n_train // args.batch_size) < 2:
