@@ -44,7 +44,9 @@ CALLS = [("device_2026-12-05_h200_lm_mh.tgz", "2026-12-05", "0.11.2"),
          ("device_2026-12-07_h100_chain_seeds1500_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_seeds1500b_lm.tgz", "2026-12-07", "0.11.2"),
          ("device_2026-12-07_h100_chain_ng1500_lm.tgz", "2026-12-07", "0.11.2"),
-         ("device_2026-12-07_h100_chain_i2500_lm.tgz", "2026-12-07", "0.11.2")]
+         ("device_2026-12-07_h100_chain_i2500_lm.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_bank2k_mh.tgz", "2026-12-07", "0.11.2"),
+         ("device_2026-12-07_h100_chain_long2k_mh.tgz", "2026-12-07", "0.11.2")]
 distill_device = script_module("experiments/distill_device.py")
 
 
@@ -66,7 +68,7 @@ def test_runs_say_whether_they_finished():
     lm = json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())
     h100, h200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
     assert [c["device"].split(",")[0] for c in lm["calls"]] == (
-        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 13)
+        [h200] + [h100] * 3 + [h200] + [h100] * 13 + [h200] + [h100] * 15)
     for run in lm["runs"].values():
         diverged = run["status"] == "diverged"
         assert diverged == (run["diverged_at"] is not None)

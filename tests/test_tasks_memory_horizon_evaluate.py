@@ -57,23 +57,26 @@ def test_fresh_eval_covers_every_shipped_checkpoint_with_provenance():
     assert (FRESH["seed"], FRESH["samples"]) == (977, 200)
     assert {"command", "each", "hardware", "jax_version", "date"} <= set(FRESH["provenance"])
     for name, r in FRESH["runs"].items():
-        assert name.removeprefix("long-").startswith(r["transition"])
+        assert name.removeprefix("long2k-").removeprefix("long-").startswith(r["transition"])
         assert r["n_tokens"] == 200 * 1024
         assert r["horizon"]["lo"] <= r["horizon"]["horizon"] <= r["horizon"]["hi"]
 
 
-def test_the_shipped_long_runs_are_the_gpu_study_s_runs():
+@pytest.mark.parametrize("budget,epochs", [("long", 1000), ("long2k", 2000)])
+def test_the_shipped_long_runs_are_the_gpu_study_s_runs(budget, epochs):
     """``long-data-sS`` / ``long-fixed-sS`` are the study's ``long-sS`` / ``long-fixed-sS``
-    (``study_gpu.json``), evaluated there on the GPU that trained them and here on a CPU, on
-    the same fresh set: the same accuracy up to float noise flipping near-tied argmaxes
-    (0.002, 410 of 204,800 tokens), the same horizon within a token."""
+    (1,000 epochs), ``long2k-data-sS`` / ``long2k-fixed-sS`` its ``long2k-sS`` /
+    ``long2k-fixed-sS`` (2,000 epochs; ``study_gpu.json``), evaluated there on the GPU that
+    trained them and here on a CPU, on the same fresh set: the same accuracy up to float
+    noise flipping near-tied argmaxes (0.002, 410 of 204,800 tokens), the same horizon
+    within a token."""
     study = json.loads((pathlib.Path(model.shipped_checkpoints()["data-s0"]).parents[1]
                         / "study_gpu.json").read_text())["runs"]
-    long_names = sorted(n for n in FRESH["runs"] if n.startswith("long-"))
-    assert long_names == [f"long-{t}-s{s}" for t in ("data", "fixed") for s in range(3)]
+    long_names = sorted(n for n in FRESH["runs"] if n.startswith(budget + "-"))
+    assert long_names == [f"{budget}-{t}-s{s}" for t in ("data", "fixed") for s in range(3)]
     for name in long_names:
-        gpu = study[name.replace("long-data", "long")]
-        assert gpu["status"] == "done" and gpu["epochs_reached"] == 1000
+        gpu = study[name.replace(f"{budget}-data", budget)]
+        assert gpu["status"] == "done" and gpu["epochs_reached"] == epochs
         cpu = FRESH["runs"][name]
         assert abs(cpu["accuracy"] - gpu["fresh_accuracy"]) < 2e-3, name
         assert abs(cpu["horizon"]["horizon"] - gpu["horizon"]["horizon"]) <= 1, name

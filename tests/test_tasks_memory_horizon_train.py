@@ -133,7 +133,9 @@ SHIPPED = model.shipped_checkpoints()
 def test_shipped_checkpoints_present_and_small():
     expected = {"data-s0", "data-s1", "data-s2", "fixed-s0", "fixed-s1", "fixed-s2", "real-s0", "stable-exp-s0",
                 "long-data-s0", "long-data-s1", "long-data-s2",
-                "long-fixed-s0", "long-fixed-s1", "long-fixed-s2"}
+                "long-fixed-s0", "long-fixed-s1", "long-fixed-s2",
+                "long2k-data-s0", "long2k-data-s1", "long2k-data-s2",
+                "long2k-fixed-s0", "long2k-fixed-s1", "long2k-fixed-s2"}
     assert expected <= set(SHIPPED)
     for path in SHIPPED.values():
         assert os.path.getsize(path) < 2 * 2**20
@@ -142,7 +144,7 @@ def test_shipped_checkpoints_present_and_small():
 
 # chapter 7 re-evaluates every 300-epoch checkpoint the same way under nbval; here one per
 # transition and budget is fast, the rest run in make test-all
-FAST_SHIPPED = ("data-s0", "fixed-s0", "long-data-s0", "long-fixed-s0")
+FAST_SHIPPED = ("data-s0", "fixed-s0", "long-data-s0", "long-fixed-s0", "long2k-data-s0")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in FAST_SHIPPED else pytest.mark.slow)
@@ -150,10 +152,12 @@ FAST_SHIPPED = ("data-s0", "fixed-s0", "long-data-s0", "long-fixed-s0")
 def test_shipped_checkpoint_reproduces_recorded_accuracy(name):
     params, config, info = model.load_checkpoint(SHIPPED[name])
     meta, final = info["meta"], info["metrics"][-1]
-    # NAME is TRANSITION-sSEED (Table 3's 300 epochs) or long-TRANSITION-sSEED (1,000 epochs)
+    # NAME is TRANSITION-sSEED (Table 3's 300 epochs), long-TRANSITION-sSEED (1,000 epochs)
+    # or long2k-TRANSITION-sSEED (2,000 epochs)
     variant, seed = name.rsplit("-s", 1)
-    assert config.transition == variant.removeprefix("long-") and meta["seed"] == int(seed)
-    assert meta["epochs"] == (1000 if variant.startswith("long-") else 300)
+    budget = next((b for b in ("long2k-", "long-") if variant.startswith(b)), "")
+    assert config.transition == variant.removeprefix(budget) and meta["seed"] == int(seed)
+    assert meta["epochs"] == {"": 300, "long-": 1000, "long2k-": 2000}[budget]
     ds = data.memory_horizon(meta["check_seed"], n_samples=meta["check_samples"], length=meta["length"])
     acc = evaluate.report(params, config, ds)["accuracy"]
     # GPU (training) vs CPU (here) float noise can flip near-tied argmaxes: 0.2 % of 32768 tokens
