@@ -145,8 +145,8 @@ def gate_loop(q, k, v, a, *, mode="auto", impl="auto", h0=None, return_state=Fal
     Guarantees (README, "What `gl` guarantees"): ``L = 0`` gives an empty ``y`` and ``h0`` (or
     zeros) as the state in every mode; a NaN or inf in any input at step ``t`` changes no
     output before ``t`` (from ``t`` on outputs may be NaN: the attention and chunked modes
-    give NaN where the recurrence gives ``±inf``), in every mode but the fused multi-head
-    Pallas kernels (``impl="pallas"`` with ``d_k, d_v >= 16``: open, ``tests/test_fuzz.py``).
+    give NaN where the recurrence gives ``±inf``), in every mode (the fused multi-head Pallas
+    kernels, ``impl="pallas"`` with ``d_k, d_v >= 16``, pass such inputs to ``"chunked"``).
     ``"attention"`` refuses (``ValueError``) when its O(L²) memory estimate is over
     ``gl.attention.MAX_BYTES`` (set that module constant to change the limit; ``gate_loop``
     takes no ``max_bytes=``); ``"auto"`` never picks it. The estimate reads the shapes it is

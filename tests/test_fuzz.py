@@ -213,19 +213,29 @@ def test_pallas_siso_kernel_is_causal_under_non_finite_input():
         np.testing.assert_array_equal(run(x)[:, :21], y[:, :21], err_msg="qkva"[i])
 
 
-@pytest.mark.xfail(strict=True, reason="open: the fused multi-head Pallas kernel "
-                   "(gl.kernels.chunked) lets an inf in q, k or v at step t reach the earlier "
-                   "outputs of t's 16-step chunk (found by this suite; README, guarantees)")
 def test_pallas_multihead_kernel_is_causal_under_non_finite_input():
+    """The fused multi-head kernel (interpreter) keeps NaN/inf in any input causal: such inputs
+    take gl.chunked (``check_finite``, the default). Without the check the kernels' matmuls
+    put NaN into the earlier outputs of the bad step's 16-step chunk (the defect this suite
+    found), which the last lines show, so that the test can tell the two apart."""
     from gl.kernels import chunked
 
     rng = np.random.default_rng(0)
     q, k = (rng.standard_normal((1, 40, 1, 16)).astype(np.float32) for _ in range(2))
     v = rng.standard_normal((1, 40, 1, 16)).astype(np.float32)
-    a = rng.uniform(0.5, 1, (1, 40, 1, 16)).astype(np.float32)
-    run = lambda *x: np.asarray(chunked.gate_loop_mh(
-        *x, interpret=True, segments=2, block_v=16)[0])
-    y = run(q, k, v, a)
+    a = rng.uniform(0.5, 1, (1, 40, 1, 16)).astype(np.complex64)
+    run = lambda *x, check=True: chunked.gate_loop_mh(
+        *x, interpret=True, segments=2, block_v=16, check_finite=check)
+    y, h = run(q, k, v, a)
+    for i, bad in ((0, np.inf), (1, np.nan), (2, np.inf), (3, np.nan)):
+        x = [q.copy(), k.copy(), v.copy(), a.copy()]
+        x[i][0, 21, 0, 3] = bad
+        y2, h2 = run(*x)
+        assert y2.dtype == y.dtype and h2.dtype == h.dtype
+        np.testing.assert_allclose(y2[:, :21], y[:, :21], rtol=1e-5, atol=1e-5,
+                                   err_msg="qkva"[i])
+        assert not np.all(np.isfinite(np.asarray(y2[:, 21:])))  # from t on: not finite
     v2 = v.copy()
     v2[0, 21, 0, 3] = np.inf
-    np.testing.assert_allclose(run(q, k, v2, a)[:, :21], y[:, :21], rtol=1e-5, atol=1e-5)
+    unchecked = np.asarray(run(q, k, v2, a, check=False)[0])
+    assert np.isnan(unchecked[:, 16:21]).any()  # the chunk of step 21 starts at 16

@@ -116,8 +116,25 @@ def plan(B, H, n_vblocks, L, segments=None, slots=SLOTS, min_steps=256):
 
 
 @functools.partial(jax.jit, static_argnames=("complex_y", "interpret", "block_v", "num_warps", "precision",
-                                             "segments", "blocks", "split"))
-def _forward(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks,
+                                             "segments", "blocks", "split", "check_finite"))
+def _forward(q, k, v, a, h0, *, check_finite=True, complex_y, **kw):
+    """``(y, h_L)``; shapes as :func:`gate_loop_mh`. With ``check_finite``, inputs with a NaN or inf
+    anywhere take :mod:`gl.chunked` (``lax.cond``): inside a chunk the kernels' matmuls multiply
+    ``0 * inf`` for the steps before an inf, so they would put NaN into earlier outputs."""
+    if not check_finite:
+        return _kernels(q, k, v, a, h0, complex_y=complex_y, **kw)
+    finite = functools.reduce(jnp.logical_and, [jnp.isfinite(x).all() for x in (q, k, v, a, h0)])
+    cplx = jnp.iscomplexobj(a) or jnp.iscomplexobj(h0)
+
+    def reference():
+        y, hL = _reference(q, k, v, a, h0, complex_y)
+        return (y.astype(jnp.complex64 if complex_y else jnp.float32),
+                hL.astype(jnp.complex64 if cplx else jnp.float32))
+
+    return lax.cond(finite, lambda: _kernels(q, k, v, a, h0, complex_y=complex_y, **kw), reference)
+
+
+def _kernels(q, k, v, a, h0, *, complex_y, interpret, block_v, num_warps, precision, segments, blocks,
              split=None):
     """``(y, h_L)`` by the kernels; shapes as :func:`gate_loop_mh`. ``split``: summaries of that many
     parts of each segment (None: :func:`plan`)."""
@@ -211,7 +228,7 @@ _mh.defvjp(_mh_fwd, _mh_bwd)
 
 
 def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, precision="f16x3", block_v=None,
-                 num_warps=4, segments=None, blocks=2, split=None):
+                 num_warps=4, segments=None, blocks=2, split=None, check_finite=True):
     """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
 
     Args:
@@ -229,6 +246,11 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         several segments, else ``ValueError``);
         blocks: sub-blocks per chunk
         (1, 2, 4 or 8). The defaults are the fastest of the H100 sweeps (``experiments/NOTES.md``).
+      check_finite: inputs with a NaN or inf take :func:`gl.chunked.gate_loop_chunked` instead
+        (a ``lax.cond`` on one pass over the inputs), which keeps them causal: a NaN or inf at
+        step ``t`` changes no output before ``t``. The kernels alone would not: inside a
+        16-step chunk their matmuls multiply ``0 * inf`` for the steps before it. ``False``
+        skips the pass (for inputs known to be finite).
 
     Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
     ``a`` or ``h0`` is complex, else float32.
@@ -280,5 +302,5 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
     opts = (("complex_y", bool(complex_y and cplx)), ("interpret", bool(interpret)), ("block_v", int(block_v)),
             ("num_warps", int(num_warps)), ("precision", precision), ("segments", None if segments is None else int(segments)),
             ("split", None if split is None else int(split)),
-            ("blocks", int(blocks)))
+            ("blocks", int(blocks)), ("check_finite", bool(check_finite)))
     return _mh(q, k, v, a, h0, opts)
