@@ -232,8 +232,9 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
     """Multi-head GateLoop by the fused chunked kernel (module docstring); differentiable.
 
     Args:
-      q, k: ``(B, L, H, d_k)`` float32; v: ``(B, L, H, d_v)`` float32; a: ``(B, L, H, d_k)``,
-        float32 or complex64; h0: ``(B, H, d_k, d_v)`` or None (zeros).
+      q, k: ``(B, L, H, d_k)``; v: ``(B, L, H, d_v)``; a: ``(B, L, H, d_k)`` or ``(B, L, H, 1)``
+        (one gate per head), real or complex; h0: ``(B, H, d_k, d_v)`` or None (zeros). Inputs
+        of at most 32 bits (float16 and bfloat16 too) are computed in float32 / complex64.
       complex_y: also compute ``Im y`` (``y`` complex64 when ``a`` or ``h0`` is complex);
         otherwise ``y`` is ``Re y``, float32.
       interpret: run in the Pallas interpreter (CPU tests; matmuls IEEE float32, or the float16
@@ -250,8 +251,9 @@ def gate_loop_mh(q, k, v, a, h0=None, *, complex_y=False, interpret=False, preci
         (a ``lax.cond`` on one pass over the inputs), which keeps them causal: a NaN or inf at
         step ``t`` changes no output before ``t``. The kernels alone would not: inside a
         16-step chunk their matmuls multiply ``0 * inf`` for the steps before it. The pass
-        reads what a copy reads: 14 % of the call on the bench's shapes on an H100
-        (``experiments/check_finite_cost.py``). ``False`` skips it (inputs known to be finite).
+        reads what a copy reads: it adds 14 % to the unchecked call on the bench's shapes on
+        an H100 (``experiments/check_finite_cost.py``). ``False`` skips it (inputs known to be
+        finite).
 
     Returns ``(y, h_L)``: ``y`` ``(B, L, H, d_v)``; ``h_L`` ``(B, H, d_k, d_v)``, complex64 when
     ``a`` or ``h0`` is complex, else float32.
