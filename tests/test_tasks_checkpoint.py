@@ -121,3 +121,56 @@ def test_no_pickle_anywhere_in_gl():
         for call in re.findall(r"np\.load\([^)]*\)", src):
             assert "allow_pickle=False" in call, (f, call)
         assert "allow_pickle=True" not in src, f
+
+
+def test_bfloat16_storage_round_trips_within_bf16_rounding(tmp_path, saved):
+    """``param_dtype="bfloat16"`` stores each parameter's bfloat16 bits (half the bytes): loaded
+    back, every value is its float32 original rounded to 8 significand bits (relative error
+    at most 2^-8), exactly what ``astype(bfloat16)`` gives, in half the parameter bytes. Resuming needs float32, so a training state with bfloat16 is refused."""
+    _, params, c = saved
+    path = tmp_path / "h.npz"
+    checkpoint.save(path, params, c, [{"epoch": 1}], {"epoch": 1}, param_dtype="bfloat16")
+    with np.load(path, allow_pickle=False) as z:
+        assert not [k for k in z.files if k.startswith("param/")]
+        assert {z[k].dtype for k in z.files if k.startswith("param_bf16/")} == {np.dtype(np.uint16)}
+    back, _, info = checkpoint.load(path, model.Config)
+    assert info["meta"] == {"epoch": 1}
+    want, got = checkpoint.flatten(params), checkpoint.flatten(back)
+    assert set(want) == set(got)
+    for name, w in want.items():
+        w = np.asarray(w, np.float32)
+        assert got[name].dtype == np.float32, name
+        np.testing.assert_array_equal(got[name], w.astype(jax.numpy.bfloat16).astype(np.float32))
+        assert np.all(np.abs(got[name] - w) <= 2.0 ** -8 * np.abs(w)), name
+    def param_bytes(p):
+        with np.load(p, allow_pickle=False) as z:
+            return sum(z[k].nbytes for k in z.files if k.startswith("param"))
+    assert 2 * param_bytes(path) == param_bytes(saved[0])
+    state = checkpoint.TrainState(opt_state=(), step=1, epoch=1, key=np.zeros(2, np.uint32))
+    with pytest.raises(ValueError, match="param_dtype.*float32"):
+        checkpoint.save(tmp_path / "s.npz", params, c, state=state, param_dtype="bfloat16")
+    with pytest.raises(ValueError, match="param_dtype: expected one of .*'float16'"):
+        checkpoint.save(tmp_path / "s.npz", params, c, param_dtype="float16")
+
+
+def test_bf16_bits_round_to_nearest_even_and_widen_exactly():
+    x = np.array([1.0, 1.0 + 2.0**-8, 1.0 + 3 * 2.0**-8, -2.5, 0.0, np.inf, 1e-40], np.float32)
+    bits = checkpoint.to_bf16_bits(x)
+    back = checkpoint.from_bf16_bits(bits)
+    # 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1.0); 1 + 3·2^-8 rounds up
+    np.testing.assert_array_equal(back, [1.0, 1.0, 1.0 + 2.0**-6, -2.5, 0.0, np.inf,
+                                         np.float32(1e-40).astype(jax.numpy.bfloat16)])
+    np.testing.assert_array_equal(checkpoint.to_bf16_bits(back), bits)
+
+
+def test_a_parameter_stored_twice_or_with_wrong_bits_is_named(tmp_path):
+    base = {"config": np.array("{}"), "metrics": np.array([""]), "meta": np.array("{}")}
+    path = tmp_path / "twice.npz"
+    np.savez(path, **base, **{"param/w": np.zeros(2, np.float32),
+                              "param_bf16/w": np.zeros(2, np.uint16)})
+    with pytest.raises(checkpoint.CheckpointError, match=f"{path}.*w stored twice"):
+        checkpoint.load(path)
+    path = tmp_path / "bits.npz"
+    np.savez(path, **base, **{"param_bf16/w": np.zeros(2, np.float32)})
+    with pytest.raises(checkpoint.CheckpointError, match=f"{path}.*w: expected bfloat16 bits"):
+        checkpoint.load(path)

@@ -2,7 +2,10 @@
 
 A checkpoint holds:
 
-* ``param/<path>``: one float32 array per parameter leaf (``<path>`` like ``layers/0/q/w``);
+* ``param/<path>``: one float32 array per parameter leaf (``<path>`` like ``layers/0/q/w``),
+  or, for a checkpoint saved with ``param_dtype="bfloat16"`` (half the bytes, for shipping),
+  ``param_bf16/<path>``: the bfloat16 bits of each leaf as ``uint16`` (rounded to nearest,
+  ties to even); :func:`load` widens them back to float32 exactly;
 * ``config``: the task's model configuration as a JSON string (0-d unicode array), e.g.
   :class:`gl.tasks.memory_horizon.model.Config`;
 * ``metrics``: one JSON string per evaluation (1-d unicode array), the last one final;
@@ -28,7 +31,7 @@ import jax
 import numpy as np
 
 __all__ = ["CheckpointError", "TrainState", "Run", "save", "load", "load_run", "check_like",
-           "differences",
+           "differences", "PARAM_DTYPES", "to_bf16_bits", "from_bf16_bits",
            "flatten", "unflatten", "shipped", "resolve"]
 
 
@@ -111,14 +114,38 @@ def _numeric(what, name, x):
     return x
 
 
-def save(path, params, config, metrics=(), meta=None, state: TrainState | None = None):
+PARAM_DTYPES = ("float32", "bfloat16")
+
+
+def to_bf16_bits(x) -> np.ndarray:
+    """The bfloat16 bits (``uint16``) of ``x`` rounded to nearest, ties to even."""
+    return np.asarray(x, np.float32).astype(jax.numpy.bfloat16).view(np.uint16)
+
+
+def from_bf16_bits(bits) -> np.ndarray:
+    """float32 values of bfloat16 ``bits`` (``uint16``); exact: bfloat16 is float32's top half."""
+    return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def save(path, params, config, metrics=(), meta=None, state: TrainState | None = None,
+         param_dtype: str = "float32"):
     """Write ``params`` (pytree), ``config`` (anything with ``to_json()``), ``metrics`` (list of
     dicts), ``meta`` (dict) and, if given, the training ``state``, in one file, atomically.
 
     With ``state``, ``meta["epoch"]`` (when present) must equal ``state.epoch``.
+    ``param_dtype``: ``"float32"``, or ``"bfloat16"`` to store the parameters in half the bytes
+    (for shipping; not with ``state``: resuming needs the float32 parameters).
     """
-    arrays = {f"param/{k}": _numeric("params:", k, v).astype(np.float32)
-              for k, v in flatten(params).items()}
+    if param_dtype not in PARAM_DTYPES:
+        raise ValueError(f"param_dtype: expected one of {PARAM_DTYPES}, got {param_dtype!r}")
+    if param_dtype == "bfloat16" and state is not None:
+        raise ValueError("param_dtype: 'bfloat16' with a training state; resuming needs the "
+                         "float32 parameters (save the state with param_dtype='float32')")
+    flat = {k: _numeric("params:", k, v) for k, v in flatten(params).items()}
+    if param_dtype == "float32":
+        arrays = {f"param/{k}": v.astype(np.float32) for k, v in flat.items()}
+    else:
+        arrays = {f"param_bf16/{k}": to_bf16_bits(v) for k, v in flat.items()}
     arrays["config"] = np.array(config.to_json())
     arrays["metrics"] = np.array([json.dumps(m, sort_keys=True) for m in metrics] or [""], dtype=str)
     meta = dict(meta or {})
@@ -179,7 +206,17 @@ def _parse(path, entries, config_type):
         if k.startswith("param/"):
             if v.dtype.kind != "f":
                 raise CheckpointError(f"{path}: parameter {k[6:]}: expected floats, got {v.dtype}")
-            flat[k[6:]] = jax.numpy.asarray(v)
+            name = k[6:]
+        elif k.startswith("param_bf16/"):
+            if v.dtype != np.uint16:
+                raise CheckpointError(f"{path}: parameter {k[11:]}: expected bfloat16 bits "
+                                      f"(uint16), got {v.dtype}")
+            name, v = k[11:], from_bf16_bits(v)
+        else:
+            continue
+        if name in flat:
+            raise CheckpointError(f"{path}: parameter {name} stored twice (float32 and bfloat16)")
+        flat[name] = jax.numpy.asarray(v)
     config = _json(path, entries, "config")
     if config_type is not None:
         try:

@@ -5,7 +5,9 @@
 dropout exists). Every model, the transformer included, is scored on the same windows, so a
 character is predicted from the 1 to ``context`` characters before it in its window.
 
-The shipped checkpoints live in ``gl/assets/char_lm/lm-<model>-s<seed>/checkpoint.npz``.
+The shipped checkpoints live in ``gl/assets/char_lm/lm-<model>-s<seed>/checkpoint.npz`` (the
+small configuration) and ``gl/assets/char_lm_medium/lm-medium-<model>-s<seed>/checkpoint.npz``
+(nanoGPT's larger CPU configuration, parameters stored as bfloat16).
 """
 from __future__ import annotations
 
@@ -54,14 +56,20 @@ def shipped_root():
     return resources.files("gl") / "assets" / "char_lm"
 
 
-def shipped() -> dict:
-    """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"lm-gateloop-s0"``."""
-    return checkpoint.shipped("char_lm")
+def shipped(size: str = "all") -> dict:
+    """``{name: path}`` of the shipped char-lm checkpoints, e.g. ``"lm-gateloop-s0"`` (small)
+    or ``"lm-medium-gateloop-s0"`` (medium); ``size``: ``"small"``, ``"medium"`` or ``"all"``."""
+    folders = {"small": ["char_lm"], "medium": ["char_lm_medium"],
+               "all": ["char_lm", "char_lm_medium"]}
+    if size not in folders:
+        raise ValueError(f"size: expected one of {sorted(folders)}, got {size!r}")
+    return {k: v for f in folders[size] for k, v in checkpoint.shipped(f).items()}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m gl.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="a char-lm checkpoint.npz, or a shipped name (lm-gateloop-s0)")
+    p.add_argument("checkpoint", help="a char-lm checkpoint.npz, or a shipped name (lm-gateloop-s0, "
+                   "lm-medium-gateloop-s0)")
     p.add_argument("--split", choices=["val", "train"], default="val")
     p.add_argument("--windows", type=loop.flag(int, 1), default=None,
                    help="score only the first N windows (default: the whole split)")

@@ -1,10 +1,13 @@
 """Copy finished char-lm runs into ``gl/assets/char_lm/`` and write their summary.
 
-``python -m gl.tasks.char_lm.ship RUN_DIR... [--dest DIR]``
+``python -m gl.tasks.char_lm.ship RUN_DIR... [--dest DIR] [--prefix lm-] [--bf16]``
 
-For each run directory (named ``<model>-s<seed>``, shipped as ``lm-<model>-s<seed>``
-so that no name is also a Memory Horizon checkpoint's, e.g. ``fixed-s0``): ``checkpoint.npz`` (parameters in
-float32, config, metrics, provenance; about 3.2 MB) and ``metrics.jsonl`` are copied, and
+For each run directory (named ``<model>-s<seed>``, shipped as ``<prefix><model>-s<seed>``,
+``lm-`` by default, so that no name is also a Memory Horizon checkpoint's, e.g. ``fixed-s0``;
+the medium runs use ``lm-medium-``): ``checkpoint.npz`` (parameters in
+float32, config, metrics, provenance; about 3.2 MB at the small size; with ``--bf16`` the
+parameters are stored as bfloat16, half the bytes, and ``meta.param_storage`` says so) and
+``metrics.jsonl`` are copied, and
 ``summary.json`` gets, per run, the final full validation loss, the best ``val_loss`` of the
 periodic evaluations, the wall time and the throughput, and per model the mean and standard
 deviation (``ddof=1``) over seeds. Throughput: ``steady_chars_per_s`` counts the training
@@ -28,6 +31,7 @@ import sys
 from importlib import resources
 
 from gl.tasks import checkpoint
+from gl.tasks.char_lm import model as cmodel
 
 __all__ = ["run_summary", "summarize", "diverged_at", "main"]
 
@@ -99,11 +103,17 @@ def main(argv=None):
                         "checkpoint: for runs whose parameters exceed the 8 MB a file may take")
     p.add_argument("--anchor", type=float, default=NANOGPT_SMALL,
                    help="nanoGPT's best validation loss at the same configuration")
+    p.add_argument("--prefix", default="lm-", help="the shipped names' prefix")
+    p.add_argument("--bf16", action="store_true",
+                   help="store the parameters as bfloat16 (half the bytes; gl.tasks.checkpoint)")
     args = p.parse_args(argv)
+    if args.bf16 and args.metrics_only:
+        p.error("--bf16: nothing to store with --metrics-only")
     runs = []
     for run in args.runs:
         name = os.path.basename(os.path.normpath(run))
-        name = name if name.startswith("lm-") else "lm-" + name
+        if not name.startswith(args.prefix):
+            name = args.prefix + (name[3:] if name.startswith("lm-") else name)
         dest = os.path.join(args.dest, name)
         try:
             numbers = run_summary(run)
@@ -119,8 +129,16 @@ def main(argv=None):
                 json.dump(one, f, indent=1, sort_keys=True)
             runs.append({k: v for k, v in one.items() if k != "config"})
         else:
-            for f in ("checkpoint.npz", "metrics.jsonl"):
-                shutil.copyfile(os.path.join(run, f), os.path.join(dest, f))
+            shutil.copyfile(os.path.join(run, "metrics.jsonl"), os.path.join(dest, "metrics.jsonl"))
+            src, out = os.path.join(run, "checkpoint.npz"), os.path.join(dest, "checkpoint.npz")
+            if args.bf16:
+                params, config, info = cmodel.load_checkpoint(src)
+                meta = {**info["meta"], "param_storage": "bfloat16 (python -m gl.tasks."
+                        "char_lm.ship --bf16; trained and evaluated in float32)"}
+                checkpoint.save(out, params, config, info["metrics"], meta,
+                                param_dtype="bfloat16")
+            else:
+                shutil.copyfile(src, out)
             runs.append({"name": name, **numbers})
     summary = {"nanogpt_best_val_loss": args.anchor, "runs": runs, "models": summarize(runs)}
     os.makedirs(args.dest, exist_ok=True)
