@@ -10,6 +10,7 @@ the checkpoint's configuration (or found from the shipped name):
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -42,9 +43,24 @@ def _shipped() -> dict[str, list[str]]:
             "char-lm": sorted(char_lm.shipped())}
 
 
+#: the options of either task that take a value (so that the value is not read as CHECKPOINT)
+VALUE_OPTIONS = ("--seed", "--samples", "--batch-size", "--boot-seed", "--n-boot", "--split",
+                 "--windows")
+
+
+def _checkpoint_arg(argv):
+    """The positional CHECKPOINT wherever it stands among the options, or ``None``."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("checkpoint", nargs="?")
+    for option in VALUE_OPTIONS:
+        pre.add_argument(option)
+    known, _ = pre.parse_known_args(argv)
+    return known.checkpoint
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = _checkpoint_arg(argv)
     if first is None and any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip()
               + "\n\npython -m gl.evaluate CHECKPOINT --help lists the options of its task.")

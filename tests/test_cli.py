@@ -62,3 +62,23 @@ def test_task_help_shows_defaults():
     from gl.tasks.memory_horizon.train import build_parser as mh_parser
     assert "(default: gateloop)" in lm_parser().format_help()
     assert "(default: 1024)" in mh_parser().format_help()
+
+
+def test_evaluate_finds_the_checkpoint_after_options(capsys):
+    """Options may come before CHECKPOINT: ``--split val lm-gateloop-s0`` once read 'val' as
+    the checkpoint. Every option of either task that takes a value is known to the
+    pre-parser (a new option must be added to VALUE_OPTIONS; this test reads the parsers)."""
+    import re
+
+    from gl.tasks.char_lm import evaluate as lm_eval
+    from gl.tasks.memory_horizon import evaluate as mh_eval
+
+    res = gl.evaluate.main(["--split", "val", "--windows", "2", "lm-gateloop-s0"])
+    assert res["windows"] == 2 and res["model"] == "gateloop"
+    res = gl.evaluate.main(["--samples", "2", "--n-boot", "5", "data-s0"])
+    capsys.readouterr()
+    assert res["samples"] == 2 and res["checkpoint"].endswith("checkpoint.npz")
+    for module in (lm_eval, mh_eval):
+        with open(module.__file__) as f:
+            options = set(re.findall(r'add_argument\("(--[a-z-]+)"', f.read()))
+        assert options <= set(gl.evaluate.VALUE_OPTIONS), module.__name__

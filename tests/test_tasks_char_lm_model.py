@@ -230,3 +230,29 @@ def test_checkpoint_round_trip_and_other_task(tmp_path):
     checkpoint.save(tmp_path / "m.npz", mh.init(jax.random.key(0), mc), mc, [], {})
     with pytest.raises(checkpoint.CheckpointError, match="char-lm configuration"):
         model.load_checkpoint(tmp_path / "m.npz")
+
+
+def test_generate_command_line(capsys):
+    """``python -m gl.tasks.char_lm.generate NAME``: the function's sample, printed; bad
+    input is a usage error that names the argument."""
+    text = generate.main(["lm-gateloop-s0", "--prompt", "ROMEO:\\n", "-n", "20", "--seed", "3"])
+    p, c, _ = model.load_checkpoint(generate_shipped("lm-gateloop-s0"))
+    want = generate.generate(p, c, "ROMEO:\n", 20, key=jax.random.key(3), temperature=0.8,
+                             top_k=10)
+    assert text == want and capsys.readouterr().out == want + "\n"
+    for argv, match in [(["--prompt", "£"], "characters not in the 65-symbol vocabulary: '£'"),
+                        (["--temperature", "0"], "temperature: expected a finite number > 0"),
+                        (["--top-k", "-2"], "top_k: expected None or an int >= 1"),
+                        (["-n", "-1"], "n: expected an int >= 0")]:
+        with pytest.raises(SystemExit):
+            generate.main(["lm-gateloop-s0", *argv])
+        assert match in capsys.readouterr().err, argv
+    with pytest.raises(SystemExit):
+        generate.main(["data-s0"])  # a Memory Horizon name is not a language model
+    assert "no shipped char-lm checkpoint of that name" in capsys.readouterr().err
+
+
+def generate_shipped(name):
+    from gl.tasks.char_lm import evaluate
+
+    return evaluate.shipped()[name]

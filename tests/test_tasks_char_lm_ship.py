@@ -85,3 +85,15 @@ def test_shipped_sizes_are_named():
     assert all(n.startswith("lm-medium-") for n in medium)
     with pytest.raises(ValueError, match="size: expected one of .*'large'"):
         evaluate.shipped("large")
+
+
+def test_a_name_shipped_twice_is_refused(tmp_path, monkeypatch):
+    """A medium run shipped without ``--prefix lm-medium-`` would be ``lm-gateloop-s0`` in
+    both folders; ``gl.evaluate lm-gateloop-s0`` would then score whichever came last."""
+    for folder in ("char_lm", "char_lm_medium"):
+        d = tmp_path / "assets" / folder / "lm-gateloop-s0"
+        d.mkdir(parents=True)
+        (d / "checkpoint.npz").write_bytes(b"")
+    monkeypatch.setattr(checkpoint.resources, "files", lambda _: tmp_path)
+    with pytest.raises(ValueError, match=r"\['lm-gateloop-s0'\] in both char_lm and char_lm_medium"):
+        evaluate.shipped()

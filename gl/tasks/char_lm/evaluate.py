@@ -63,7 +63,14 @@ def shipped(size: str = "all") -> dict:
                "all": ["char_lm", "char_lm_medium"]}
     if size not in folders:
         raise ValueError(f"size: expected one of {sorted(folders)}, got {size!r}")
-    return {k: v for f in folders[size] for k, v in checkpoint.shipped(f).items()}
+    out: dict = {}
+    for f in folders[size]:
+        found = checkpoint.shipped(f)
+        twice = sorted(set(found) & set(out))
+        if twice:  # a medium run shipped without --prefix lm-medium- would hide a small one
+            raise ValueError(f"shipped char-lm checkpoints: {twice} in both char_lm and {f}")
+        out.update(found)
+    return out
 
 
 def main(argv=None):

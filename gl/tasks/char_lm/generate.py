@@ -10,8 +10,15 @@ character at a time with a key-value cache instead (:mod:`gl.tasks.char_lm.cost`
 
 Sampling: logits divided by ``temperature``, then, with ``top_k``, everything below the
 ``top_k``-th largest logit removed (nanoGPT's convention).
+
+``python -m gl.tasks.char_lm.generate CHECKPOINT --prompt "ROMEO:" -n 200 --temperature 0.8
+--top-k 10 --seed 0`` prints a sample (``CHECKPOINT``: a file or a shipped name such as
+``lm-gateloop-s0``; ``\n`` in the prompt is a newline).
 """
 from __future__ import annotations
+
+import argparse
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +27,7 @@ import numpy as np
 from gl.tasks.char_lm import data as cdata
 from gl.tasks.char_lm import model as cmodel
 
-__all__ = ["sample_logits", "generate", "kv_cache"]
+__all__ = ["sample_logits", "generate", "kv_cache", "main"]
 
 
 def _check(prompt, temperature, top_k, n, vocab):
@@ -88,3 +95,34 @@ def generate(params, config, prompt: str, n: int, *, key, temperature=1.0, top_k
             logits = fwd(params, jnp.asarray(buf), len(window) - 1)[None]
             out.append(int(sample_logits(keys[i], logits, temperature, top_k)[0]))
     return cdata.decode(np.asarray(out), config.vocab)
+
+
+def main(argv=None) -> str:
+    from gl.tasks import checkpoint
+    from gl.tasks.char_lm import evaluate as ceval
+
+    p = argparse.ArgumentParser(prog="python -m gl.tasks.char_lm.generate",
+                                description="Sample text from a character language model.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", help="a char-lm checkpoint.npz or a shipped name "
+                   "(lm-gateloop-s0, lm-medium-gateloop-s0, ...)")
+    p.add_argument("--prompt", default="ROMEO:\\n", help="the text to continue (\\n: newline)")
+    p.add_argument("-n", type=int, default=200, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=10, help="0: no top-k cut")
+    p.add_argument("--seed", type=int, default=0, help="the sampling key, jax.random.key(seed)")
+    args = p.parse_args(argv)
+    try:
+        path = checkpoint.resolve(args.checkpoint, ceval.shipped(), "char-lm ")
+        params, config, _ = cmodel.load_checkpoint(path)
+        text = generate(params, config, args.prompt.replace("\\n", "\n"), args.n,
+                        key=jax.random.key(args.seed), temperature=args.temperature,
+                        top_k=args.top_k or None)
+    except ValueError as e:  # a bad prompt, temperature, top-k, n or checkpoint
+        p.error(str(e))
+    sys.stdout.write(text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
