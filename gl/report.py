@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pm", "pm_of", "welch", "welch_p", "html_table"]
+__all__ = ["pm", "pm_of", "welch", "welch_p", "welch_ci", "html_table"]
 
 
 def pm(mean, std=None, digits=3) -> str:
@@ -61,6 +61,19 @@ def welch_p(x, y) -> float:
     if se == 0:
         return 1.0 if diff == 0 else 0.0
     return float(2 * stats.t.sf(abs(diff) / se, dof))
+
+
+def welch_ci(x, y, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` confidence interval of ``mean(x) - mean(y)`` from Welch's t (the
+    difference ± the t quantile at :func:`welch`'s degrees of freedom times its standard
+    error): the differences the two samples cannot rule out."""
+    from scipy import stats
+
+    if not 0 < level < 1:
+        raise ValueError(f"level: expected a number in (0, 1), got {level!r}")
+    diff, se, dof = welch(x, y)
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
+    return diff - half, diff + half
 
 
 def html_table(header, rows, notes=()):

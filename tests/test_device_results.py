@@ -298,3 +298,18 @@ def test_gla_power_form_went_nan_by_500_iterations(tmp_path):
         assert losses[1] != losses[1], (s, losses[:2])  # NaN at iteration 500
         first[s] = losses[0] == losses[0]  # finite at 250?
     assert first == {0: True, 1: False, 2: False}
+
+
+def test_assets_readme_small_table_and_call_count_are_the_files():
+    """The small configuration's table of ``gl/assets/char_lm/README.md`` (losses, parameters)
+    is ``summary.json``, and its count of device calls is ``gpu_runs.json``'s (it said 1.781
+    for the fixed model's 1.780, and thirty-two calls for 34)."""
+    text = (ROOT / "gl/assets/char_lm/README.md").read_text()
+    models = json.loads((ROOT / "gl/assets/char_lm/summary.json").read_text())["models"]
+    for m, s in models.items():
+        cell = lambda k: f"{s[k + '_mean']:.3f} ± {s[k + '_std']:.3f}"  # noqa: E731
+        row = f"| {m} | {s['n_params']:,} | {cell('val_loss_full')} | {cell('best_val_loss')} |"
+        assert row in text, row
+    calls = len(json.loads((ROOT / "gl/assets/char_lm/gpu_runs.json").read_text())["calls"])
+    words = {32: "Thirty-two", 33: "Thirty-three", 34: "Thirty-four", 35: "Thirty-five"}
+    assert f"{words[calls]} device calls" in text

@@ -73,3 +73,15 @@ def test_modes_table_lists_every_valid_pair():
                 valid = False
             assert impls[impl] == valid, (mode, impl)
     assert hasattr(gl.operator, "pick")  # the README names gl.operator.pick
+
+
+def test_trained_model_block_runs(capsys):
+    """The section's second block (load a shipped language model and sample) runs as written
+    and prints the command the model was trained with, then 200 characters after the prompt."""
+    blocks = re.findall(r"```python\n(.*?)```", SECTION, re.S)
+    assert len(blocks) == 2 and "load_checkpoint" in blocks[1]
+    exec(compile(blocks[1], "README.md (second block)", "exec"), {})
+    out = capsys.readouterr().out
+    command, sample = out.split("\n", 1)
+    assert command.startswith("python -m gl.train char-lm --model gateloop")
+    assert sample.startswith("ROMEO:\n") and len(sample) == len("ROMEO:\n") + 200 + 1

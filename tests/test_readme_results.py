@@ -102,7 +102,8 @@ FAMILY = [("mLSTM", "mlstm-norm", " (with xLSTM's head norm; stopped at 4,500)")
           ("LRU", "lru-auto", ""), ("Mamba-2", "mamba2", ""), ("RG-LRU", "rglru-par", ""),
           ("S5", "s5-auto", ""), ("S4D", "s4d", " (stopped at 2,000-2,250)"),
           ("RetNet", "retnet", ""),
-          ("mLSTM without the norm", "mlstm", " (did not train)")]
+          ("mLSTM without the norm", "mlstm", " (did not train; run before commit `f0c606d`, "
+           "since which `--model mlstm` always has the norm)")]
 
 
 def cpu_readout_rows():

@@ -55,3 +55,24 @@ def test_html_table_scrolls_and_checks_rows():
     assert '<p style="font-size:smaller">n1</p>' in out
     with pytest.raises(ValueError, match=r"rows\[1\]: expected 2 cells .*got 3"):
         report.html_table(["a", "b"], [(1, 2), (1, 2, 3)])
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(x=st.lists(st.floats(-10, 10), min_size=2, max_size=8),
+       y=st.lists(st.floats(-10, 10), min_size=2, max_size=8),
+       level=st.sampled_from([0.9, 0.95, 0.99]))
+def test_welch_ci_is_scipy_s_interval(x, y, level):
+    """The interval scipy's Welch test gives, and it holds 0 exactly when p > 1 - level."""
+    if min(np.std(x), np.std(y)) < 1e-3:
+        return
+    want = stats.ttest_ind(x, y, equal_var=False).confidence_interval(level)
+    lo, hi = report.welch_ci(x, y, level)
+    assert (lo, hi) == pytest.approx((want.low, want.high), rel=1e-9, abs=1e-12)
+    p = report.welch_p(x, y)
+    if abs(p - (1 - level)) > 1e-9:
+        assert (lo < 0 < hi) == (p > 1 - level)
+
+
+def test_welch_ci_level_is_checked():
+    with pytest.raises(ValueError, match="level: expected a number in \\(0, 1\\), got 95"):
+        report.welch_ci([1, 2], [3, 4], 95)
