@@ -97,3 +97,17 @@ def test_a_name_shipped_twice_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint.resources, "files", lambda _: tmp_path)
     with pytest.raises(ValueError, match=r"\['lm-gateloop-s0'\] in both char_lm and char_lm_medium"):
         evaluate.shipped()
+
+
+def test_nanogpt_anchors_have_one_source():
+    """nanoGPT's CPU numbers live in ``nanogpt_cpu.json`` (with where they come from); the
+    constants the summaries carry are the same numbers."""
+    anchors = json.loads((evaluate.shipped_root() / "nanogpt_cpu.json").read_text())
+    assert "issue 31" in anchors["source"] and "cannot reproduce" in anchors["source"]
+    assert ship.NANOGPT_SMALL == anchors["small"]["best_val_loss"] == 1.886
+    assert ship.NANOGPT_GPU == anchors["published"]["gpu_baby_gpt"]
+    summary = json.loads((evaluate.shipped_root() / "summary.json").read_text())
+    medium = json.loads((evaluate.shipped_root().parent / "char_lm_medium" / "summary.json")
+                        .read_text())
+    assert summary["nanogpt_best_val_loss"] == ship.NANOGPT_SMALL
+    assert medium["nanogpt_best_val_loss"] == anchors["medium"]["val_loss"]["2500"]
