@@ -78,7 +78,7 @@ def gpu_push_rows():
             f"| {pm([runs[f'gateloop-ngi2000d3-s{s}']['best_val_loss'] for s in range(6)])} | – | "
             f"{pm([runs[f'transformer-i2000-s{s}']['best_val_loss'] for s in range(6)])} | "
             "nanoGPT: 1.4697 |",
-            f"at 0.3 it gave {pm([runs[f'transformer-i2000d3-s{s}']['best_val_loss'] for s in range(3)])};",
+            f"at 0.3 it gave {pm([runs[f'transformer-i2000d3-s{s}']['best_val_loss'] for s in range(3)])})",
             # ending at 1,500, six seeds each: GateLoop at dropout 0.3 (and 0.2), the transformer
             f"| {pm([runs[f'gateloop-ngi1500d3-s{s}']['best_val_loss'] for s in range(6)])} | – | "
             f"{pm([runs[f'transformer-i1500-s{s}']['best_val_loss'] for s in range(6)])} | "
