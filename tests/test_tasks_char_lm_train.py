@@ -78,7 +78,9 @@ def test_shipped_checkpoints_reevaluate(capsys):
     """Every shipped checkpoint's loss on the first CHECK_WINDOWS validation windows is the
     one recorded at the end of its training, within 0.01 (the whole split: slow test below)."""
     names = evaluate.shipped()
-    assert {n.rsplit("-s", 1)[0] for n in names} == {"lm-gateloop", "lm-fixed", "lm-transformer"}
+    assert {n.rsplit("-s", 1)[0] for n in names} == {
+        "lm-gateloop", "lm-fixed", "lm-transformer",  # small, float32
+        "lm-medium-gateloop", "lm-medium-transformer"}  # medium, bfloat16
     for name, path in names.items():
         s = ship.run_summary(path.rsplit("/", 1)[0])
         res = gl.evaluate.main([name, "--split", "val", "--windows", str(evaluate.CHECK_WINDOWS)])
