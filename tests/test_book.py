@@ -121,6 +121,36 @@ def test_instructors_guide_lists_every_exercise():
             assert f"{{ref}}`{label}`" in guide, f"book/instructors.md does not list {label} ({nb.name})"
 
 
+def test_instructors_guide_names_only_exercises_that_exist():
+    """An exercise deleted from a chapter (ex-ch09-segments once was, by an edit of the
+    cell around it) must not stay in the guide: the guide's labels are the chapters'."""
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    labels = {label for nb in CHAPTERS
+              for label in re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text(nb))}
+    named = set(re.findall(r"\b(ex-ch[0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*)", guide))
+    assert named <= labels, f"book/instructors.md names missing exercises: {sorted(named - labels)}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_open_and_close_in_order(nb):
+    """Every {solution-start} of an exercise is closed by one {solution-end} before the next
+    exercise or solution (sphinx-exercise otherwise fails the whole build)."""
+    marks = re.findall(r"```\{(exercise|solution-start|solution-end)\}[^\n]*\n(?::label: (\S+))?",
+                       text(nb))
+    state, last = "closed", None
+    for kind, label in marks:
+        if kind == "exercise":
+            assert state == "closed", f"{nb.name}: exercise {label} inside an open solution"
+            last = label
+        elif kind == "solution-start":
+            assert state == "closed", f"{nb.name}: a solution opens inside another (after {last})"
+            state = "open"
+        else:
+            assert state == "open", f"{nb.name}: a solution-end with no open solution (after {last})"
+            state = "closed"
+    assert state == "closed", f"{nb.name}: the last solution is never closed"
+
+
 def test_requirements_keep_jupyter_book_1():
     req = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^jupyter-book>=1[^\n]*<2", req, re.M), "jupyter-book must stay <2"
