@@ -131,6 +131,22 @@ def test_instructors_guide_names_only_exercises_that_exist():
     assert named <= labels, f"book/instructors.md names missing exercises: {sorted(named - labels)}"
 
 
+def test_instructors_exercise_list_is_the_chapters():
+    """The guide's list of exercises (titles, order, which have a checker) is what
+    ``tools/exercise_list.py`` prints from the chapters: a renamed exercise or a new checker
+    cannot leave the list stale."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "exercise_list.py")],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    first = out.splitlines()[0]
+    assert first in guide, f"book/instructors.md lacks the list's first line {first!r}"
+    assert guide[guide.index(first):].strip() == out, (
+        "book/instructors.md's exercise list differs from python tools/exercise_list.py: "
+        "paste the tool's output under 'The exercises'")
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_solutions_open_and_close_in_order(nb):
     """Every {solution-start} of an exercise is closed by one {solution-end} before the next

@@ -17,7 +17,8 @@ for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
     print(f"\n**{title}** ({{doc}}`../notebooks/{nb.stem}`)\n")
     for m in re.finditer(r"```\{exercise\}\s*([^\n]*)\n:label: (\S+)(.*?)```", text, re.S):
         name, label, body = m.groups()
-        # a coding exercise is one whose solution or text calls a checker
+        # a coding exercise is one whose text or solution calls a checker of gl.exercises
         sol = text[m.end(): text.find("{solution-end}", m.end())]
-        coding = "check_" in body or "check_" in sol
-        print(f"- {{ref}}`{label}`" + (" (coding, with a checker)" if coding else ""))
+        coding = re.search(r"\bcheck_\w+\(", body + sol) is not None
+        print(f"- {{ref}}`{label}`" + (f", *{name.strip()}*" if name.strip() else "")
+              + (" (coding, with a checker)" if coding else ""))
