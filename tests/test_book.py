@@ -1,7 +1,8 @@
 """The book's structure: every chapter in the table of contents, stored without outputs, with
 objectives, prerequisites, at least three exercises each with a solution, a "What we learned"
 summary of 3-6 bullets just before the exercises, index entries, and every exercise listed in
-the instructors' guide. (Figures, widgets and code lines: ``test_figures.py``.)
+the instructors' guide, and every ``gl`` name the prose quotes importable. (Figures, widgets
+and code lines: ``test_figures.py``.)
 
 A back-matter notebook (``notebooks/appendix_*.ipynb``, e.g. the study log behind a chapter's
 distilled results) is a notebook but no chapter: it must be in the table of contents, in its
@@ -9,6 +10,7 @@ unnumbered back matter, stored without outputs, with cell ids and index entries,
 no objectives, exercises or summary, since it teaches no new idea."""
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -187,3 +189,42 @@ def test_chapter_9_teaches_rather_than_logs():
     in ``experiments/NOTES.md``. (2,566 when it was cut, 2026-12-07.)"""
     nb = ROOT / "notebooks" / "09_making_it_fast.ipynb"
     assert 2000 < prose_words(nb) <= 2700, prose_words(nb)
+
+
+#: a dotted ``gl`` name after a backtick on its line: `gl.gate_loop`, `python -m gl.train ...`
+GL_NAME = re.compile(r"`[^`\n]*?\b(gl(?:\.[A-Za-z_]\w*)+)")
+
+
+def _resolve(name):
+    """The object a dotted name stands for: its longest importable module prefix, then
+    attributes; ``AttributeError`` or ``ImportError`` when there is none."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(name)
+
+
+def test_every_gl_name_in_the_prose_exists():
+    """Every ``gl`` name the chapters' prose, the back matter and the README quote imports:
+    chapter 7 once sent readers to ``gl.train.make_optimizer`` after the function had moved to
+    ``gl.tasks.memory_horizon.train`` (mutation-checked on that version)."""
+    pages = [(nb.name, "".join(c["source"])) for nb in NOTEBOOKS for c in cells(nb)
+             if c["cell_type"] == "markdown"]
+    pages += [(md.name, md.read_text()) for md in [ROOT / "README.md",
+                                                   *sorted((ROOT / "book").glob("*.md"))]]
+    missing, seen = set(), 0
+    for where, page in pages:
+        for m in GL_NAME.finditer(page):
+            seen += 1
+            try:
+                _resolve(m.group(1))
+            except (AttributeError, ImportError):
+                missing.add(f"{where}: {m.group(1)}")
+    assert seen > 100, f"only {seen} gl names found: is the pattern still right?"
+    assert not missing, "names that do not exist in gl: " + "; ".join(sorted(missing))
