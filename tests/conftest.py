@@ -3,8 +3,10 @@ of the recurrence, the book's notebooks and its solution cells."""
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import pathlib
+import re
 import zlib
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -217,3 +219,22 @@ def sweep(cases, fast=(0,)):
         args = case if isinstance(case, tuple) else (case,)
         out.append(pytest.param(*args, marks=() if i in fast else pytest.mark.slow))
     return out
+
+
+#: a dotted ``gl`` name after a backtick on its line: `gl.gate_loop`, `python -m gl.train ...`
+GL_NAME = re.compile(r"`[^`\n]*?\b(gl(?:\.[A-Za-z_]\w*)+)")
+
+
+def resolve_gl(name: str):
+    """The object a dotted ``gl`` name stands for: its longest importable module prefix, then
+    attributes; ``AttributeError`` or ``ImportError`` when there is none."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(name)

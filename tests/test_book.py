@@ -10,14 +10,13 @@ unnumbered back matter, stored without outputs, with cell ids and index entries,
 no objectives, exercises or summary, since it teaches no new idea."""
 from __future__ import annotations
 
-import importlib
 import json
 import re
 
 import pytest
 import yaml
 
-from conftest import BACK_MATTER, CHAPTER_NOTEBOOKS, CHAPTERS, NOTEBOOKS, ROOT
+from conftest import BACK_MATTER, CHAPTER_NOTEBOOKS, CHAPTERS, GL_NAME, NOTEBOOKS, ROOT, resolve_gl
 
 
 def toc_files():
@@ -191,25 +190,6 @@ def test_chapter_9_teaches_rather_than_logs():
     assert 2000 < prose_words(nb) <= 2700, prose_words(nb)
 
 
-#: a dotted ``gl`` name after a backtick on its line: `gl.gate_loop`, `python -m gl.train ...`
-GL_NAME = re.compile(r"`[^`\n]*?\b(gl(?:\.[A-Za-z_]\w*)+)")
-
-
-def _resolve(name):
-    """The object a dotted name stands for: its longest importable module prefix, then
-    attributes; ``AttributeError`` or ``ImportError`` when there is none."""
-    parts = name.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        for part in parts[i:]:
-            obj = getattr(obj, part)
-        return obj
-    raise ImportError(name)
-
-
 def test_every_gl_name_in_the_prose_exists():
     """Every ``gl`` name the chapters' prose, the back matter and the README quote imports:
     chapter 7 once sent readers to ``gl.train.make_optimizer`` after the function had moved to
@@ -223,7 +203,7 @@ def test_every_gl_name_in_the_prose_exists():
         for m in GL_NAME.finditer(page):
             seen += 1
             try:
-                _resolve(m.group(1))
+                resolve_gl(m.group(1))
             except (AttributeError, ImportError):
                 missing.add(f"{where}: {m.group(1)}")
     assert seen > 100, f"only {seen} gl names found: is the pattern still right?"

@@ -106,3 +106,25 @@ def test_no_lab_in_the_package():
     logs = [p for p in (PKG / "assets").rglob("*")  # raw logs; the data set of a task is data
             if p.suffix == ".log" or (p.suffix == ".txt" and "data" not in p.parts)]
     assert not logs, logs
+
+
+def test_every_gl_name_in_the_docstrings_and_guides_exists():
+    """The ``gl`` names quoted in the package's own text (docstrings, comments, the shipped
+    assets' READMEs) and in ARCHITECTURE.md and DEVELOPING.md import; placeholders such as
+    ``gl.exercises.NAME`` are skipped (the book's prose: ``test_book.py``)."""
+    from conftest import GL_NAME, resolve_gl
+    files = [*sorted(PKG.rglob("*.py")), *sorted((PKG / "assets").rglob("*.md")),
+             ROOT / "ARCHITECTURE.md", ROOT / "DEVELOPING.md"]
+    missing, seen = set(), 0
+    for path in files:
+        for m in GL_NAME.finditer(path.read_text()):
+            name = m.group(1)
+            if set(name.split(".")) & {"NAME", "chNN"}:
+                continue  # a placeholder
+            seen += 1
+            try:
+                resolve_gl(name)
+            except (AttributeError, ImportError):
+                missing.add(f"{path.relative_to(ROOT)}: {name}")
+    assert seen > 100, f"only {seen} gl names found: is the pattern still right?"
+    assert not missing, "names that do not exist in gl: " + "; ".join(sorted(missing))
