@@ -9,6 +9,8 @@ import pathlib
 
 import pytest
 
+from conftest import GL_NAME, resolve_gl
+
 ROOT = pathlib.Path(__file__).parent.parent
 PKG = ROOT / "gl"
 MAX_LINES = 420  # "about 400"
@@ -112,7 +114,6 @@ def test_every_gl_name_in_the_docstrings_and_guides_exists():
     """The ``gl`` names quoted in the package's own text (docstrings, comments, the shipped
     assets' READMEs) and in ARCHITECTURE.md and DEVELOPING.md import; placeholders such as
     ``gl.exercises.NAME`` are skipped (the book's prose: ``test_book.py``)."""
-    from conftest import GL_NAME, resolve_gl
     files = [*sorted(PKG.rglob("*.py")), *sorted((PKG / "assets").rglob("*.md")),
              ROOT / "ARCHITECTURE.md", ROOT / "DEVELOPING.md"]
     missing, seen = set(), 0
