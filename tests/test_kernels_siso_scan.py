@@ -137,10 +137,46 @@ def test_head_layout_planar_and_no_h0(rng):
     y_ref, h_ref = reference(q, k, v, a)
     e = lambda x: x[..., None]
     y, h = siso_scan.gate_loop_siso(e(q), e(k), e(v), (e(a.real), e(a.imag)), interpret=True,
-                                      block_d=8, chunk=4, segments=2)
+                                      block_d=8, chunk=4, segments=2, layout="heads")
     assert y.shape == (3, 20, 8, 1) and h.shape == (3, 8, 1, 1)
     assert rel(y[..., 0], y_ref) < 1e-5
     assert rel(h[..., 0, 0], h_ref) < 1e-5
+
+
+def test_one_channel_is_not_read_as_heads(rng):
+    """``(B, L, 1)`` is one channel or ``(L, H, 1)`` heads: the layout must be named. Once it
+    silently took the head layout and scanned over the batch axis (error 3.2 against the loop,
+    ``h`` of shape ``(L, 1, 1)``). With ``layout="channels"`` it matches the loop (1e-5)."""
+    q, k, v, a, h0 = siso(rng, 2, 8, 1)
+    with pytest.raises(ValueError, match=r"q: shape \(2, 8, 1\) .*layout='channels'.*layout='heads'"):
+        siso_scan.gate_loop_siso(q, k, v, a, interpret=True)
+    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=True, layout="channels")
+    y_ref, h_ref = reference(q, k, v, a, h0)
+    assert y.shape == (2, 8, 1) and h.shape == (2, 1)
+    assert rel(y, y_ref) < 1e-5 and rel(h, h_ref) < 1e-5
+    with pytest.raises(ValueError, match=r"q: expected shape \(\.\.\., L, H, 1\) for layout='heads'"):
+        siso_scan.gate_loop_siso(q[..., 0], k[..., 0], v[..., 0], a[..., 0], layout="heads", interpret=True)
+    with pytest.raises(ValueError, match="layout: expected None, 'channels' or 'heads', got 'rows'"):
+        siso_scan.gate_loop_siso(q, k, v, a, layout="rows", interpret=True)
+
+
+def test_h0_of_another_shape_with_the_same_size_is_refused(rng):
+    """A transposed ``h0`` ``(D, B)`` has the size of ``(B, D)``: it used to be reshaped and give
+    a wrong ``y`` (relative error 1.5) without an error."""
+    q, k, v, a, h0 = siso(rng, 2, 8, 3)
+    with pytest.raises(ValueError, match=r"h0: expected shape \(2, 3\) or \(2, 3, 1, 1\), got \(3, 2\)"):
+        siso_scan.gate_loop_siso(q, k, v, a, h0.T, interpret=True)
+    y, _ = siso_scan.gate_loop_siso(q, k, v, a, h0[..., None, None], interpret=True)
+    assert rel(y, reference(q, k, v, a, h0)[0]) < 1e-5  # (B, D, 1, 1) is the same h0
+
+
+def test_float64_inputs_are_refused(rng):
+    """With x64 on, float64 stays float64; the kernel computes in float32 and returns ``y`` in the
+    inputs' dtype, so float64 used to come back as float32 without a word."""
+    q, k, v, a, _ = siso(rng, 1, 8, 4)
+    with jax.enable_x64(True):
+        with pytest.raises(TypeError, match="q: expected float32 or bfloat16 .*got float64; use gl.gate_loop"):
+            siso_scan.gate_loop_siso(q.astype(np.float64), k, v, a, interpret=True)
 
 
 def test_bf16_inputs_fp32_accumulation(rng):

@@ -62,7 +62,8 @@ def gate_loop_pallas(q, k, v, a, h0, dtype, *, interpret=False, real=False):
         return y.astype(jnp.float32 if real else dtype), h.astype(dtype)
     if h0 is not None:
         h0 = h0.astype(jnp.complex64)
-    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, complex_y=bool(cplx and not real))
+    y, h = siso_scan.gate_loop_siso(q, k, v, a, h0, interpret=interpret, layout="heads",
+                                    complex_y=bool(cplx and not real))
     if not cplx:
         h = jnp.real(h)
     return y.astype(jnp.float32 if real else dtype), h.astype(dtype)

@@ -245,6 +245,20 @@ siso_scan.defvjp(_siso_fwd, _siso_bwd)
 
 # ----------------------------------------------------------------------------- public forward
 
+def _layout(layout, shape) -> bool:
+    """Whether ``q`` of ``shape`` is in the head layout ``(..., L, H, 1)`` (``layout``: see
+    :func:`gate_loop_siso`); a shape that fits both layouts needs ``layout``."""
+    if layout not in (None, "channels", "heads"):
+        raise ValueError(f"layout: expected None, 'channels' or 'heads', got {layout!r}")
+    fits_heads = len(shape) >= 3 and shape[-1] == 1
+    if layout == "heads" and not fits_heads:
+        raise ValueError(f"q: expected shape (..., L, H, 1) for layout='heads', got {shape}")
+    if layout is None and fits_heads:
+        raise ValueError(f"q: shape {shape} is (..., L, D = 1) or (..., L, H, 1): pass "
+                         f"layout='channels' (scan over axis -2) or layout='heads' (axis -3)")
+    return layout == "heads"
+
+
 def _as_siso(name, x):
     x = jnp.asarray(x)
     if x.ndim < 2:
@@ -291,14 +305,20 @@ def options(batch, L, D, itemsize=4, interpret=False, accumulate_dtype=jnp.float
 
 def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpret=False, complex_y=False,
                    block_d=None, chunk=None, segments=None, prefetch=None, num_warps=None, masked=None,
-                   backend=None, stages=None):
+                   backend=None, stages=None, layout=None):
     """SISO GateLoop (eq. 7-8, ``d_k = d_v = 1``) by a chunked Pallas scan; returns ``(y, h_L)``.
 
     Args:
-      q, k, v: real gates and values, ``(..., L, D)`` or ``(..., L, H, 1)``; float32 or bfloat16.
+      q, k, v: real gates and values, ``(..., L, D)`` or ``(..., L, H, 1)`` (``layout``);
+        float32 or bfloat16 (float64 and float16 are refused: use :func:`gl.gate_loop`).
       a: state transitions of the same shape: a complex array, or a pair ``(a_re, a_im)`` of real
         arrays (planar form: saves XLA's extra pass that splits a complex ``a``), or a real array.
-      h0: initial state ``(..., D)`` (or ``(..., H, 1, 1)``), complex; zeros when omitted.
+      h0: initial state ``(..., D)`` or ``(..., D, 1, 1)`` (``D = H`` for the head layout),
+        complex; zeros when omitted. Any other shape is a ``ValueError``.
+      layout: ``"channels"``: ``(..., L, D)``; ``"heads"``: ``(..., L, H, 1)``, the layout of
+        :func:`gl.gate_loop`. ``None`` (default): ``"channels"``, unless ``q`` has 3 or more
+        dimensions and a last one of 1; that shape is ``(..., L, D = 1)`` or ``(..., L, H, 1)``
+        and is refused (``ValueError``) until ``layout`` says which.
       accumulate_dtype: dtype of the state arithmetic (float32).
       interpret: run the Pallas interpreter (CPU; for tests). On a non-GPU backend without it,
         raises ``RuntimeError``.
@@ -331,13 +351,14 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
     for name, x in (("q", q), ("k", k), ("v", v), ("a", a_re)):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise TypeError(f"{name}: expected a real float array (float32/bfloat16), got {x.dtype}")
+        if name != "a" and x.dtype not in (jnp.float32, jnp.bfloat16):  # y comes back in it
+            raise TypeError(f"{name}: expected float32 or bfloat16 (the kernel computes in float32), "
+                            f"got {x.dtype}; use gl.gate_loop for other dtypes")
         if x.shape != q.shape:
             raise ValueError(f"{name}: expected the shape of q {q.shape}, got {x.shape}")
     if a_im is not None and a_im.shape != q.shape:
         raise ValueError(f"a: expected imaginary part of shape {q.shape}, got {a_im.shape}")
-    heads = q.ndim >= 3 and q.shape[-1] == 1
-    if heads and v.shape[-1] != 1:
-        raise ValueError(f"v: expected d_v = 1 for the SISO kernel, got shape {v.shape}")
+    heads = _layout(layout, q.shape)
     core = q.shape[:-1] if heads else q.shape  # (..., L, D)
     batch, (L, D) = core[:-2], core[-2:]
     if backend == "tma" and not interpret and not siso_tma.available():
@@ -355,8 +376,9 @@ def gate_loop_siso(q, k, v, a, h0=None, *, accumulate_dtype=jnp.float32, interpr
         h0r = h0i = jnp.zeros((Bf, D), ctype)
     else:
         h0 = jnp.asarray(h0)
-        if h0.size != Bf * D:
-            raise ValueError(f"h0: expected {batch + (D,)} or {batch + (D, 1, 1)} elements, got shape {h0.shape}")
+        if h0.shape not in (batch + (D,), batch + (D, 1, 1)):  # not only the size: a transposed
+            raise ValueError(f"h0: expected shape {batch + (D,)} or {batch + (D, 1, 1)}, "  # h0 has it
+                             f"got {h0.shape}")
         h0 = h0.reshape((Bf, D))
         h0r, h0i = jnp.real(h0).astype(ctype), jnp.imag(h0).astype(ctype)
     opts = options(Bf, L, D, np.dtype(q.dtype).itemsize, interpret, accumulate_dtype,
