@@ -62,7 +62,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     first = _checkpoint_arg(argv)
     if first is None and any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip()
+        names = "\n".join(f"  {task}: {', '.join(n)}" for task, n in _shipped().items())
+        print(__doc__.strip() + f"\n\nShipped checkpoints:\n{names}"
               + "\n\npython -m gl.evaluate CHECKPOINT --help lists the options of its task.")
         raise SystemExit(0)
     if first is not None and not os.path.exists(first):

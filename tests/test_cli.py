@@ -47,6 +47,11 @@ def test_evaluate_help_names_both_tasks(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "Memory Horizon" in out and "lm-gateloop-s0" in out and "--split" in out
+    # the README sends readers here for the shipped names: every one is listed
+    from gl.tasks.char_lm.evaluate import shipped
+    from gl.tasks.memory_horizon.model import shipped_checkpoints
+    assert all(name in out for name in [*shipped(), *shipped_checkpoints()]), out
+    assert "long2k-data-s0" in out and "lm-medium-gateloop-s0" in out
 
 
 def test_evaluate_unknown_name_lists_both_tasks_shipped_names(capsys):
@@ -82,3 +87,23 @@ def test_evaluate_finds_the_checkpoint_after_options(capsys):
         with open(module.__file__) as f:
             options = set(re.findall(r'add_argument\("(--[a-z-]+)"', f.read()))
         assert options <= set(gl.evaluate.VALUE_OPTIONS), module.__name__
+
+
+def test_evaluate_a_corrupt_or_foreign_checkpoint_is_a_usage_error(tmp_path, capsys):
+    """Both tasks' evaluate commands report a checkpoint they cannot use in one line naming the
+    file (exit 2, as argparse), as ``gl.tasks.char_lm.generate`` does; it was a traceback."""
+    import jax
+
+    from gl.tasks import checkpoint
+    from gl.tasks.char_lm import evaluate as ceval
+    from gl.tasks.memory_horizon import model as mh
+
+    (tmp_path / "bad.npz").write_text("garbage")
+    with pytest.raises(SystemExit) as e:
+        gl.evaluate.main([str(tmp_path / "bad.npz")])
+    assert e.value.code == 2 and "bad.npz: corrupt checkpoint" in capsys.readouterr().err
+    c = mh.Config(n_layer=1, d_model=8, d_qk=4, d_v=4, n_head=2, d_channel_mixing=8)
+    checkpoint.save(tmp_path / "m.npz", mh.init(jax.random.key(0), c), c, [], {})
+    with pytest.raises(SystemExit) as e:
+        ceval.main([str(tmp_path / "m.npz")])
+    assert e.value.code == 2 and "m.npz: config:" in capsys.readouterr().err

@@ -115,6 +115,21 @@ def test_resume_checks_config_and_run_settings_by_field(tmp_path):
         run(tmp_path, meta={**META, "lr": 0.2}, resume=True)
 
 
+def test_resume_refusals_are_usage_errors(tmp_path):
+    """Another config, other settings and a corrupt ``train_state.npz`` are all ``RunRefused``
+    (``python -m gl.train`` prints one line, no traceback); a config mismatch used to escape as a
+    bare ``CheckpointError`` with a traceback. It still is a ``CheckpointError`` naming the file."""
+    run(tmp_path, epochs=1)
+    with pytest.raises(loop.RunRefused, match="--resume: .*train_state.npz.*kind: checkpoint has 'a'") as e:
+        run(tmp_path, config=Tiny(kind="b"), resume=True)
+    assert isinstance(e.value, checkpoint.CheckpointError)
+    with pytest.raises(loop.RunRefused, match="lr: checkpoint has 0.1"):
+        run(tmp_path, meta={**META, "lr": 0.2}, resume=True)
+    (tmp_path / "train_state.npz").write_text("garbage")
+    with pytest.raises(loop.RunRefused, match="--resume: .*train_state.npz: corrupt checkpoint"):
+        run(tmp_path, resume=True)
+
+
 def test_flag_types_check_kind_finiteness_and_both_ends():
     import argparse
 

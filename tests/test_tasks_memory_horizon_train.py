@@ -215,10 +215,18 @@ def test_cli_resume_and_rerun_protect_the_run_directory(tmp_path):
                     "--lr", "0.001"])
 
 
-def test_evaluate_cli_checks_structure_against_config(tmp_path):
+def test_evaluate_cli_checks_structure_against_config(tmp_path, capsys):
+    """A checkpoint that does not fit its config, or a corrupt one, is a usage error naming the
+    file (exit 2, as argparse), not a traceback."""
     c = model.Config(**SMALL)
     params = model.init(jax.random.key(0), c)
     del params["layers"][0]["q"]
     checkpoint.save(tmp_path / "c.npz", params, c)
-    with pytest.raises(checkpoint.CheckpointError, match="c.npz.*missing.*layers/0/q/w"):
+    with pytest.raises(SystemExit) as e:
         evaluate.main([str(tmp_path / "c.npz"), "--samples", "1"])
+    assert e.value.code == 2
+    assert "c.npz: parameters do not match the config: missing ['layers/0/q/w'" in capsys.readouterr().err
+    (tmp_path / "bad.npz").write_text("garbage")
+    with pytest.raises(SystemExit) as e:
+        evaluate.main([str(tmp_path / "bad.npz")])
+    assert e.value.code == 2 and "bad.npz: corrupt checkpoint" in capsys.readouterr().err

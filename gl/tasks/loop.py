@@ -161,6 +161,11 @@ class OtherRun(RunRefused, ValueError):
     pass
 
 
+class ResumeRefused(RunRefused, checkpoint.CheckpointError):
+    """``--resume`` from a ``train_state.npz`` that is corrupt or of another config: the
+    checkpoint's error (naming the file and the field), reported as a usage error."""
+
+
 class Checkpoints(NamedTuple):
     """Where a run keeps its files, and the configuration saved with its parameters."""
 
@@ -234,7 +239,10 @@ def fit(ck: Checkpoints, params, tx, epoch_fn, inputs, targets, *, epochs, key, 
     ck_path, st_path, mpath = ck.path("checkpoint.npz"), ck.path("train_state.npz"), ck.path("metrics.jsonl")
     opt_state, start, metrics = tx.init(params), 0, []
     if resume:
-        run = checkpoint.load_run(st_path, type(ck.config), params, opt_state, ck.config)
+        try:
+            run = checkpoint.load_run(st_path, type(ck.config), params, opt_state, ck.config)
+        except checkpoint.CheckpointError as e:
+            raise ResumeRefused(f"--resume: {e}") from e
         _same(st_path, run.meta, meta, PROVENANCE)
         _same(st_path, {"key": run.key.tolist()}, {"key": np.asarray(jax.random.key_data(key)).tolist()})
         params, opt_state, start, metrics = run.params, run.opt_state, run.epoch, run.metrics

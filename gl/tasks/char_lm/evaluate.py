@@ -85,8 +85,11 @@ def main(argv=None):
         path = checkpoint.resolve(args.checkpoint, shipped(), "char-lm ")
     except ValueError as e:
         p.error(str(e))
-    params, config, info = cmodel.load_checkpoint(path)
-    checkpoint.check_like(path, params, jax.eval_shape(lambda: cmodel.init(jax.random.key(0), config)))
+    try:  # a corrupt file or another task's: a usage error naming the file, not a traceback
+        params, config, info = cmodel.load_checkpoint(path)
+        checkpoint.check_like(path, params, jax.eval_shape(lambda: cmodel.init(jax.random.key(0), config)))
+    except checkpoint.CheckpointError as e:
+        p.error(str(e))
     corpus = cdata.corpus()
     if config.vocab != corpus.vocab:
         p.error(f"checkpoint: its vocabulary ({len(config.vocab)} symbols) is not tiny "

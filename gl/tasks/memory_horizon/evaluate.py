@@ -103,8 +103,11 @@ def main(argv=None):
         path = checkpoint.resolve(path, gmodel.shipped_checkpoints())
     except ValueError as e:
         p.error(str(e))
-    params, config, info = gmodel.load_checkpoint(path)
-    checkpoint.check_like(path, params, jax.eval_shape(lambda: gmodel.init(jax.random.key(0), config)))
+    try:  # a corrupt file or another task's: a usage error naming the file, not a traceback
+        params, config, info = gmodel.load_checkpoint(path)
+        checkpoint.check_like(path, params, jax.eval_shape(lambda: gmodel.init(jax.random.key(0), config)))
+    except checkpoint.CheckpointError as e:
+        p.error(str(e))
     data_seed = (info.get("meta") or {}).get("data_seed")
     if data_seed is not None and args.seed == data_seed:
         p.error(f"--seed: {args.seed} is the training data seed of {path} (not a fresh "
