@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._checks import check_gate_loop_inputs, compute_dtype, dtype_arg
+from ._checks import check_gate_loop_inputs, compute_dtype, dtype_arg, dtype_of, shape_of
 from .scan import empty_sequence
 
 HIGHEST = lax.Precision.HIGHEST
@@ -129,8 +129,13 @@ def relative_decay(a):
       gradients (the derivative of a product is a product of the other factors; the
       polar form ``exp(Σ log|a_j|)`` of chapter 5 has no finite derivative at 0);
     * a NaN or inf ``a_t`` reaches ``D[n, m]`` only for ``m < t <= n``: causal, as in eq. 7.
+
+    Raises ``TypeError`` for a non-float ``a`` and ``ValueError`` for fewer than 3 dimensions
+    (as :func:`gl.gate_loop`).
     """
-    a = jnp.moveaxis(a, -3, -1)  # (..., H, d_k, L)
+    dtype_of("a", a)
+    shape_of("a", a, 3)
+    a = jnp.moveaxis(jnp.asarray(a), -3, -1)  # (..., H, d_k, L)
     L = a.shape[-1]
     x = jnp.broadcast_to(a[..., :, None], a.shape + (L,))  # x[..., j, m] = a_j
     x = jnp.where(jnp.tril(jnp.ones((L, L), bool), -1), x, jnp.ones((), a.dtype))  # j > m

@@ -122,8 +122,12 @@ def chunk_length(L, d_k, d_v, chunk_size=None, radix=DEFAULT_RADIX):
     small state (``d_k = d_v = 1``: 16) from paying for ``(64, 64)`` score blocks;
     ``d_k = d_v = 64`` gets 64. An explicit ``chunk_size`` is used as given. Either way the
     chunk is divided by ``radix`` while it still holds all ``L`` steps (a short sequence is not
-    padded to a long chunk).
+    padded to a long chunk). Raises ``ValueError`` unless ``chunk_size`` is None or an int >= 1.
     """
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not hasattr(chunk_size, "__index__")
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size: expected None or an int >= 1 (steps per chunk), "
+                         f"got {chunk_size!r}")
     if chunk_size is None:
         C = DEFAULT_CHUNK
         while C % radix == 0 and C // radix >= MIN_CHUNK and (C // radix) ** 2 >= d_k * d_v:

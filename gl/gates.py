@@ -9,6 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ._checks import compute_dtype
+
 
 def sigmoid_magnitude(alpha):
     """``γ = σ(α)`` (the paper's choice, section 4): values in (0, 1), no bias towards 1."""
@@ -47,7 +49,9 @@ PHASES = {"identity": identity_phase, "exp": exp_phase, "zero": zero_phase}
 def transition(alpha, beta, magnitude="sigmoid", phase="identity"):
     """Eq. 24: ``a = f(α) exp(i g(β))`` with ``f``, ``g`` named by ``magnitude`` and ``phase``.
 
-    ``alpha``, ``beta``: real arrays of one shape. Returns a complex array of that shape.
+    ``alpha``, ``beta``: real arrays of one shape. Returns a complex array of that shape:
+    complex64 for float32, complex128 for float64; bfloat16/float16 compute in float32 (there is
+    no complex half precision), as in :func:`gl.gate_loop`.
     """
     try:
         f, g = MAGNITUDES[magnitude], PHASES[phase]
@@ -62,4 +66,5 @@ def transition(alpha, beta, magnitude="sigmoid", phase="identity"):
             raise TypeError(f"{name}: expected a real floating-point array, got {x.dtype}")
     if alpha.shape != beta.shape:
         raise ValueError(f"beta: expected the shape of alpha {alpha.shape}, got {beta.shape}")
+    alpha, beta = (x.astype(compute_dtype(x.dtype)) for x in (alpha, beta))  # half -> float32
     return jax.lax.complex(f(alpha), jnp.zeros_like(alpha)) * jnp.exp(1j * g(beta))

@@ -39,6 +39,16 @@ def test_relative_decay_is_the_product(rng, complex_a):
                 assert abs(D[0, c, n, m] - want) < 1e-12, (c, n, m)
 
 
+def test_relative_decay_checks_its_input():
+    """``gl.relative_decay`` is public: an integer ``a`` used to give integer products and a 1-D one
+    NumPy's "axis -3 is out of bounds"; both now name ``a`` as :func:`gl.gate_loop` does."""
+    with pytest.raises(TypeError, match=r"^a: expected a float or complex dtype .*got int64"):
+        gl.relative_decay(np.ones((4, 1, 1), np.int64))
+    with pytest.raises(ValueError, match=r"^a: expected at least 3 dimensions, got shape \(4,\)"):
+        gl.relative_decay(np.ones(4, np.float32))
+    assert gl.relative_decay([[[0.5]], [[0.5]]]).shape == (1, 1, 2, 2)  # a nested list is fine
+
+
 def test_relative_decay_handles_zero_transitions():
     """a_j = 0 (a full reset) cuts every product that spans j and nothing else."""
     a = jnp.asarray([0.5, 0.0, 0.5, 0.5], jnp.complex64)[:, None, None]

@@ -109,6 +109,16 @@ def test_chunk_length_and_radices():
                                   chunk_size=97)
 
 
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "16"])
+def test_chunk_size_not_a_positive_int_is_refused(bad):
+    """``chunk_size`` is "used as given": 0 and -2 used to become 1 and 2.5 became 2, silently."""
+    with pytest.raises(ValueError, match=r"chunk_size: expected None or an int >= 1 \(steps per "
+                                         rf"chunk\), got {bad!r}"):
+        chunked.gate_loop_chunked(*random_inputs(np.random.default_rng(0), (), 8, 1, 2, 2),
+                                  chunk_size=bad)
+    assert chunked.chunk_length(5000, 1, 1, chunk_size=np.int64(16)) == 16  # NumPy ints are ints
+
+
 def test_gate_loop_mode(rng):
     q, k, v, a, h0 = random_inputs(rng, (2,), 50, 2, 4, 3, h0=True)
     y_ref, h_ref = reference(q, k, v, a, h0)

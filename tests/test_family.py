@@ -231,6 +231,16 @@ def test_heads_must_divide(name):
         F.MODELS[name](x, dict(p, heads=3))
 
 
+@pytest.mark.parametrize("name", ["retnet", "gla", "mamba2", "mlstm", "rwkv6", "gateloop"])
+def test_init_refuses_d_model_not_divisible_by_heads(name):
+    """The multi-head members split ``D`` into heads: ``INITS[name]`` with ``d_model = 7`` and two
+    heads used to return parameters that every call of the model then refused."""
+    with pytest.raises(ValueError, match=rf"init_{name}: d_model: expected a size divisible by "
+                                         r"heads = 2, got 7"):
+        F.INITS[name](0, d_model=7, heads=2)
+    F.INITS[name](0, d_model=8, heads=2)  # divisible: fine
+
+
 @pytest.mark.parametrize("name, pname, value, expected", [
     ("s4d", "delta", -1e-2, "a step Δ > 0"),
     ("s4d", "Lambda", 0.1 + 1j, "Re Λ < 0"),

@@ -69,6 +69,18 @@ def test_transition_float64_inputs_under_default_x32():
     np.testing.assert_allclose(a, 0.5, rtol=1e-6)
 
 
+@pytest.mark.parametrize("half", [jnp.bfloat16, jnp.float16])
+def test_transition_half_precision_computes_in_float32(rng, half):
+    """bfloat16/float16 (a model's parameters in half precision) give complex64, computed from the
+    rounded inputs in float32, as gl.gate_loop does; it was JAX's own TypeError from
+    ``lax.complex``, naming neither argument. Tolerance: float32 (1e-6)."""
+    alpha, beta = (jnp.asarray(rng.standard_normal(6), half) for _ in range(2))
+    a = gates.transition(alpha, beta)
+    assert a.dtype == jnp.complex64
+    al, be = (np.asarray(x, np.float64) for x in (alpha, beta))
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-al)) * np.exp(1j * be), rtol=1e-6, atol=1e-6)
+
+
 def test_transition_rejects_unknown_names():
     with pytest.raises(ValueError, match="magnitude/phase"):
         gates.transition(np.zeros(2), np.zeros(2), magnitude="tanh")

@@ -191,6 +191,7 @@ def retnet(x, params):
 
 def init_retnet(seed, d_model, heads=2, d_state=4):
     """``γ_h = 1 − 2^{−5−h}`` and ``θ_r = 10000^{−r/d_k}`` (RetNet section 2.2)."""
+    check_div("init_retnet", "d_model", d_model, heads)
     r = rng_of(seed)
     dk = d_state
     w = lambda c: r.standard_normal((d_model, c)) / np.sqrt(d_model)

@@ -61,6 +61,7 @@ def gla(x, params):
 
 
 def init_gla(seed, d_model, heads=2, d_state=4, rank=2):
+    check_div("init_gla", "d_model", d_model, heads)  # the values split into heads
     r = rng_of(seed)
     hk = heads * d_state
     return {"heads": heads, "W_Q": _w(r, d_model, hk), "W_K": _w(r, d_model, hk) / 2,
@@ -178,6 +179,7 @@ def mamba2(x, params):
 
 
 def init_mamba2(seed, d_model, heads=2, d_state=4):
+    check_div("init_mamba2", "d_model", d_model, heads)  # the values split into heads
     r = rng_of(seed)
     dt = np.exp(r.uniform(np.log(1e-3), np.log(1e-1), heads))
     return {"heads": heads, "A": -r.uniform(1, 16, heads), "W_B": _w(r, d_model, d_state),
@@ -250,6 +252,7 @@ def gateloop(x, params):
 
 
 def init_gateloop(seed, d_model, heads=2, d_state=4):
+    check_div("init_gateloop", "d_model", d_model, heads)  # the values split into heads
     r = rng_of(seed)
     hk = heads * d_state
     out = {n: _w(r, d_model, hk) for n in ("W_q", "W_k", "W_alpha", "W_beta")}

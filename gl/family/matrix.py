@@ -99,6 +99,7 @@ def mlstm(x, params):
 
 
 def init_mlstm(seed, d_model, heads=2, d_state=4):
+    check_div("init_mlstm", "d_model", d_model, heads)  # the values split into heads
     r = rng_of(seed)
     hk = heads * d_state
     return {"heads": heads, "W_q": _w(r, d_model, hk),
@@ -151,6 +152,7 @@ def rwkv6(x, params):
 
 
 def init_rwkv6(seed, d_model, heads=2, d_state=4, rank=2):
+    check_div("init_rwkv6", "d_model", d_model, heads)  # the values split into heads
     r = rng_of(seed)
     hk = heads * d_state
     return {"heads": heads, "W_r": _w(r, d_model, hk), "W_k": _w(r, d_model, hk) / 2,
