@@ -121,7 +121,11 @@ def dtype_arg(dtype, inputs) -> np.dtype:
     absent one). A real ``dtype`` is refused when one of them is complex: the cast would drop
     its imaginary part. Raises ``TypeError`` naming ``dtype`` and what was expected.
     """
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:  # NumPy's "data type 'x' not understood" names no argument
+        raise TypeError(f"dtype: expected a float or complex dtype ({ACCEPTED}) or None, "
+                        f"got {dtype!r}") from None
     cdt = compute_dtype(dt)  # bfloat16/float16 -> float32 (bfloat16 has NumPy kind "V")
     if cdt not in (np.float32, np.float64, np.complex64, np.complex128):
         why = " (long double: JAX and gl.gate_loop have none)" if cdt.kind in "fc" else ""

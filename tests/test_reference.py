@@ -187,7 +187,7 @@ def test_real_dtype_with_complex_inputs_is_an_error(rng, dtype, complex_arg):
                                dtype=dtype, **args)
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.bool_, "S3"])
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_, "S3", "banana"])  # "banana": not a dtype
 def test_non_float_dtype_is_an_error(rng, dtype):
     q, k, v, a = random_inputs(rng, (), 4, 1, 1, 1)
     with pytest.raises(TypeError, match="dtype: expected"):
