@@ -242,7 +242,7 @@ def test_generate_command_line(capsys):
     assert text == want and capsys.readouterr().out == want + "\n"
     for argv, match in [(["--prompt", "£"], "characters not in the 65-symbol vocabulary: '£'"),
                         (["--temperature", "0"], "temperature: expected a finite number > 0"),
-                        (["--top-k", "-2"], "top_k: expected None or an int >= 1"),
+                        (["--top-k", "-2"], "--top-k: expected 0 (no cut) or an int >= 1, got -2"),
                         (["-n", "-1"], "n: expected an int >= 0")]:
         with pytest.raises(SystemExit):
             generate.main(["lm-gateloop-s0", *argv])

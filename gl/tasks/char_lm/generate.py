@@ -112,6 +112,8 @@ def main(argv=None) -> str:
     p.add_argument("--top-k", type=int, default=10, help="0: no top-k cut")
     p.add_argument("--seed", type=int, default=0, help="the sampling key, jax.random.key(seed)")
     args = p.parse_args(argv)
+    if args.top_k < 0:  # the function's message would say "None", which no flag spells
+        p.error(f"--top-k: expected 0 (no cut) or an int >= 1, got {args.top_k}")
     try:
         path = checkpoint.resolve(args.checkpoint, ceval.shipped(), "char-lm ")
         params, config, _ = cmodel.load_checkpoint(path)
