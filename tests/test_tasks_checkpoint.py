@@ -37,6 +37,15 @@ def test_corrupt_file_is_named(saved, damage):
         model.load_checkpoint(path)
 
 
+def test_a_shipped_name_given_as_a_path_says_how_to_load_it(tmp_path):
+    """``load_checkpoint("data-s0")``: no such file, and the message says where the names'
+    paths come from; a missing path in a folder is named the same way."""
+    for path in ("data-s0", str(tmp_path / "nothing.npz")):
+        with pytest.raises(FileNotFoundError, match="no such checkpoint file .*shipped"):
+            model.load_checkpoint(path)
+    model.load_checkpoint(model.shipped_checkpoints()["data-s0"])  # the way that works
+
+
 def test_missing_entry_is_named(tmp_path):
     path = tmp_path / "c.npz"
     np.savez(path, **{"param/w": np.zeros(3, np.float32), "metrics": np.array([""])})

@@ -238,6 +238,11 @@ def load(path, config_type=None):
     A task's model module passes its own class, so this module imports no task.
     Raises :class:`CheckpointError` naming ``path`` if the file is corrupt or incomplete.
     """
+    if not os.path.exists(path):  # a shipped name given where a path is wanted, most often
+        raise FileNotFoundError(
+            f"{path}: no such checkpoint file (a shipped checkpoint is loaded by its path: "
+            "its task's shipped() or shipped_checkpoints() maps names to paths; "
+            "`python -m gl.evaluate --help` lists the names)")
     params, config, metrics, meta = _parse(path, _read(path), config_type)
     return params, config, {"metrics": metrics, "meta": meta}
 
