@@ -154,7 +154,7 @@ def test_shipped_runs_carry_parameters_and_throughput():
 def test_gla_probe_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/gla_probe_gpu.json`` is ``experiments/distill_gla_probe.py`` of its
     archive; neither run of the probe diverged, where every GLA run of the first family batch
-    did (the batch's rerun with the log-space gate did not: chapter 12)."""
+    did (the batch's rerun with the log-space gate did not: chapter 12's appendix)."""
     probe = script_module("experiments/distill_gla_probe.py")
     with tarfile.open(LOGS / "device_2026-12-06_h100_gla_probe.tgz") as t:
         t.extractall(tmp_path, filter="data")
@@ -183,7 +183,7 @@ def redistilled(script: str, archive: str, asset: str, tmp_path) -> dict:
 def test_mlstm_norm_check_reproduces_from_raw(tmp_path):
     """``gl/assets/char_lm/mlstm_norm_cpu.json`` is ``experiments/distill_mlstm_norm.py`` of
     its archive: at the small CPU size, mLSTM without the per-head norm (the code of the GPU
-    batch, whose three runs did not train) ends last, with it first (chapter 12)."""
+    batch, whose three runs did not train) ends last, with it first (chapter 12's appendix)."""
     shipped = redistilled("distill_mlstm_norm", "mlstm_norm_cpu_2026-12-06.tgz", "mlstm_norm_cpu.json", tmp_path)
     end = {n: r["final_val_loss"] for n, r in shipped["runs"].items()}
     assert end["mlstm-norm"] < end["gla"] < end["mlstm"]
@@ -284,7 +284,7 @@ def test_assets_readme_table_is_the_file():
 
 
 def test_gla_power_form_went_nan_by_500_iterations(tmp_path):
-    """Chapter 12 says GLA's gate written as a power went NaN by 500 iterations, two runs by
+    """Chapter 12's appendix says GLA's gate written as a power went NaN by 500 iterations, two runs by
     250; the distilled record keeps only the best steps (250, None, None), so the raw logs
     of that call say it: every run's second evaluation (iteration 500) is NaN."""
     name = "device_2026-12-06_h100_chain_family_lm.tgz"

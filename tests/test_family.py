@@ -88,7 +88,7 @@ def test_saturated_gates_have_finite_gradients(name):
     """Gates pushed to 0 or 1 in float32 give finite gradients (GLA's ``σ(z)^{1/16}`` once gave
     ``0 · inf = NaN`` at ``σ(z) = 0``, RG-LRU's ``sqrt(1 - a²)`` at ``a = 1``). Found while
     looking for why GLA's language-model runs at nanoGPT's scale went NaN; a later run with
-    the old form did not, so this is not shown to be that cause (chapter 12)."""
+    the old form did not, so this is not shown to be that cause (chapter 12's appendix)."""
     p = F.INITS[name](0, 8)
     arrays = {k: np.asarray(v).astype(np.complex64 if np.iscomplexobj(v) else np.float32)
               for k, v in p.items() if k != "heads"}

@@ -58,7 +58,7 @@ def mlstm(x, params):
     (:func:`head_norm`) before the output gate, as xLSTM's layer does after the cell. Off,
     the output is eq. 19-27 exactly; :class:`gl.family.mixer.Mixer` turns it on (the
     language model at nanoGPT's GPU size did not train without it, best validation loss
-    2.0-2.6; with it, 1.49: chapter 12).
+    2.0-2.6; with it, 1.49: chapter 12 and its appendix).
 
     As GateLoop: the memory ``C_t`` is GateLoop's state (``h = k ⊗ v``, ``y = q h``) with
     ``a = f_t`` per head. The normalizer ``n_tᵀ q_t`` is a second GateLoop with the same
