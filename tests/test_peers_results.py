@@ -38,9 +38,11 @@ def shipped() -> dict:
 
 
 def book_texts() -> dict[str, str]:
-    """The chapter's cell sources, and the README."""
+    """The chapter's cell sources and figure/table captions, and the README."""
     nb = json.loads(TEXTS[0].read_text())
-    return {TEXTS[0].name: "\n".join("".join(c["source"]) for c in nb["cells"]),
+    captions = [c["metadata"].get("mystnb", {}).get("figure", {}).get("caption", "")
+                for c in nb["cells"]]
+    return {TEXTS[0].name: "\n".join(["".join(c["source"]) for c in nb["cells"]] + captions),
             TEXTS[1].name: TEXTS[1].read_text()}
 
 
