@@ -232,6 +232,20 @@ def test_checkpoint_round_trip_and_other_task(tmp_path):
         model.load_checkpoint(tmp_path / "m.npz")
 
 
+def test_generate_refuses_parameters_that_do_not_fit_their_config(tmp_path, capsys):
+    """``checkpoint.load_checked`` (what the command lines load with): a parameter missing from
+    a file is named before any model runs; the generate command reports it in one line."""
+    c = _small("gateloop")
+    p = model.init(jax.random.key(0), c)
+    del p["layers"][0]["q"]
+    checkpoint.save(tmp_path / "c.npz", p, c, [], {"task": "char-lm"})
+    with pytest.raises(checkpoint.CheckpointError, match="missing \\['layers/0/q'\\]"):
+        checkpoint.load_checked(tmp_path / "c.npz", model.Config, model.init)
+    with pytest.raises(SystemExit):
+        generate.main([str(tmp_path / "c.npz"), "-n", "2"])
+    assert "c.npz: parameters do not match the config" in capsys.readouterr().err
+
+
 def test_generate_command_line(capsys):
     """``python -m gl.tasks.char_lm.generate NAME``: the function's sample, printed; bad
     input is a usage error that names the argument."""

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-__all__ = ["CheckpointError", "TrainState", "Run", "save", "load", "load_run", "check_like",
+__all__ = ["CheckpointError", "TrainState", "Run", "save", "load", "load_checked", "load_run", "check_like",
            "differences", "PARAM_DTYPES", "to_bf16_bits", "from_bf16_bits",
            "flatten", "unflatten", "shipped", "resolve"]
 
@@ -245,6 +245,18 @@ def load(path, config_type=None):
             "`python -m gl.evaluate --help` lists the names)")
     params, config, metrics, meta = _parse(path, _read(path), config_type)
     return params, config, {"metrics": metrics, "meta": meta}
+
+
+def load_checked(path, config_type, init):
+    """:func:`load`, then :func:`check_like` against the shapes ``init(key, config)`` gives
+    (``init``: the task model's; traced with ``jax.eval_shape``, so nothing is computed).
+
+    What the command lines use: a file whose parameters do not fit its own config is a
+    :class:`CheckpointError` naming the file and the parameter, before any model runs.
+    """
+    params, config, info = load(path, config_type)
+    check_like(path, params, jax.eval_shape(lambda: init(jax.random.key(0), config)))
+    return params, config, info
 
 
 def _leaves(tree) -> dict:

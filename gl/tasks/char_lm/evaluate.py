@@ -86,8 +86,7 @@ def main(argv=None):
     except ValueError as e:
         p.error(str(e))
     try:  # a corrupt file or another task's: a usage error naming the file, not a traceback
-        params, config, info = cmodel.load_checkpoint(path)
-        checkpoint.check_like(path, params, jax.eval_shape(lambda: cmodel.init(jax.random.key(0), config)))
+        params, config, info = checkpoint.load_checked(path, cmodel.Config, cmodel.init)
     except checkpoint.CheckpointError as e:
         p.error(str(e))
     corpus = cdata.corpus()

@@ -116,7 +116,7 @@ def main(argv=None) -> str:
         p.error(f"--top-k: expected 0 (no cut) or an int >= 1, got {args.top_k}")
     try:
         path = checkpoint.resolve(args.checkpoint, ceval.shipped(), "char-lm ")
-        params, config, _ = cmodel.load_checkpoint(path)
+        params, config, _ = checkpoint.load_checked(path, cmodel.Config, cmodel.init)
         text = generate(params, config, args.prompt.replace("\\n", "\n"), args.n,
                         key=jax.random.key(args.seed), temperature=args.temperature,
                         top_k=args.top_k or None)

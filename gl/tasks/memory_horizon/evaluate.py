@@ -17,7 +17,7 @@ Accuracy definitions (the paper does not say which it uses):
 ``python -m gl.evaluate CHECKPOINT --seed S --samples N`` prints these as JSON for a freshly
 generated set (Table 2's other parameters); ``CHECKPOINT`` is a ``checkpoint.npz``, a run
 directory holding one, or a shipped name. The checkpoint's parameters are checked against
-its config first (:func:`gl.tasks.checkpoint.check_like`); a ``--seed`` equal to the run's
+its config first (:func:`gl.tasks.checkpoint.load_checked`); a ``--seed`` equal to the run's
 training data seed is refused (that set is not a fresh test set).
 """
 from __future__ import annotations
@@ -104,8 +104,7 @@ def main(argv=None):
     except ValueError as e:
         p.error(str(e))
     try:  # a corrupt file or another task's: a usage error naming the file, not a traceback
-        params, config, info = gmodel.load_checkpoint(path)
-        checkpoint.check_like(path, params, jax.eval_shape(lambda: gmodel.init(jax.random.key(0), config)))
+        params, config, info = checkpoint.load_checked(path, gmodel.Config, gmodel.init)
     except checkpoint.CheckpointError as e:
         p.error(str(e))
     data_seed = (info.get("meta") or {}).get("data_seed")
